@@ -1,0 +1,76 @@
+/* The simulation engine, CPU backend (OpenMP). One step is one day:
+ *   1. resolve the policy in force; refresh decision tables every K days
+ *   2. attendance pass: who is out today, who mixes at school/work; infectious
+ *      agents add their fixed-point infectiousness to household, place and
+ *      community sums (integer atomics: exact, order-independent)
+ *   3. community pressure per tract x age band (Prem matrix x prevalence at
+ *      tract, borough and city level)
+ *   4. transmission pass: each susceptible pulls its hazard from its groups
+ *   5. progression pass: disease stages, testing, isolation, employment, tallies
+ * Cost is linear in agents; nothing is allocated per step. */
+#ifndef CIV_ENGINE_H
+#define CIV_ENGINE_H
+
+#include <stdint.h>
+
+#include "../llm_bridge/decision_table.h"
+#include "population.h"
+#include "study.h"
+
+enum civ_var {
+    V_SUSCEPTIBLE = 0, V_EXPOSED, V_PRESYMPTOMATIC, V_ASYMPTOMATIC, V_MILD, V_SEVERE,
+    V_HOSPITALISED, V_RECOVERED, V_DEAD,
+    V_NEW_INFECTIONS, V_NEW_SYMPTOMATIC, V_NEW_HOSPITALISATIONS, V_NEW_DEATHS, V_NEW_RECOVERIES,
+    V_NEW_TESTS, V_NEW_REPORTED_CASES, V_NEW_LAYOFFS, V_NEW_REHIRES,
+    V_ISOLATING, V_WORKING, V_EMPLOYED, V_UNEMPLOYED, V_NVARS
+};
+extern const char *const civ_var_name[V_NVARS];
+extern const char *const civ_var_description[V_NVARS];
+
+/* bits of the per-agent "today" byte written by the attendance pass */
+#define CIV_TODAY_OUT 1u
+#define CIV_TODAY_PLACE 2u
+
+typedef struct {
+    const civ_study *study;
+    const civ_population *pop;
+    civ_covid_params model;
+    civ_agents a;
+    civ_decision_table table;
+    int nthreads;
+    int day;                      /* next day to simulate */
+    uint32_t seeded;              /* initial infections placed */
+
+    /* owned per-agent state */
+    uint16_t *archetype;
+    uint8_t *stage, *course, *flags, *labour, *today, *place_is_school;
+    int16_t *infected_day, *next_day, *test_day, *iso_until;
+
+    /* per-group sums (fixed point) and community structure */
+    uint64_t *household_sum, *place_sum, *tract_sum;   /* tract_sum[tract][band] */
+    uint32_t *tract_count;                              /* static [tract][band] */
+    float *community_pressure;                          /* [tract][band] */
+    uint8_t *out_band_of_age;
+    int n_out_bands;
+
+    /* outputs of the last step: series[var][borough][out_band] */
+    int32_t *series;
+    int64_t *thread_counts;       /* [nthreads][V_NVARS*5*bands] scratch */
+    civ_policy policy;            /* policy of the last step */
+    int table_refreshed;          /* the last step refreshed the table */
+    uint64_t tests_yesterday;
+    float ratio_yesterday;
+    double reported_week[7][CIV_NBOROUGH];   /* ring of daily reported cases */
+    uint64_t borough_pop[CIV_NBOROUGH];
+} civ_engine;
+
+civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop,
+                           int nthreads, civ_error *err);
+void civ_engine_step(civ_engine *e);
+void civ_engine_free(civ_engine *e);
+/* bytes of agent state per agent (static + dynamic + scratch) */
+size_t civ_engine_bytes_per_agent(void);
+/* total stage count across the city from series (for conservation checks) */
+int64_t civ_engine_total(const civ_engine *e, int var);
+
+#endif

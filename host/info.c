@@ -1,0 +1,141 @@
+#include "info.h"
+
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h5_util.h"
+#include "population.h"
+#include "trajectory.h"
+
+static civ_status open_file(const char *path, hid_t *f, char **schema, civ_error *err)
+{
+    civ_h5_quiet();
+    if (H5Fis_hdf5(path) <= 0)
+        return civ_fail(err, CIV_ERR_INPUT, "%s: not an HDF5 file (or cannot be read)", path);
+    *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", path);
+    *schema = civ_h5_read_attr_string(*f, "schema");
+    if (!*schema) {
+        H5Fclose(*f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: no 'schema' attribute: not a civitas file", path);
+    }
+    return CIV_OK;
+}
+
+civ_status civ_read_borough_series(const char *path, const char *var, int **out, int *steps, civ_error *err)
+{
+    hid_t f;
+    char *schema;
+    civ_status st = open_file(path, &f, &schema, err);
+    if (st) return st;
+    free(schema);
+    char name[128];
+    snprintf(name, sizeof name, "timeseries/%s", var);
+    if (H5Lexists(f, "timeseries", H5P_DEFAULT) <= 0 || H5Lexists(f, name, H5P_DEFAULT) <= 0) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: no dataset '%s' (not a civitas run file?)", path, name);
+    }
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(ds);
+    hsize_t dims[3] = {0, 0, 0};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    if (rank != 3 || dims[1] != CIV_NBOROUGH) {
+        H5Dclose(ds); H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has an unexpected shape", path, name);
+    }
+    int *raw = civ_xmalloc((size_t)(dims[0] * dims[1] * dims[2] + 1) * sizeof(int));
+    herr_t rc = dims[0] ? H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) : 0;
+    H5Dclose(ds);
+    H5Fclose(f);
+    if (rc < 0) { free(raw); return civ_fail(err, CIV_ERR_INPUT, "%s: cannot read '%s'", path, name); }
+    int *o = civ_xcalloc((size_t)dims[0] * CIV_NBOROUGH + 1, sizeof(int));
+    for (hsize_t t = 0; t < dims[0]; t++)
+        for (int b = 0; b < CIV_NBOROUGH; b++)
+            for (hsize_t k = 0; k < dims[2]; k++) o[t * CIV_NBOROUGH + b] += raw[(t * CIV_NBOROUGH + b) * dims[2] + k];
+    free(raw);
+    *out = o;
+    *steps = (int)dims[0];
+    return CIV_OK;
+}
+
+static void info_population(const char *path, FILE *out, civ_error *err)
+{
+    civ_population pop;
+    if (civ_population_load(path, &pop, err)) return;
+    uint64_t agents[CIV_NBOROUGH] = {0}, emp[CIV_NBOROUGH] = {0}, lf[CIV_NBOROUGH] = {0}, school = 0;
+    for (uint32_t i = 0; i < pop.n_agents; i++) {
+        agents[pop.borough[i]]++;
+        if (pop.labour[i]) lf[pop.borough[i]]++;
+        if (pop.labour[i] == CIV_EMPLOYED) emp[pop.borough[i]]++;
+    }
+    uint32_t nschool = 0;
+    for (uint32_t p = 0; p < pop.n_places; p++)
+        if (pop.place_type[p] == CIV_PLACE_SCHOOL) { nschool++; school += pop.place_size[p]; }
+    fprintf(out, "%s: civitas population\n", path);
+    fprintf(out, "  agents %u, households %u (mean size %.2f), tracts %u\n", pop.n_agents, pop.n_households,
+            (double)pop.n_agents / pop.n_households, pop.n_tracts);
+    fprintf(out, "  schools %u (%llu pupils), workplaces %u\n", nschool, (unsigned long long)school, pop.n_places - nschool);
+    fprintf(out, "  scale %g, seed %llu, labour reference %s\n", pop.scale, (unsigned long long)pop.seed,
+            pop.employment_reference);
+    fprintf(out, "  borough         agents   labour force   employed   unemployment\n");
+    for (int b = 0; b < CIV_NBOROUGH; b++)
+        fprintf(out, "  %-13s %9llu   %12llu %10llu   %10.1f%%\n", civ_borough_name[b], (unsigned long long)agents[b],
+                (unsigned long long)lf[b], (unsigned long long)emp[b], lf[b] ? 100.0 * (double)(lf[b] - emp[b]) / (double)lf[b] : 0.0);
+    civ_population_free(&pop);
+}
+
+static void info_run(const char *path, hid_t f, FILE *out, civ_error *err)
+{
+    char *study = civ_h5_read_attr_string(f, "study"), *status = civ_h5_read_attr_string(f, "status");
+    char *start = civ_h5_read_attr_string(f, "start_date"), *backend = civ_h5_read_attr_string(f, "backend");
+    char *version = civ_h5_read_attr_string(f, "civitas_version");
+    uint64_t seed = 0, agents = 0;
+    civ_h5_read_attr_u64(f, "seed", &seed);
+    civ_h5_read_attr_u64(f, "n_agents", &agents);
+    int64_t planned = 0, done = 0;
+    if (H5Aexists(f, "steps_planned") > 0) { hid_t a = H5Aopen(f, "steps_planned", H5P_DEFAULT); H5Aread(a, H5T_NATIVE_INT64, &planned); H5Aclose(a); }
+    if (H5Aexists(f, "steps_completed") > 0) { hid_t a = H5Aopen(f, "steps_completed", H5P_DEFAULT); H5Aread(a, H5T_NATIVE_INT64, &done); H5Aclose(a); }
+    fprintf(out, "%s: civitas run of study '%s' (civitas %s, %s backend)\n", path, study ? study : "?",
+            version ? version : "?", backend ? backend : "?");
+    fprintf(out, "  status %s: %lld of %lld days from %s, seed %llu, %llu agents\n", status ? status : "?",
+            (long long)done, (long long)planned, start ? start : "?", (unsigned long long)seed, (unsigned long long)agents);
+    free(study); free(status); free(start); free(backend); free(version);
+    static const char *const vars[] = {"new_infections", "new_reported_cases", "new_hospitalisations", "new_deaths"};
+    fprintf(out, "  borough          infections   reported  hospitalised     deaths\n");
+    int *series[4] = {0};
+    int steps = 0;
+    for (int k = 0; k < 4; k++)
+        if (civ_read_borough_series(path, vars[k], &series[k], &steps, err)) goto out;
+    long long tot[4] = {0};
+    for (int b = 0; b < CIV_NBOROUGH; b++) {
+        long long v[4] = {0};
+        for (int k = 0; k < 4; k++) for (int t = 0; t < steps; t++) v[k] += series[k][t * CIV_NBOROUGH + b];
+        for (int k = 0; k < 4; k++) tot[k] += v[k];
+        fprintf(out, "  %-13s %12lld %10lld %13lld %10lld\n", civ_borough_name[b], v[0], v[1], v[2], v[3]);
+    }
+    fprintf(out, "  %-13s %12lld %10lld %13lld %10lld\n", "NYC", tot[0], tot[1], tot[2], tot[3]);
+out:
+    for (int k = 0; k < 4; k++) free(series[k]);
+}
+
+civ_status civ_info(const char *path, FILE *out, civ_error *err)
+{
+    hid_t f;
+    char *schema;
+    civ_status st = open_file(path, &f, &schema, err);
+    if (st) return st;
+    if (strncmp(schema, "civitas-population/", 19) == 0) {
+        H5Fclose(f);
+        info_population(path, out, err);
+    } else if (strcmp(schema, CIV_TRAJ_SCHEMA) == 0) {
+        info_run(path, f, out, err);
+        H5Fclose(f);
+    } else {
+        H5Fclose(f);
+        civ_fail(err, CIV_ERR_INPUT, "%s: unknown schema '%s'", path, schema);
+    }
+    free(schema);
+    return err->status;
+}

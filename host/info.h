@@ -1,0 +1,16 @@
+/* `civitas info` and `civitas plot`: read population and trajectory files. */
+#ifndef CIV_INFO_H
+#define CIV_INFO_H
+
+#include <stdio.h>
+
+#include "error.h"
+
+civ_status civ_info(const char *path, FILE *out, civ_error *err);
+/* Epidemic curves by borough (SVG), with the observed series when the run has them. */
+civ_status civ_plot(const char *run_path, const char *svg_path, int show_observed, civ_error *err);
+
+/* Reads /timeseries/<var> summed over age bands into out[step][borough] (malloc'd). */
+civ_status civ_read_borough_series(const char *path, const char *var, int **out, int *steps, civ_error *err);
+
+#endif

@@ -1,0 +1,248 @@
+/* civitas command-line interface. Exit codes: 0 success, 1 runtime failure,
+ * 2 usage error, 3 bad input (study/config/population/data), 4 I/O error,
+ * 5 requested backend unavailable, 130 interrupted. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "info.h"
+#include "population.h"
+#include "progress.h"
+#include "run.h"
+
+#ifndef CIVITAS_DATA_DIR
+#define CIVITAS_DATA_DIR "data"
+#endif
+
+static const char *usage_main =
+    "usage: civitas <command> [options]\n"
+    "\n"
+    "GPU-ready agent-based population simulator (COVID-19 model, New York City).\n"
+    "\n"
+    "commands:\n"
+    "  run STUDY.json     simulate a study and write an HDF5 trajectory\n"
+    "  synth              synthesize a population from census marginals and save it (HDF5)\n"
+    "  info FILE.h5       summarise a population or run file\n"
+    "  plot RUN.h5        draw epidemic curves by borough (SVG)\n"
+    "  version            print the version\n"
+    "\n"
+    "'civitas <command> --help' describes each command.\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input, 4 I/O, 5 backend unavailable, 130 interrupted\n";
+
+static const char *usage_run =
+    "usage: civitas run STUDY.json [options]\n"
+    "\n"
+    "Simulates the study and writes its trajectory (HDF5; path from the study's output.file,\n"
+    "default <name>.h5 in the current directory).\n"
+    "\n"
+    "options:\n"
+    "  --scale X          fraction of the real population to synthesize, (0, 1] (default: the study's)\n"
+    "  --population FILE  use a population saved by 'civitas synth' instead of synthesizing\n"
+    "  --steps N          number of simulated days (default: the study's)\n"
+    "  --seed N           simulation seed (default: the study's)\n"
+    "  -o, --output FILE  output file (default: the study's output.file)\n"
+    "  --threads N        OpenMP threads (default: all cores); results do not depend on it\n"
+    "  --backend B        cpu (default), cuda, or auto (cuda if usable, else cpu with a notice)\n"
+    "  -q, --quiet        no progress output\n"
+    "  -h, --help         this help\n";
+
+static const char *usage_synth =
+    "usage: civitas synth -o POP.h5 [options]\n"
+    "\n"
+    "Synthesizes New York City agents (households, schools, workplaces, employment) from the\n"
+    "census marginals in the data directory and saves them for studies to reuse.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE        population file to write (required)\n"
+    "  --scale X                fraction of the real population, (0, 1] (default 1 = 8.4M agents)\n"
+    "  --seed N                 synthesis seed (default 1)\n"
+    "  --data DIR               data directory (default " CIVITAS_DATA_DIR ")\n"
+    "  --employment-reference YYYY-MM  LAUS month for the labour force (default 2020-02)\n"
+    "  -q, --quiet              no progress output\n"
+    "  -h, --help               this help\n";
+
+static const char *usage_info = "usage: civitas info FILE.h5\n\nSummarises a population file or a run file.\n";
+static const char *usage_plot =
+    "usage: civitas plot RUN.h5 [-o OUT.svg] [--no-observed]\n"
+    "\n"
+    "Draws daily infections, reported cases and hospital admissions (7-day means) for the city\n"
+    "and each borough, with the observed DOHMH series when the study named them.\n"
+    "  -o, --output FILE  SVG file (default: RUN.svg next to the run file)\n"
+    "  --no-observed      leave the observed series out\n";
+
+static int report(const civ_error *err)
+{
+    if (err->status == CIV_OK) return 0;
+    fprintf(stderr, "civitas: error: %s\n", err->msg);
+    return (int)err->status;
+}
+
+static int usage_error(const char *usage, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "civitas: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n\n%s", usage);
+    return CIV_ERR_USAGE;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && *s && !*end;
+}
+
+static int parse_long(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return errno == 0 && *s && !*end;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    civ_run_options o = {0};
+    o.ov.scale = -1; o.ov.steps = -1; o.ov.seed = -1;
+    o.backend = "cpu";
+    static const struct option opts[] = {{"scale", 1, 0, 's'}, {"population", 1, 0, 'p'}, {"steps", 1, 0, 'n'},
+        {"seed", 1, 0, 'r'}, {"output", 1, 0, 'o'}, {"threads", 1, 0, 't'}, {"backend", 1, 0, 'b'},
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    long long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (!parse_double(optarg, &o.ov.scale) || !(o.ov.scale > 0 && o.ov.scale <= 1))
+                return usage_error(usage_run, "--scale '%s': expected a number in (0, 1]", optarg);
+            break;
+        case 'p': o.ov.population = optarg; break;
+        case 'n':
+            if (!parse_long(optarg, &v) || v < 1 || v > 3650) return usage_error(usage_run, "--steps '%s': expected 1..3650", optarg);
+            o.ov.steps = (long)v;
+            break;
+        case 'r':
+            if (!parse_long(optarg, &v) || v < 0) return usage_error(usage_run, "--seed '%s': expected a non-negative integer", optarg);
+            o.ov.seed = v;
+            break;
+        case 'o': o.ov.output = optarg; break;
+        case 't':
+            if (!parse_long(optarg, &v) || v < 1 || v > 1024) return usage_error(usage_run, "--threads '%s': expected 1..1024", optarg);
+            o.threads = (int)v;
+            break;
+        case 'b': o.backend = optarg; break;
+        case 'q': o.quiet = true; break;
+        case 'h': fputs(usage_run, stdout); return 0;
+        default: fprintf(stderr, "\n%s", usage_run); return CIV_ERR_USAGE;
+        }
+    }
+    if (optind != argc - 1) return usage_error(usage_run, "%s", optind >= argc ? "missing STUDY.json" : "too many arguments");
+    o.study = argv[optind];
+    civ_install_signal_handlers();
+    civ_error err = {0};
+    civ_run(&o, &err);
+    return report(&err);
+}
+
+static int cmd_synth(int argc, char **argv)
+{
+    civ_synth_options so = {CIVITAS_DATA_DIR, 1.0, 1, 2020, 2, false};
+    const char *outp = NULL;
+    static const struct option opts[] = {{"scale", 1, 0, 's'}, {"seed", 1, 0, 'r'}, {"data", 1, 0, 'd'},
+        {"employment-reference", 1, 0, 'e'}, {"output", 1, 0, 'o'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    long long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (!parse_double(optarg, &so.scale) || !(so.scale > 0 && so.scale <= 1))
+                return usage_error(usage_synth, "--scale '%s': expected a number in (0, 1]", optarg);
+            break;
+        case 'r':
+            if (!parse_long(optarg, &v) || v < 0) return usage_error(usage_synth, "--seed '%s': expected a non-negative integer", optarg);
+            so.seed = (uint64_t)v;
+            break;
+        case 'd': so.data_dir = optarg; break;
+        case 'e':
+            if (sscanf(optarg, "%4d-%2d", &so.laus_year, &so.laus_month) != 2 || strlen(optarg) != 7 ||
+                so.laus_month < 1 || so.laus_month > 12)
+                return usage_error(usage_synth, "--employment-reference '%s': expected YYYY-MM", optarg);
+            break;
+        case 'o': outp = optarg; break;
+        case 'q': so.quiet = true; break;
+        case 'h': fputs(usage_synth, stdout); return 0;
+        default: fprintf(stderr, "\n%s", usage_synth); return CIV_ERR_USAGE;
+        }
+    }
+    if (!outp) return usage_error(usage_synth, "%s", "-o FILE is required");
+    if (optind != argc) return usage_error(usage_synth, "unexpected argument '%s'", argv[optind]);
+    civ_error err = {0};
+    civ_population pop;
+    double t0 = civ_now();
+    if (!so.quiet) fprintf(stderr, "civitas: synthesizing population (scale %g, seed %llu) from %s\n", so.scale,
+                           (unsigned long long)so.seed, so.data_dir);
+    if (civ_synthesize(&so, &pop, &err)) return report(&err);
+    if (!so.quiet) fprintf(stderr, "civitas: %u agents, %u households, %u schools and workplaces (%.1fs); saving %s\n",
+                           pop.n_agents, pop.n_households, pop.n_places, civ_now() - t0, outp);
+    civ_population_save(&pop, outp, &err);
+    civ_population_free(&pop);
+    return report(&err);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(usage_info, stdout); return 0; }
+    if (argc != 2) return usage_error(usage_info, "%s", "expected one file");
+    civ_error err = {0};
+    civ_info(argv[1], stdout, &err);
+    return report(&err);
+}
+
+static int cmd_plot(int argc, char **argv)
+{
+    const char *outp = NULL;
+    int show_obs = 1;
+    static const struct option opts[] = {{"output", 1, 0, 'o'}, {"no-observed", 0, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': outp = optarg; break;
+        case 'n': show_obs = 0; break;
+        case 'h': fputs(usage_plot, stdout); return 0;
+        default: fprintf(stderr, "\n%s", usage_plot); return CIV_ERR_USAGE;
+        }
+    }
+    if (optind != argc - 1) return usage_error(usage_plot, "%s", "expected one RUN.h5 file");
+    const char *run = argv[optind];
+    char buf[4096];
+    if (!outp) {
+        snprintf(buf, sizeof buf, "%s", run);
+        char *dot = strrchr(buf, '.');
+        if (dot && strcmp(dot, ".h5") == 0) *dot = 0;
+        strncat(buf, ".svg", sizeof buf - strlen(buf) - 1);
+        outp = buf;
+    }
+    civ_error err = {0};
+    if (civ_plot(run, outp, show_obs, &err) == CIV_OK) fprintf(stderr, "civitas: wrote %s\n", outp);
+    return report(&err);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { fputs(usage_main, stderr); return CIV_ERR_USAGE; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { fputs(usage_main, stdout); return 0; }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) { printf("civitas %s (%s)\n", CIVITAS_VERSION, CIVITAS_GIT); return 0; }
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
+    fprintf(stderr, "civitas: error: unknown command '%s'\n\n%s", cmd, usage_main);
+    return CIV_ERR_USAGE;
+}

@@ -1,0 +1,187 @@
+/* Epidemic curves by borough as a self-contained SVG: one panel for the city
+ * and one per borough, 7-day trailing means of simulated infections, reported
+ * cases and hospital admissions, with the observed DOHMH series (scaled to the
+ * simulated population) when the run carries them. */
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "date.h"
+#include "h5_util.h"
+#include "info.h"
+#include "population.h"
+
+#define PW 430
+#define PH 250
+#define ML 62
+#define MR 14
+#define MT 30
+#define MB 36
+
+typedef struct {
+    const char *label, *color, *dash;
+    double *v;      /* [panel][step] */
+} line_t;
+
+static double nice_max(double x)
+{
+    if (x <= 0) return 1;
+    double p = pow(10, floor(log10(x)));
+    double m = x / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+}
+
+static void smooth7(const int *in, int steps, int stride, int col, double scale, double *out)
+{
+    for (int t = 0; t < steps; t++) {
+        double s = 0;
+        int n = 0;
+        for (int k = t - 6; k <= t; k++) if (k >= 0) { s += in[k * stride + col]; n++; }
+        out[t] = scale * s / n;
+    }
+}
+
+static int read_observed(const char *path, const char *name, int steps, int **out)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return -1;
+    char ds_name[64];
+    snprintf(ds_name, sizeof ds_name, "observed/%s", name);
+    int rc = -1;
+    if (H5Lexists(f, "observed", H5P_DEFAULT) > 0 && H5Lexists(f, ds_name, H5P_DEFAULT) > 0) {
+        hid_t ds = H5Dopen2(f, ds_name, H5P_DEFAULT);
+        hid_t sp = H5Dget_space(ds);
+        hsize_t dims[2];
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Sclose(sp);
+        if ((int)dims[0] >= steps) {
+            *out = civ_xmalloc(dims[0] * CIV_NBOROUGH * sizeof(int));
+            rc = H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0 ? -1 : 0;
+        }
+        H5Dclose(ds);
+    }
+    H5Fclose(f);
+    return rc;
+}
+
+civ_status civ_plot(const char *run_path, const char *svg_path, int show_observed, civ_error *err)
+{
+    int *inf = NULL, *rep = NULL, *hosp = NULL, *obs_c = NULL, *obs_h = NULL;
+    int steps = 0, s2, s3;
+    civ_status st;
+    if ((st = civ_read_borough_series(run_path, "new_infections", &inf, &steps, err)) ||
+        (st = civ_read_borough_series(run_path, "new_reported_cases", &rep, &s2, err)) ||
+        (st = civ_read_borough_series(run_path, "new_hospitalisations", &hosp, &s3, err))) {
+        free(inf); free(rep);
+        return st;
+    }
+    if (steps < 1) {
+        free(inf); free(rep); free(hosp);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: the run has no completed steps to plot", run_path);
+    }
+    hid_t f = H5Fopen(run_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char *start = civ_h5_read_attr_string(f, "start_date"), *study = civ_h5_read_attr_string(f, "study");
+    char *status = civ_h5_read_attr_string(f, "status");
+    double scale = 1;
+    civ_h5_read_attr_f64(f, "population_scale", &scale);
+    H5Fclose(f);
+    int start_day = 0;
+    if (!start || !civ_date_parse(start, &start_day)) start_day = 0;
+    int have_obs = show_observed && read_observed(run_path, "cases", steps, &obs_c) == 0 &&
+                   read_observed(run_path, "hospitalized", steps, &obs_h) == 0;
+
+    /* per panel: 0 = NYC (sum), 1..5 = boroughs */
+    int *src[5] = {inf, rep, hosp, obs_c, obs_h};
+    int nlines = have_obs ? 5 : 3;
+    line_t lines[5] = {{"simulated infections", "#9a9a9a", "", NULL},
+                       {"simulated reported cases", "#1f5fbf", "", NULL},
+                       {"simulated hospital admissions", "#d2691e", "", NULL},
+                       {"observed cases (x scale)", "#111111", "4 3", NULL},
+                       {"observed hospitalisations (x scale)", "#d2691e", "2 3", NULL}};
+    int *city = civ_xcalloc((size_t)steps, sizeof(int));
+    for (int l = 0; l < nlines; l++) {
+        lines[l].v = civ_xcalloc((size_t)steps * 6, sizeof(double));
+        double sc = l >= 3 ? scale : 1.0;
+        for (int t = 0; t < steps; t++) {
+            city[t] = 0;
+            for (int b = 0; b < CIV_NBOROUGH; b++) city[t] += src[l][t * CIV_NBOROUGH + b];
+        }
+        smooth7(city, steps, 1, 0, sc, lines[l].v);
+        for (int b = 0; b < CIV_NBOROUGH; b++) smooth7(src[l], steps, CIV_NBOROUGH, b, sc, lines[l].v + (size_t)(b + 1) * steps);
+    }
+    free(city);
+
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.partial", svg_path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) {
+        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
+        goto out;
+    }
+    const int W = 3 * PW, H = 2 * PH + 70;
+    fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"DejaVu Sans, Arial, sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            W, H, W, H);
+    fprintf(o, "<text x=\"12\" y=\"22\" font-size=\"16\" font-weight=\"bold\">civitas: %s (%s), daily counts, 7-day trailing mean</text>\n",
+            study ? study : "run", status ? status : "?");
+    static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    for (int p = 0; p < 6; p++) {
+        int ox = (p % 3) * PW, oy = 34 + (p / 3) * PH;
+        int x0 = ox + ML, x1 = ox + PW - MR, y0 = oy + PH - MB, y1 = oy + MT;
+        double ymax = 0;
+        for (int l = 0; l < nlines; l++)
+            for (int t = 0; t < steps; t++) if (lines[l].v[(size_t)p * steps + t] > ymax) ymax = lines[l].v[(size_t)p * steps + t];
+        ymax = nice_max(ymax * 1.05);
+        fprintf(o, "<text x=\"%d\" y=\"%d\" font-size=\"13\" font-weight=\"bold\">%s</text>\n", x0, oy + 18,
+                p ? civ_borough_name[p - 1] : "New York City");
+        fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n", x0, y1, x1 - x0, y0 - y1);
+        for (int k = 0; k <= 4; k++) {
+            double v = ymax * k / 4;
+            double y = y0 - (y0 - y1) * k / 4.0;
+            fprintf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                       "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.4g</text>\n",
+                    x0, y, x1, y, x0 - 4, y + 3, v);
+        }
+        for (int t = 0; t < steps; t++) {
+            int y, m, d;
+            civ_date_ymd(start_day + t, &y, &m, &d);
+            if (d != 1 && t != 0) continue;
+            double x = x0 + (x1 - x0) * (steps > 1 ? (double)t / (steps - 1) : 0);
+            fprintf(o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\"/>"
+                       "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%s%s%d</text>\n",
+                    x, y0, x, y0 + 4, x, y0 + 15, months[m - 1], m == 1 || t == 0 ? " " : "", m == 1 || t == 0 ? y : 0);
+        }
+        for (int l = 0; l < nlines; l++) {
+            fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" %s%s%s points=\"", lines[l].color,
+                    lines[l].dash[0] ? "stroke-dasharray=\"" : "", lines[l].dash, lines[l].dash[0] ? "\"" : "");
+            for (int t = 0; t < steps; t++) {
+                double x = x0 + (x1 - x0) * (steps > 1 ? (double)t / (steps - 1) : 0);
+                double y = y0 - (y0 - y1) * lines[l].v[(size_t)p * steps + t] / ymax;
+                fprintf(o, "%.1f,%.1f ", x, y);
+            }
+            fprintf(o, "\"/>\n");
+        }
+    }
+    for (int l = 0; l < nlines; l++) {
+        int x = 20 + l * 250, y = H - 16;
+        fprintf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" %s%s%s/>"
+                   "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", x, y - 4, x + 26, y - 4, lines[l].color,
+                lines[l].dash[0] ? "stroke-dasharray=\"" : "", lines[l].dash, lines[l].dash[0] ? "\"" : "", x + 32, y, lines[l].label);
+    }
+    if (have_obs)
+        fprintf(o, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">observed: NYC DOHMH (2025 revision), x %g</text>\n",
+                W - 10, H - 4, scale);
+    fprintf(o, "</svg>\n");
+    if (fclose(o) != 0 || rename(tmp, svg_path) != 0) {
+        unlink(tmp);
+        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
+    }
+out:
+    for (int l = 0; l < nlines; l++) free(lines[l].v);
+    free(inf); free(rep); free(hosp); free(obs_c); free(obs_h);
+    free(start); free(study); free(status);
+    return st;
+}

@@ -1,0 +1,100 @@
+/* A study: one JSON file (optionally naming a base study it overrides) that
+ * fixes the population, dates, seed, model parameters, contacts, behaviour,
+ * testing, employment, interventions and outputs. */
+#ifndef CIV_STUDY_H
+#define CIV_STUDY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "../models/covid/covid_model.h"
+#include "error.h"
+
+#define CIV_MAX_BANDS 16
+#define CIV_MAX_SNAPSHOTS 64
+
+typedef enum { IV_SCHOOL_CLOSURE, IV_WORKPLACE_CLOSURE, IV_COMMUNITY_CONTACTS, IV_TESTING,
+               IV_ISOLATION_COMPLIANCE, IV_TRANSMISSION } civ_iv_type;
+
+typedef struct {
+    int day;                 /* simulation day it takes effect (may be < 0: before start) */
+    civ_iv_type type;
+    int closed;              /* -1 = not given */
+    double essential_share, factor, seek_probability, capacity_per_100k, probability, beta;
+    int result_delay_days;   /* -1 = not given */
+} civ_intervention;
+
+/* One heuristic decision rule: p = clamp(base[band] + sensitivity * weekly cases per 100k, min, max) */
+typedef struct {
+    double base[CIV_MAX_BANDS];
+    double case_sensitivity, min, max;
+} civ_rule;
+
+typedef struct {
+    char *study_file;          /* as given */
+    char *name;
+    cJSON *resolved;           /* merged study JSON, absolute input paths */
+    cJSON *model_json;         /* model config after overrides */
+    char *model_file;
+    civ_covid_params model;
+
+    /* population */
+    char *population_file;     /* NULL: synthesize */
+    char *data_dir;
+    double scale;
+    uint64_t population_seed;
+    int laus_year, laus_month;
+
+    int start_day, steps;
+    uint64_t seed;
+    double initial_per_100k;
+
+    /* contacts */
+    char *matrix_file, *region_type;
+    bool uniform_community;
+    double uniform_contacts;
+
+    /* behaviour (decision tables) */
+    int refresh_days;
+    int n_arch_bands;
+    int arch_band_edges[CIV_MAX_BANDS];
+    bool arch_by_sex, arch_by_borough;
+    civ_rule rules[CIV_N_DECISION];
+
+    /* baseline policy (before any intervention) */
+    civ_policy base_policy;
+    double test_capacity_per_100k;   /* 0: unlimited */
+    civ_intervention *iv;
+    int n_iv;
+
+    /* output */
+    char *output_file;
+    int n_snapshots;
+    int snapshot_steps[CIV_MAX_SNAPSHOTS];
+    int n_out_bands;
+    int out_band_edges[CIV_MAX_BANDS];
+    char *observed_file;
+} civ_study;
+
+/* Command-line overrides, applied before validation; unset fields are NULL/negative. */
+typedef struct {
+    double scale;              /* < 0: unset */
+    long steps;                /* < 0: unset */
+    long long seed;            /* < 0: unset */
+    const char *population;    /* population file instead of synthesis */
+    const char *output;
+} civ_study_overrides;
+
+civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_study *s, civ_error *err);
+void civ_study_free(civ_study *s);
+
+/* Policy in force on simulation day `day`. demand_yesterday = tests sought
+ * yesterday (for the capacity ratio); n_agents scales capacity per 100k. */
+void civ_study_policy(const civ_study *s, int day, uint64_t demand_yesterday, uint32_t n_agents,
+                      civ_policy *pol, double *comply_override);
+
+/* Resolved configuration (study + model) as one JSON text; caller frees. */
+char *civ_study_resolved_json(const civ_study *s);
+
+#endif

@@ -1,0 +1,288 @@
+#include "trajectory.h"
+
+#include <hdf5_hl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "date.h"
+#include "h5_util.h"
+
+struct civ_traj {
+    hid_t f;
+    char *path;
+    hid_t var[V_NVARS], date;
+    hid_t tables, table_step;
+    hid_t snap_step, snap_stage, snap_flags, snap_labour;
+    int rows, n_tables, n_snaps, nb, n_arch;
+    uint32_t n_agents;
+};
+
+static hid_t make_extendible(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims_tail,
+                             const hsize_t *chunk, int deflate)
+{
+    hsize_t dims[3] = {0, 0, 0}, maxd[3] = {H5S_UNLIMITED, 0, 0};
+    for (int k = 1; k < rank; k++) dims[k] = maxd[k] = dims_tail[k - 1];
+    hid_t space = H5Screate_simple(rank, dims, maxd);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, rank, chunk);
+    if (deflate) { H5Pset_shuffle(dcpl); H5Pset_deflate(dcpl, deflate); }
+    hid_t ds = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    return ds;
+}
+
+/* Appends one row (all trailing dims) at index row. */
+static herr_t append_row(hid_t ds, int rank, hsize_t row, const hsize_t *tail, hid_t mtype, const void *data)
+{
+    hsize_t dims[3] = {row + 1, 0, 0}, start[3] = {row, 0, 0}, count[3] = {1, 0, 0};
+    for (int k = 1; k < rank; k++) dims[k] = count[k] = tail[k - 1];
+    if (H5Dset_extent(ds, dims) < 0) return -1;
+    hid_t fs = H5Dget_space(ds);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(rank, count, NULL);
+    herr_t rc = H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, data);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return rc;
+}
+
+static hid_t string_scale(hid_t loc, const char *name, int n, const char *const *labels)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t t = civ_h5_vlen_str(), s = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels);
+    H5DSset_scale(ds, name);
+    H5Tclose(t);
+    H5Sclose(s);
+    return ds;
+}
+
+static hid_t int_scale(hid_t loc, const char *name, int n, const int32_t *v, int extendible)
+{
+    hid_t ds;
+    if (extendible) {
+        hsize_t chunk[1] = {256};
+        ds = make_extendible(loc, name, H5T_NATIVE_INT32, 1, NULL, chunk, 0);
+    } else {
+        hsize_t dims[1] = {(hsize_t)n};
+        hid_t s = H5Screate_simple(1, dims, NULL);
+        ds = H5Dcreate2(loc, name, H5T_NATIVE_INT32, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        H5Sclose(s);
+    }
+    H5DSset_scale(ds, name);
+    return ds;
+}
+
+static void date_units(hid_t ds, int start_day)
+{
+    char d[11], units[64];
+    civ_date_format(start_day, d);
+    snprintf(units, sizeof units, "days since %s", d);
+    civ_h5_attr_string(ds, "units", units);
+    civ_h5_attr_string(ds, "calendar", "standard");
+    civ_h5_attr_string(ds, "long_name", "simulated day (calendar date)");
+}
+
+civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e, const char *backend,
+                           const char *population_source, const civ_observed *obs, civ_error *err)
+{
+    civ_h5_quiet();
+    const civ_study *s = e->study;
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot create output file (directory missing or not writable?)", path);
+    civ_traj *t = civ_xcalloc(1, sizeof *t);
+    t->f = f;
+    t->path = strdup(path);
+    t->nb = e->n_out_bands;
+    t->n_arch = e->table.n_archetypes;
+    t->n_agents = e->pop->n_agents;
+
+    /* root attributes: everything needed to reproduce the run */
+    char start[11], created[32];
+    civ_date_format(s->start_day, start);
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    char *cfg = civ_study_resolved_json(s);
+    int bad = civ_h5_attr_string(f, "schema", CIV_TRAJ_SCHEMA) | civ_h5_attr_string(f, "civitas_version", CIVITAS_VERSION) |
+        civ_h5_attr_string(f, "git", CIVITAS_GIT) | civ_h5_attr_string(f, "backend", backend) |
+        civ_h5_attr_u64(f, "seed", s->seed) | civ_h5_attr_string(f, "study", s->name) |
+        civ_h5_attr_string(f, "study_file", s->study_file) | civ_h5_attr_string(f, "start_date", start) |
+        civ_h5_attr_i64(f, "steps_planned", s->steps) | civ_h5_attr_i64(f, "steps_completed", 0) |
+        civ_h5_attr_string(f, "status", "running") | civ_h5_attr_string(f, "created", created) |
+        civ_h5_attr_string(f, "config_json", cfg) | civ_h5_attr_u64(f, "n_agents", e->pop->n_agents) |
+        civ_h5_attr_f64(f, "population_scale", e->pop->scale) | civ_h5_attr_string(f, "population", population_source) |
+        civ_h5_attr_u64(f, "initial_infections", e->seeded) | civ_h5_attr_i64(f, "threads", e->nthreads);
+    free(cfg);
+
+    /* time series */
+    hid_t g = H5Gcreate2(f, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    t->date = int_scale(g, "date", 0, NULL, 1);
+    date_units(t->date, s->start_day);
+    hid_t boro = string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
+    civ_h5_attr_string(boro, "long_name", "Bronx, Brooklyn, Manhattan, Queens, Staten Island");
+    char labels[CIV_MAX_BANDS][16];
+    const char *lp[CIV_MAX_BANDS];
+    for (int b = 0; b < t->nb; b++) {
+        if (b + 1 < t->nb) snprintf(labels[b], 16, "%d-%d", s->out_band_edges[b], s->out_band_edges[b + 1] - 1);
+        else snprintf(labels[b], 16, "%d+", s->out_band_edges[b]);
+        lp[b] = labels[b];
+    }
+    hid_t band = string_scale(g, "age_band", t->nb, lp);
+    hsize_t tail[2] = {CIV_NBOROUGH, (hsize_t)t->nb}, chunk[3] = {64, CIV_NBOROUGH, (hsize_t)t->nb};
+    for (int v = 0; v < V_NVARS; v++) {
+        t->var[v] = make_extendible(g, civ_var_name[v], H5T_NATIVE_INT32, 3, tail, chunk, 4);
+        bad |= t->var[v] < 0;
+        civ_h5_attr_string(t->var[v], "description", civ_var_description[v]);
+        civ_h5_attr_string(t->var[v], "units", "persons");
+        H5DSattach_scale(t->var[v], t->date, 0);
+        H5DSattach_scale(t->var[v], boro, 1);
+        H5DSattach_scale(t->var[v], band, 2);
+    }
+    H5Dclose(boro);
+    H5Dclose(band);
+    H5Gclose(g);
+
+    /* behaviour tables */
+    g = H5Gcreate2(f, "behavior", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    civ_h5_attr_string(g, "source", "heuristic");
+    t->table_step = int_scale(g, "refresh_step", 0, NULL, 1);
+    char (*alab)[32] = civ_xcalloc((size_t)t->n_arch, 32);
+    const char **ap = civ_xcalloc((size_t)t->n_arch, sizeof(char *));
+    int64_t *acount = civ_xcalloc((size_t)t->n_arch, sizeof(int64_t));
+    for (int a = 0; a < t->n_arch; a++) { civ_archetype_label(&e->table, a, alab[a], 32); ap[a] = alab[a]; }
+    for (uint32_t i = 0; i < e->pop->n_agents; i++) acount[e->archetype[i]]++;
+    hid_t arch = string_scale(g, "archetype", t->n_arch, ap);
+    hid_t dec = string_scale(g, "decision", CIV_N_DECISION, civ_decision_name);
+    hsize_t atail[2] = {(hsize_t)t->n_arch, CIV_N_DECISION}, achunk[3] = {16, (hsize_t)t->n_arch, CIV_N_DECISION};
+    t->tables = make_extendible(g, "tables", H5T_NATIVE_FLOAT, 3, atail, achunk, 4);
+    civ_h5_attr_string(t->tables, "description", "p[archetype][decision] in force from refresh_step on");
+    H5DSattach_scale(t->tables, t->table_step, 0);
+    H5DSattach_scale(t->tables, arch, 1);
+    H5DSattach_scale(t->tables, dec, 2);
+    bad |= civ_h5_write_1d(g, "agents_per_archetype", H5T_NATIVE_INT64, (uint64_t)t->n_arch, acount, path, err) != CIV_OK;
+    free(alab); free(ap); free(acount);
+    H5Dclose(arch);
+    H5Dclose(dec);
+    H5Gclose(g);
+
+    /* observed data over the simulated dates */
+    if (obs) {
+        g = H5Gcreate2(f, "observed", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        civ_h5_attr_string(g, "source", "NYC DOHMH coronavirus-data trends/data-by-day.csv (2025 revision), see data/README.md");
+        civ_h5_attr_f64(g, "scale_to_population", e->pop->scale);
+        int32_t *days = civ_xmalloc((size_t)obs->steps * sizeof(int32_t));
+        for (int k = 0; k < obs->steps; k++) days[k] = k;
+        hid_t od = int_scale(g, "date", obs->steps, days, 0);
+        date_units(od, s->start_day);
+        free(days);
+        hid_t ob = string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
+        const int32_t *series[3] = {obs->cases, obs->hospitalized, obs->deaths};
+        static const char *const names[3] = {"cases", "hospitalized", "deaths"};
+        for (int k = 0; k < 3; k++) {
+            hsize_t dims[2] = {(hsize_t)obs->steps, CIV_NBOROUGH};
+            hid_t sp = H5Screate_simple(2, dims, NULL);
+            hid_t ds = H5Dcreate2(g, names[k], H5T_NATIVE_INT32, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            bad |= ds < 0 || H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, series[k]) < 0;
+            H5DSattach_scale(ds, od, 0);
+            H5DSattach_scale(ds, ob, 1);
+            civ_h5_attr_string(ds, "units", "persons per day (real city; multiply by scale_to_population to compare)");
+            H5Dclose(ds);
+            H5Sclose(sp);
+        }
+        H5Dclose(od);
+        H5Dclose(ob);
+        H5Gclose(g);
+    }
+
+    /* per-agent snapshots */
+    t->snap_step = t->snap_stage = t->snap_flags = t->snap_labour = -1;
+    if (s->n_snapshots) {
+        g = H5Gcreate2(f, "agents", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        civ_h5_attr_string(g, "description", "per-agent state at the snapshot steps; agent index = row in the population file. "
+                           "stage: 0 S,1 E,2 P,3 A,4 M,5 V(severe),6 H,7 R,8 D; flags bits: 1 isolating (symptoms), "
+                           "2 test pending, 8 confirmed; labour: 0 not in labour force, 1 employed, 2 unemployed");
+        t->snap_step = int_scale(g, "step", 0, NULL, 1);
+        hsize_t stail[1] = {t->n_agents};
+        hsize_t schunk[2] = {1, t->n_agents < (1u << 22) ? t->n_agents : (1u << 22)};
+        t->snap_stage = make_extendible(g, "stage", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
+        t->snap_flags = make_extendible(g, "flags", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
+        t->snap_labour = make_extendible(g, "labour", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
+        H5Gclose(g);
+    }
+    if (bad || H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
+        civ_traj_close(t, "failed: could not create the file layout", NULL);
+        return civ_fail(err, CIV_ERR_IO, "%s: cannot write output file layout (disk full?)", path);
+    }
+    *out = t;
+    return CIV_OK;
+}
+
+static int set_attr_i64(hid_t loc, const char *name, int64_t v)
+{
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    herr_t rc = H5Awrite(a, H5T_NATIVE_INT64, &v);
+    H5Aclose(a);
+    return rc < 0 ? -1 : 0;
+}
+
+static int set_attr_str(hid_t loc, const char *name, const char *v)
+{
+    if (H5Aexists(loc, name) > 0) H5Adelete(loc, name);
+    return civ_h5_attr_string(loc, name, v) ? -1 : 0;
+}
+
+civ_status civ_traj_append(civ_traj *t, const civ_engine *e, civ_error *err)
+{
+    int step = e->day - 1;
+    hsize_t tail[2] = {CIV_NBOROUGH, (hsize_t)t->nb};
+    int bad = 0;
+    const size_t per_var = (size_t)CIV_NBOROUGH * (size_t)t->nb;
+    for (int v = 0; v < V_NVARS; v++)
+        bad |= append_row(t->var[v], 3, (hsize_t)t->rows, tail, H5T_NATIVE_INT32, e->series + v * per_var) < 0;
+    int32_t d = step;
+    bad |= append_row(t->date, 1, (hsize_t)t->rows, NULL, H5T_NATIVE_INT32, &d) < 0;
+    if (e->table_refreshed) {
+        hsize_t at[2] = {(hsize_t)t->n_arch, CIV_N_DECISION};
+        bad |= append_row(t->tables, 3, (hsize_t)t->n_tables, at, H5T_NATIVE_FLOAT, e->table.p) < 0;
+        bad |= append_row(t->table_step, 1, (hsize_t)t->n_tables, NULL, H5T_NATIVE_INT32, &d) < 0;
+        t->n_tables++;
+    }
+    const civ_study *s = e->study;
+    for (int k = 0; k < s->n_snapshots; k++)
+        if (s->snapshot_steps[k] == step) {
+            hsize_t st[1] = {t->n_agents};
+            bad |= append_row(t->snap_stage, 2, (hsize_t)t->n_snaps, st, H5T_NATIVE_UINT8, e->stage) < 0;
+            bad |= append_row(t->snap_flags, 2, (hsize_t)t->n_snaps, st, H5T_NATIVE_UINT8, e->flags) < 0;
+            bad |= append_row(t->snap_labour, 2, (hsize_t)t->n_snaps, st, H5T_NATIVE_UINT8, e->labour) < 0;
+            bad |= append_row(t->snap_step, 1, (hsize_t)t->n_snaps, NULL, H5T_NATIVE_INT32, &d) < 0;
+            t->n_snaps++;
+            break;
+        }
+    /* rows first, then the counter: a reader never sees a count beyond the data */
+    bad |= H5Fflush(t->f, H5F_SCOPE_GLOBAL) < 0;
+    t->rows++;
+    bad |= set_attr_i64(t->f, "steps_completed", t->rows) < 0;
+    bad |= H5Fflush(t->f, H5F_SCOPE_GLOBAL) < 0;
+    if (bad) return civ_fail(err, CIV_ERR_IO, "%s: cannot write step %d (disk full?)", t->path, step);
+    return CIV_OK;
+}
+
+civ_status civ_traj_close(civ_traj *t, const char *status, civ_error *err)
+{
+    int bad = set_attr_str(t->f, "status", status) < 0;
+    hid_t ids[] = {t->date, t->tables, t->table_step, t->snap_step, t->snap_stage, t->snap_flags, t->snap_labour};
+    for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) if (ids[k] > 0) H5Dclose(ids[k]);
+    for (int v = 0; v < V_NVARS; v++) if (t->var[v] > 0) H5Dclose(t->var[v]);
+    bad |= H5Fclose(t->f) < 0;
+    civ_status st = CIV_OK;
+    if (bad && err) st = civ_fail(err, CIV_ERR_IO, "%s: cannot finalise output file (disk full?)", t->path);
+    free(t->path);
+    free(t);
+    return st;
+}

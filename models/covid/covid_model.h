@@ -1,0 +1,304 @@
+/* COVID-19 SEIRM-type model: types and per-agent rules shared by the CPU
+ * backend (gcc, OpenMP loop) and the CUDA backend (nvcc kernels). Everything
+ * here is plain data and CIV_INLINE functions: no rule is written twice.
+ *
+ * Course of an infection (all durations in whole days, drawn at each stage):
+ *   S -> E (latent) -> A (asymptomatic) ----------------------------> R
+ *                   -> P (presymptomatic) -> M (mild) ---------------> R
+ *                                         -> V (severe) -> H (hospital) -> R or D
+ * Infectiousness = severity factor x gamma profile of days since infection,
+ * counted only in P, A, M and V. Hospitalised agents have no contacts.
+ * Infectiousness is fixed point (1.0 = 65536) so that group sums are exact
+ * integers: the result never depends on summation order or thread count. */
+#ifndef CIV_COVID_MODEL_H
+#define CIV_COVID_MODEL_H
+
+#include "../../host/detmath.h"
+#include "../../host/hd.h"
+#include "../../host/philox.h"
+
+enum civ_stage { CIV_S = 0, CIV_E, CIV_P, CIV_A, CIV_M, CIV_V, CIV_H, CIV_R, CIV_D, CIV_NSTAGE };
+
+/* course bits, drawn at infection */
+#define CIV_COURSE_SYMPTOMATIC 1u
+#define CIV_COURSE_SEVERE 2u
+#define CIV_COURSE_DIES 4u
+
+/* flags bits */
+#define CIV_FLAG_ISO_SYMPTOMS 1u   /* isolating because symptomatic */
+#define CIV_FLAG_TEST_PENDING 2u   /* test taken, result on test_day */
+#define CIV_FLAG_TEST_WILL_BE_POS 4u
+#define CIV_FLAG_CONFIRMED 8u      /* has had a positive result (never retested) */
+
+#define CIV_N_AGE10 9      /* 0-9, ..., 70-79, 80+ */
+#define CIV_N_PREM 16      /* 0-4, ..., 70-74, 75+ (Prem et al. bands) */
+#define CIV_MAX_DAYS 64    /* length of profile and duration tables */
+#define CIV_FIXED_ONE 65536u
+#define CIV_MAX_AGE 120
+
+enum civ_duration { CIV_DUR_LATENT = 0, CIV_DUR_PRESYMPTOMATIC, CIV_DUR_ASYMPTOMATIC_RECOVERY,
+                    CIV_DUR_MILD_RECOVERY, CIV_DUR_ONSET_TO_HOSPITAL, CIV_DUR_HOSPITAL_RECOVERY,
+                    CIV_DUR_HOSPITAL_DEATH, CIV_N_DUR };
+
+enum civ_decision { CIV_DEC_ISOLATE_IF_SYMPTOMATIC = 0, CIV_DEC_GO_TO_WORK, CIV_DEC_COMPLY_ISOLATION,
+                    CIV_N_DECISION };
+
+/* Community mixing levels: an agent's community contacts are split between
+ * its census tract, its borough and the whole city. */
+enum civ_level { CIV_LEVEL_TRACT = 0, CIV_LEVEL_BOROUGH, CIV_LEVEL_CITY, CIV_N_LEVEL };
+
+/* Static model parameters and precomputed tables (plain data, copied to the device). */
+typedef struct {
+    float susceptibility[CIV_N_AGE10];
+    float p_symptomatic[CIV_N_AGE10];
+    float p_severe_given_symptomatic[CIV_N_AGE10];
+    float p_death_given_severe[CIV_N_AGE10];
+    uint32_t factor_q[3];                 /* asymptomatic, mild course, severe course */
+    uint32_t profile_q[CIV_MAX_DAYS];     /* fixed-point infectiousness by day since infection */
+    uint32_t dur_cdf[CIV_N_DUR][CIV_MAX_DAYS]; /* P(D <= d) * 2^32, saturating */
+    float p_hospital_test;
+    float test_sensitivity;
+    uint8_t age10_of_age[CIV_MAX_AGE + 1];
+    uint8_t prem_of_age[CIV_MAX_AGE + 1];      /* school/work contact bands */
+    uint8_t community_band_of_age[CIV_MAX_AGE + 1]; /* rows of community_matrix */
+    /* contacts */
+    float w_household, w_school, w_work, w_community;   /* per-contact layer weights */
+    float contacts_school[CIV_N_PREM], contacts_work[CIV_N_PREM]; /* per day, by age band */
+    float community_matrix[CIV_N_PREM][CIV_N_PREM];      /* contacts/day, row = contactor */
+    float level_share[CIV_N_LEVEL];
+} civ_covid_params;
+
+/* What is in force on a given day (resolved on the host from the interventions). */
+typedef struct {
+    float beta;                  /* transmission scale */
+    float community_factor;      /* stay-at-home multiplier on community contacts */
+    int schools_closed;
+    int work_closed;
+    float essential_share;       /* share of workers exempt from a workplace closure */
+    float test_seek_probability; /* per symptomatic day */
+    float test_capacity_ratio;   /* min(1, capacity / yesterday's demand) */
+    int test_delay_days;
+    int isolation_days;
+    float layoff_probability;    /* per day, for workers whose workplace is closed */
+    float rehire_probability;    /* per day, for laid-off workers whose workplace is open */
+} civ_policy;
+
+/* Per-agent state, struct of arrays. Static attributes first. */
+typedef struct {
+    uint32_t n;
+    const uint8_t *age, *borough;
+    const uint16_t *tract, *archetype;
+    const uint32_t *household;
+    const int32_t *place;
+    const uint8_t *place_is_school;   /* per place */
+    const uint32_t *place_size;       /* per place */
+    uint8_t *stage, *course, *flags, *labour;
+    int16_t *infected_day, *next_day, *test_day, *iso_until;
+} civ_agents;
+
+/* ---- random draws ---------------------------------------------------- */
+
+CIV_INLINE int civ_sample_duration(const civ_covid_params *m, int which, uint32_t u)
+{
+    const uint32_t *cdf = m->dur_cdf[which];
+    int d = 1;
+    while (d < CIV_MAX_DAYS - 1 && u >= cdf[d]) d++;
+    return d;
+}
+
+CIV_INLINE int civ_is_essential(uint64_t seed, uint32_t i, float share)
+{
+    return civ_u01(civ_rng(seed, 0, i, CIV_RNG_ESSENTIAL).v[0]) < share;
+}
+
+/* ---- infectiousness and participation ------------------------------- */
+
+CIV_INLINE int civ_is_infectious_stage(int s) { return s == CIV_P || s == CIV_A || s == CIV_M || s == CIV_V; }
+
+CIV_INLINE uint32_t civ_infectiousness(const civ_covid_params *m, const civ_agents *a, uint32_t i, int day)
+{
+    int s = a->stage[i];
+    if (!civ_is_infectious_stage(s)) return 0;
+    int since = day - a->infected_day[i];
+    if (since < 0 || since >= CIV_MAX_DAYS) return 0;
+    uint32_t c = a->course[i];
+    uint32_t f = !(c & CIV_COURSE_SYMPTOMATIC) ? m->factor_q[0] : (c & CIV_COURSE_SEVERE) ? m->factor_q[2] : m->factor_q[1];
+    return (uint32_t)(((uint64_t)f * m->profile_q[since]) >> 16);
+}
+
+CIV_INLINE int civ_isolating(const civ_agents *a, uint32_t i, int day)
+{
+    return (a->flags[i] & CIV_FLAG_ISO_SYMPTOMS) || day < a->iso_until[i];
+}
+
+/* Present in the community and at school/work at all today (not hospitalised, dead or isolating). */
+CIV_INLINE int civ_out_and_about(const civ_agents *a, uint32_t i, int day)
+{
+    int s = a->stage[i];
+    return s != CIV_H && s != CIV_D && !civ_isolating(a, i, day);
+}
+
+CIV_INLINE int civ_goes_to_work(uint64_t seed, const civ_agents *a, const civ_policy *pol,
+                                const float *table, uint32_t i, int day)
+{
+    if (a->labour[i] != 1 /* employed */) return 0;
+    if (pol->work_closed && !civ_is_essential(seed, i, pol->essential_share)) return 0;
+    float p = table[a->archetype[i] * CIV_N_DECISION + CIV_DEC_GO_TO_WORK];
+    return civ_u01(civ_rng(seed, (uint32_t)day, i, CIV_RNG_WORK).v[0]) < p;
+}
+
+/* Whether agent i mixes at its school or workplace today. */
+CIV_INLINE int civ_attends_place(uint64_t seed, const civ_agents *a, const civ_policy *pol,
+                                 const float *table, uint32_t i, int day)
+{
+    int32_t p = a->place[i];
+    if (p < 0 || !civ_out_and_about(a, i, day)) return 0;
+    if (a->place_is_school[p]) return !pol->schools_closed;
+    return civ_goes_to_work(seed, a, pol, table, i, day);
+}
+
+/* ---- transmission ------------------------------------------------------ */
+
+/* Daily infection hazard of susceptible i from the group sums (fixed point).
+ * The float operations are written in one fixed order for CPU/GPU parity. */
+CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_policy *pol,
+                                      const civ_agents *a, uint32_t i, int attends,
+                                      uint64_t household_sum, uint64_t place_sum,
+                                      float community_pressure)
+{
+    float h = m->w_household * (float)household_sum;
+    if (attends) {
+        int32_t p = a->place[i];
+        uint32_t others = a->place_size[p] > 1 ? a->place_size[p] - 1 : 1;
+        int band = m->prem_of_age[a->age[i]];
+        float c = a->place_is_school[p] ? m->w_school * m->contacts_school[band]
+                                        : m->w_work * m->contacts_work[band];
+        h = h + c * ((float)place_sum / (float)others);
+    }
+    h = h + community_pressure;
+    return pol->beta * m->susceptibility[m->age10_of_age[a->age[i]]] * (h * (1.0f / 65536.0f));
+}
+
+/* Infects agent i on `day`: draws the course and the latent period. */
+CIV_INLINE void civ_infect(const civ_covid_params *m, uint64_t seed, const civ_agents *a,
+                           uint32_t i, int day)
+{
+    civ_u32x4 r = civ_rng(seed, (uint32_t)day, i, CIV_RNG_COURSE);
+    int g = m->age10_of_age[a->age[i]];
+    uint32_t c = 0;
+    if (civ_u01(r.v[0]) < m->p_symptomatic[g]) {
+        c |= CIV_COURSE_SYMPTOMATIC;
+        if (civ_u01(r.v[1]) < m->p_severe_given_symptomatic[g]) {
+            c |= CIV_COURSE_SEVERE;
+            if (civ_u01(r.v[2]) < m->p_death_given_severe[g]) c |= CIV_COURSE_DIES;
+        }
+    }
+    a->course[i] = (uint8_t)c;
+    a->stage[i] = CIV_E;
+    a->infected_day[i] = (int16_t)day;
+    a->next_day[i] = (int16_t)(day + civ_sample_duration(m, CIV_DUR_LATENT, r.v[3]));
+}
+
+/* ---- progression, testing, behaviour, employment ------------------------ */
+
+/* Flow counters an agent can raise in one day. */
+enum civ_flow { CIV_FLOW_SYMPTOM_ONSET = 0, CIV_FLOW_HOSPITALISED, CIV_FLOW_DIED, CIV_FLOW_RECOVERED,
+                CIV_FLOW_TESTED, CIV_FLOW_REPORTED, CIV_FLOW_LAID_OFF, CIV_FLOW_REHIRED, CIV_N_FLOW };
+
+/* Advances agent i by one day; returns a bit mask of civ_flow events. */
+CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *pol, uint64_t seed,
+                                 const float *table, const civ_agents *a, uint32_t i, int day)
+{
+    uint32_t ev = 0;
+    int s = a->stage[i];
+    const float *row = table + a->archetype[i] * CIV_N_DECISION;
+    civ_u32x4 r = civ_rng(seed, (uint32_t)day, i, CIV_RNG_PROGRESS);
+
+    /* 1. disease stage transition due today */
+    if (s != CIV_S && s != CIV_R && s != CIV_D && a->next_day[i] <= day) {
+        uint32_t c = a->course[i];
+        int next = s, dur = 0;
+        switch (s) {
+        case CIV_E:
+            if (c & CIV_COURSE_SYMPTOMATIC) { next = CIV_P; dur = civ_sample_duration(m, CIV_DUR_PRESYMPTOMATIC, r.v[0]); }
+            else { next = CIV_A; dur = civ_sample_duration(m, CIV_DUR_ASYMPTOMATIC_RECOVERY, r.v[0]); }
+            break;
+        case CIV_P:
+            ev |= 1u << CIV_FLOW_SYMPTOM_ONSET;
+            if (c & CIV_COURSE_SEVERE) { next = CIV_V; dur = civ_sample_duration(m, CIV_DUR_ONSET_TO_HOSPITAL, r.v[0]); }
+            else { next = CIV_M; dur = civ_sample_duration(m, CIV_DUR_MILD_RECOVERY, r.v[0]); }
+            {
+                civ_u32x4 b = civ_rng(seed, (uint32_t)day, i, CIV_RNG_BEHAVIOUR);
+                if (civ_u01(b.v[0]) < row[CIV_DEC_ISOLATE_IF_SYMPTOMATIC]) a->flags[i] |= CIV_FLAG_ISO_SYMPTOMS;
+            }
+            break;
+        case CIV_V:
+            next = CIV_H;
+            ev |= 1u << CIV_FLOW_HOSPITALISED;
+            dur = (c & CIV_COURSE_DIES) ? civ_sample_duration(m, CIV_DUR_HOSPITAL_DEATH, r.v[0])
+                                        : civ_sample_duration(m, CIV_DUR_HOSPITAL_RECOVERY, r.v[0]);
+            a->flags[i] &= (uint8_t)~CIV_FLAG_ISO_SYMPTOMS;
+            /* tested on admission unless already confirmed or waiting for a result */
+            if (!(a->flags[i] & (CIV_FLAG_CONFIRMED | CIV_FLAG_TEST_PENDING)) && civ_u01(r.v[1]) < m->p_hospital_test) {
+                a->flags[i] |= CIV_FLAG_TEST_PENDING | CIV_FLAG_TEST_WILL_BE_POS;
+                a->test_day[i] = (int16_t)(day + 1);
+                ev |= 1u << CIV_FLOW_TESTED;
+            }
+            break;
+        case CIV_H:
+            next = (c & CIV_COURSE_DIES) ? CIV_D : CIV_R;
+            ev |= 1u << (next == CIV_D ? CIV_FLOW_DIED : CIV_FLOW_RECOVERED);
+            break;
+        default: /* A, M */
+            next = CIV_R;
+            ev |= 1u << CIV_FLOW_RECOVERED;
+            a->flags[i] &= (uint8_t)~CIV_FLAG_ISO_SYMPTOMS;
+            break;
+        }
+        a->stage[i] = (uint8_t)next;
+        a->next_day[i] = (int16_t)(dur ? day + dur : 0x7FFF);
+        s = next;
+    }
+    if (s == CIV_D) return ev;
+
+    /* 2. test result due today */
+    uint8_t f = a->flags[i];
+    if ((f & CIV_FLAG_TEST_PENDING) && a->test_day[i] <= day) {
+        f &= (uint8_t)~CIV_FLAG_TEST_PENDING;
+        if (f & CIV_FLAG_TEST_WILL_BE_POS) {
+            f |= CIV_FLAG_CONFIRMED;
+            ev |= 1u << CIV_FLOW_REPORTED;
+            if (civ_u01(r.v[2]) < row[CIV_DEC_COMPLY_ISOLATION])
+                a->iso_until[i] = (int16_t)(day + pol->isolation_days);
+        }
+        f &= (uint8_t)~CIV_FLAG_TEST_WILL_BE_POS;
+    }
+    /* 3. symptomatic agents in the community seek a test */
+    if ((s == CIV_M || s == CIV_V) && !(f & (CIV_FLAG_TEST_PENDING | CIV_FLAG_CONFIRMED))) {
+        civ_u32x4 t = civ_rng(seed, (uint32_t)day, i, CIV_RNG_TEST);
+        if (civ_u01(t.v[0]) < pol->test_seek_probability && civ_u01(t.v[1]) < pol->test_capacity_ratio) {
+            f |= CIV_FLAG_TEST_PENDING;
+            if (civ_u01(t.v[2]) < m->test_sensitivity) f |= CIV_FLAG_TEST_WILL_BE_POS;
+            a->test_day[i] = (int16_t)(day + pol->test_delay_days);
+            ev |= 1u << CIV_FLOW_TESTED;
+        }
+    }
+    a->flags[i] = f;
+
+    /* 4. employment: layoffs while the workplace is closed, rehiring once open */
+    int32_t p = a->place[i];
+    if (p >= 0 && !a->place_is_school[p]) {
+        int closed = pol->work_closed && !civ_is_essential(seed, i, pol->essential_share);
+        civ_u32x4 e = civ_rng(seed, (uint32_t)day, i, CIV_RNG_EMPLOYMENT);
+        if (a->labour[i] == 1 && closed && civ_u01(e.v[0]) < pol->layoff_probability) {
+            a->labour[i] = 2;
+            ev |= 1u << CIV_FLOW_LAID_OFF;
+        } else if (a->labour[i] == 2 && !closed && civ_u01(e.v[1]) < pol->rehire_probability) {
+            a->labour[i] = 1;
+            ev |= 1u << CIV_FLOW_REHIRED;
+        }
+    }
+    return ev;
+}
+
+#endif
