@@ -142,17 +142,20 @@ civ_status civ_plot(const char *run_path, const char *svg_path, int show_observe
             double v = ymax * k / 4;
             double y = y0 - (y0 - y1) * k / 4.0;
             fprintf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                       "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.4g</text>\n",
-                    x0, y, x1, y, x0 - 4, y + 3, v);
+                       "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.*f</text>\n",
+                    x0, y, x1, y, x0 - 4, y + 3, v < 10 && v != floor(v) ? 1 : 0, v);
         }
         for (int t = 0; t < steps; t++) {
             int y, m, d;
             civ_date_ymd(start_day + t, &y, &m, &d);
             if (d != 1 && t != 0) continue;
             double x = x0 + (x1 - x0) * (steps > 1 ? (double)t / (steps - 1) : 0);
+            char label[16];
+            if (m == 1 || t == 0) snprintf(label, sizeof label, "%s %d", months[m - 1], y);
+            else snprintf(label, sizeof label, "%s", months[m - 1]);
             fprintf(o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\"/>"
-                       "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%s%s%d</text>\n",
-                    x, y0, x, y0 + 4, x, y0 + 15, months[m - 1], m == 1 || t == 0 ? " " : "", m == 1 || t == 0 ? y : 0);
+                       "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%s</text>\n",
+                    x, y0, x, y0 + 4, x, y0 + 15, label);
         }
         for (int l = 0; l < nlines; l++) {
             fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" %s%s%s points=\"", lines[l].color,

@@ -123,6 +123,10 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     if (!o->quiet)
         fprintf(stderr, "civitas: running study '%s' for %d days on the %s backend (%d threads), %u initial infections -> %s\n",
                 s.name, s.steps, backend, threads, e.seeded, s.output_file);
+    int late = 0;
+    for (int k = 0; k < s.n_snapshots; k++) late += s.snapshot_steps[k] >= s.steps;
+    if (late && !o->quiet)
+        fprintf(stderr, "civitas: notice: %d snapshot date(s) fall after the last simulated day and will not be written\n", late);
     civ_bar pr;
     civ_bar_start(&pr, "civitas: simulating", s.steps, o->quiet);
     double t0 = civ_now(), sim = 0;

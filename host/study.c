@@ -264,6 +264,10 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     civ_status st = load_merged(path, 0, &j, err);
     if (st) return st;
     s->resolved = j;
+    /* snapshot dates are checked against the study's own length: a shorter
+       --steps run simply does not reach the later ones */
+    const cJSON *own_steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
+    int file_steps = cJSON_IsNumber(own_steps) ? own_steps->valueint : 0;
     if ((st = apply_overrides(j, ov, path, err))) return st;
     civ_jctx c = {path, err};
 
@@ -311,7 +315,8 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
         civ_json_object(&c, pop, "population", "synthesize", false, &syn))
         return err->status;
     if (!pfile == !syn)
-        return civ_fail(err, CIV_ERR_INPUT, "%s: field 'population' needs exactly one of 'file' or 'synthesize'", path);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: field 'population' needs exactly one of 'file' or 'synthesize' "
+                        "(a counterfactual replacing its base's population sets the other one to null)", path);
     s->population_file = xstrdup(pfile);
     s->scale = 1.0; s->laus_year = 2020; s->laus_month = 2; s->population_seed = 1;
     if (syn) {
@@ -491,10 +496,11 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
                     return civ_fail(err, CIV_ERR_INPUT, "%s: field 'output.snapshots[%d]' = %s is not a date YYYY-MM-DD",
                                     path, k, civ_json_repr(e));
                 int stp = d - s->start_day;
-                if (stp < 0 || stp >= s->steps) {
+                int last = s->steps > file_steps ? s->steps : file_steps;
+                if (stp < 0 || stp >= last) {
                     char a[11], b[11];
                     civ_date_format(s->start_day, a);
-                    civ_date_format(s->start_day + s->steps - 1, b);
+                    civ_date_format(s->start_day + last - 1, b);
                     return civ_fail(err, CIV_ERR_INPUT, "%s: field 'output.snapshots[%d]' = \"%s\" is outside the simulated dates %s to %s",
                                     path, k, e->valuestring, a, b);
                 }

@@ -403,7 +403,9 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     for (int b = 0; b < CIV_NBOROUGH; b++) {
         uint32_t nw = 0;
         for (uint32_t i = 0; i < pop->n_agents; i++)
-            if (pop->borough[i] == b && pop->labour[i] == CIV_EMPLOYED) workers[nw++] = i;
+            /* school-age workers (16-17) keep their school as their place */
+            if (pop->borough[i] == b && pop->labour[i] == CIV_EMPLOYED && school_level(pop->age[i]) < 0)
+                workers[nw++] = i;
         shuffle_u32(workers, nw, seed, (uint32_t)b, S_WORKSHUFFLE);
         uint32_t w = 0;
         while (w < nw) {

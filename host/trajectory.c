@@ -165,6 +165,11 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
     H5DSattach_scale(t->tables, arch, 1);
     H5DSattach_scale(t->tables, dec, 2);
     bad |= civ_h5_write_1d(g, "agents_per_archetype", H5T_NATIVE_INT64, (uint64_t)t->n_arch, acount, path, err) != CIV_OK;
+    if (!bad) {
+        hid_t apa = H5Dopen2(g, "agents_per_archetype", H5P_DEFAULT);
+        H5DSattach_scale(apa, arch, 0);
+        H5Dclose(apa);
+    }
     free(alab); free(ap); free(acount);
     H5Dclose(arch);
     H5Dclose(dec);
@@ -212,6 +217,19 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         t->snap_stage = make_extendible(g, "stage", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
         t->snap_flags = make_extendible(g, "flags", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
         t->snap_labour = make_extendible(g, "labour", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
+        /* agent index scale (compresses to almost nothing) so xarray sees named dimensions */
+        uint32_t *idx = civ_xmalloc((size_t)t->n_agents * sizeof(uint32_t));
+        for (uint32_t i = 0; i < t->n_agents; i++) idx[i] = i;
+        bad |= civ_h5_write_1d(g, "agent", H5T_NATIVE_UINT32, t->n_agents, idx, path, err) != CIV_OK;
+        free(idx);
+        hid_t agent = H5Dopen2(g, "agent", H5P_DEFAULT);
+        H5DSset_scale(agent, "agent");
+        hid_t snaps[3] = {t->snap_stage, t->snap_flags, t->snap_labour};
+        for (int k = 0; k < 3; k++) {
+            H5DSattach_scale(snaps[k], t->snap_step, 0);
+            H5DSattach_scale(snaps[k], agent, 1);
+        }
+        H5Dclose(agent);
         H5Gclose(g);
     }
     if (bad || H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {

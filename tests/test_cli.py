@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Bad input of every kind ends with one clear message naming the file, the
+field and the value, a non-zero exit code, and no output file."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ARGS = None
+
+
+def civitas(*args, cwd=None):
+    p = subprocess.run([ARGS.civitas, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+class CliErrors(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.base = os.path.join(ARGS.source, "models", "covid", "nyc2020.json")
+        self.out = os.path.join(self.dir, "out.h5")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def study(self, body, name="s.json", raw=None):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(raw if raw is not None else json.dumps(body))
+        return path
+
+    def variant(self, **fields):
+        return self.study(dict({"base": self.base}, **fields))
+
+    def expect_error(self, args, code, *needles):
+        rc, out, err = civitas(*args, "-o", self.out, "--scale", "0.002", "--steps", "3", "-q") if args[0] == "run" \
+            else civitas(*args)
+        self.assertEqual(rc, code, f"exit code {rc}, stderr: {err}")
+        lines = [l for l in err.splitlines() if l.startswith("civitas: error:")]
+        self.assertEqual(len(lines), 1, f"expected one error line, got: {err}")
+        for n in needles:
+            self.assertIn(n, lines[0])
+        self.assertFalse(os.path.exists(self.out), "an output file was left behind")
+        return lines[0]
+
+    # --- study files -----------------------------------------------------
+    def test_missing_study(self):
+        self.expect_error(["run", os.path.join(self.dir, "nope.json")], 3, "nope.json", "cannot open")
+
+    def test_malformed_json(self):
+        p = self.study(None, raw='{\n  "name": "x",,\n}\n')
+        self.expect_error(["run", p], 3, p, ":2:", "malformed JSON")
+
+    def test_unknown_key(self):
+        self.expect_error(["run", self.variant(colour=1)], 3, "unknown key 'colour'")
+
+    def test_unknown_nested_key(self):
+        self.expect_error(["run", self.variant(testing={"seek_probability": 0.1, "delay": 2})], 3,
+                          "testing.delay", "unknown key")
+
+    def test_out_of_range(self):
+        self.expect_error(["run", self.variant(testing={"seek_probability": 1.5})], 3,
+                          "testing.seek_probability", "1.5", "out of range")
+
+    def test_wrong_type(self):
+        self.expect_error(["run", self.variant(seed="abc")], 3, "'seed'", '"abc"', "integer")
+
+    def test_bad_date(self):
+        self.expect_error(["run", self.variant(start_date="2020-02-30")], 3, "start_date", "2020-02-30")
+
+    def test_unknown_intervention(self):
+        iv = [{"date": "2020-03-10", "type": "curfew"}]
+        self.expect_error(["run", self.variant(interventions=iv)], 3, "interventions[0].type", "curfew")
+
+    def test_intervention_missing_field(self):
+        iv = [{"date": "2020-03-10", "type": "workplace_closure", "closed": True}]
+        self.expect_error(["run", self.variant(interventions=iv)], 3, "interventions[0].essential_share", "missing")
+
+    def test_model_parameter_out_of_range(self):
+        self.expect_error(["run", self.variant(parameters={"beta": -1})], 3, "parameters.beta", "-1")
+
+    def test_unknown_model_parameter(self):
+        self.expect_error(["run", self.variant(parameters={"betta": 1})], 3, "parameters.betta", "unknown key")
+
+    def test_inconsistent_probabilities(self):
+        p = [0.5] * 9
+        self.expect_error(["run", self.variant(parameters={"p_severe": p, "p_symptomatic": [0.1] * 9})], 3,
+                          "p_severe", "must hold")
+
+    def test_population_file_and_synthesis(self):
+        self.expect_error(["run", self.variant(population={"file": "x.h5"})], 3, "exactly one of 'file' or 'synthesize'")
+
+    def test_missing_base(self):
+        p = self.study({"base": "missing_base.json", "name": "cf"})
+        self.expect_error(["run", p], 3, "field 'base'", "missing_base.json")
+
+    def test_dates_outside_observed(self):
+        self.expect_error(["run", self.variant(start_date="2019-06-01", output={"snapshots": []})], 3, "nyc_covid_daily_by_borough.csv",
+                          "2019-06-01", "observed data cover 2020-02-29")
+
+    def test_labour_month_outside_data(self):
+        pop = {"synthesize": {"data_dir": os.path.join(ARGS.source, "data"), "employment_reference": "2018-01"}}
+        self.expect_error(["run", self.variant(population=pop)], 3, "nyc_laus_monthly_by_borough.csv", "2018-01")
+
+    def test_missing_data_dir(self):
+        pop = {"synthesize": {"data_dir": os.path.join(self.dir, "no_data")}}
+        self.expect_error(["run", self.variant(population=pop)], 3, "no_data", "cannot open data file")
+
+    def test_snapshot_outside_run(self):
+        self.expect_error(["run", self.variant(output={"snapshots": ["2021-01-01"]}, steps=10)], 3,
+                          "output.snapshots[0]", "2021-01-01")
+
+    # --- population files --------------------------------------------------
+    def test_population_not_hdf5(self):
+        bad = os.path.join(self.dir, "pop.h5")
+        with open(bad, "w") as f:
+            f.write("agents\n")
+        rc, out, err = civitas("run", self.base, "--population", bad, "-o", self.out, "-q", "--steps", "2")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("pop.h5: not an HDF5 file", err)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_population_wrong_schema(self):
+        # a run file is HDF5 but not a population
+        run = os.path.join(self.dir, "run.h5")
+        rc, _, err = civitas("run", self.base, "--scale", "0.002", "--steps", "2", "-o", run, "-q")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = civitas("run", self.base, "--population", run, "-o", self.out, "-q", "--steps", "2")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("run.h5: attribute 'schema'", err)
+        self.assertIn("not a civitas population file", err)
+        self.assertFalse(os.path.exists(self.out))
+
+    # --- outputs and command line ---------------------------------------------
+    def test_unwritable_output(self):
+        rc, out, err = civitas("run", self.base, "--scale", "0.002", "--steps", "2", "-q",
+                               "-o", os.path.join(self.dir, "missing_dir", "x.h5"))
+        self.assertEqual(rc, 4, err)
+        self.assertIn("missing_dir", err)
+        self.assertIn("does not exist", err)
+
+    def test_usage_errors(self):
+        for args in (["run", self.base, "--scale", "2"], ["run", self.base, "--threads", "0"], ["run"],
+                     ["frobnicate"], ["synth"], ["run", self.base, "--backend", "tpu"]):
+            rc, out, err = civitas(*args)
+            self.assertEqual(rc, 2, f"{args}: {err}")
+            self.assertIn("civitas: error:", err)
+
+    def test_scale_with_population_file(self):
+        rc, out, err = civitas("run", self.variant(population={"file": "x.h5", "synthesize": None}), "--scale", "0.1", "-o", self.out)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--scale applies to synthesized populations", err)
+
+    def test_cuda_backend_unavailable(self):
+        rc, out, err = civitas("run", self.base, "--backend", "cuda", "--scale", "0.002", "--steps", "2",
+                               "-o", self.out, "-q")
+        self.assertEqual(rc, 5, err)
+        self.assertIn("--backend cuda is not usable", err)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_auto_backend_falls_back(self):
+        rc, out, err = civitas("run", self.base, "--backend", "auto", "--scale", "0.002", "--steps", "2", "-o", self.out)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("using the CPU backend", err)
+        self.assertTrue(os.path.exists(self.out))
+
+    def test_help_everywhere(self):
+        for cmd in (["--help"], ["run", "--help"], ["synth", "--help"], ["info", "--help"], ["plot", "--help"]):
+            rc, out, err = civitas(*cmd)
+            self.assertEqual(rc, 0, cmd)
+            self.assertIn("usage: civitas", out)
+
+    def test_info_and_plot_bad_files(self):
+        rc, out, err = civitas("info", os.path.join(self.dir, "none.h5"))
+        self.assertEqual(rc, 3)
+        self.assertIn("none.h5", err)
+        rc, out, err = civitas("plot", os.path.join(self.dir, "none.h5"))
+        self.assertEqual(rc, 3)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--civitas", required=True)
+    ap.add_argument("--source", required=True)
+    ARGS, rest = ap.parse_known_args()
+    ARGS.source = os.path.abspath(ARGS.source)
+    ARGS.civitas = os.path.abspath(ARGS.civitas)
+    unittest.main(argv=[sys.argv[0], "-v", *rest])
+
+
+if __name__ == "__main__":
+    main()

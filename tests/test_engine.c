@@ -1,0 +1,175 @@
+/* Engine behaviour: conservation of agents, thread-count independence, the
+ * analytic SIR final size, and interventions reducing transmission. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/engine.h"
+#include "host/run.h"
+#include "models/covid/covid_params.h"
+
+#define SRC CIVITAS_SOURCE_DIR
+
+typedef struct {
+    civ_study s;
+    civ_population pop;
+    civ_engine e;
+} sim;
+
+static void sim_open(sim *m, const char *study, double scale, long steps, int threads)
+{
+    civ_study_overrides ov = {scale, steps, -1, NULL, NULL};
+    civ_error err = {0};
+    char src[1024];
+    if (civ_study_load(study, &ov, &m->s, &err) || civ_study_population(&m->s, true, &m->pop, src, sizeof src, &err) ||
+        civ_engine_init(&m->e, &m->s, &m->pop, threads, &err))
+        fail_msg("%s", err.msg);
+}
+
+static void sim_close(sim *m)
+{
+    civ_engine_free(&m->e);
+    civ_population_free(&m->pop);
+    civ_study_free(&m->s);
+}
+
+/* Writes a study that overrides `base` with `body` (JSON members) to a temp file. */
+static char *variant(const char *base, const char *body)
+{
+    char *path = strdup("/tmp/civitas_test_study_XXXXXX.json");
+    int fd = mkstemps(path, 5);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "{\"base\": \"%s\", %s}\n", base, body);
+    fclose(f);
+    return path;
+}
+
+static int64_t run_total_infections(const char *study, double scale, long steps)
+{
+    sim m;
+    sim_open(&m, study, scale, steps, 2);
+    int64_t total = m.e.seeded;
+    while (m.e.day < m.s.steps) {
+        civ_engine_step(&m.e);
+        total += civ_engine_total(&m.e, V_NEW_INFECTIONS);
+    }
+    sim_close(&m);
+    return total;
+}
+
+static void test_conservation(void **state)
+{
+    (void)state;
+    sim m;
+    sim_open(&m, SRC "/models/covid/nyc2020.json", 0.01, 90, 2);
+    const int64_t n = m.pop.n_agents;
+    int64_t prev_s = n - m.e.seeded, prev_d = 0;
+    while (m.e.day < m.s.steps) {
+        civ_engine_step(&m.e);
+        int64_t stocks = 0;
+        for (int v = V_SUSCEPTIBLE; v <= V_DEAD; v++) stocks += civ_engine_total(&m.e, v);
+        if (stocks != n) fail_msg("day %d: compartments sum to %lld, population %lld", m.e.day - 1, (long long)stocks, (long long)n);
+        int64_t s = civ_engine_total(&m.e, V_SUSCEPTIBLE), d = civ_engine_total(&m.e, V_DEAD);
+        assert_int_equal(s, prev_s - civ_engine_total(&m.e, V_NEW_INFECTIONS));
+        assert_int_equal(d, prev_d + civ_engine_total(&m.e, V_NEW_DEATHS));
+        /* no agent is employed and unemployed, and labour counts never exceed the living */
+        assert_true(civ_engine_total(&m.e, V_EMPLOYED) + civ_engine_total(&m.e, V_UNEMPLOYED) <= n - d);
+        prev_s = s;
+        prev_d = d;
+    }
+    assert_true(prev_s < n - (int64_t)m.e.seeded);   /* something happened */
+    sim_close(&m);
+}
+
+static void test_thread_independence(void **state)
+{
+    (void)state;
+    const int threads[3] = {1, 2, 4};
+    sim m[3];
+    for (int k = 0; k < 3; k++) sim_open(&m[k], SRC "/models/covid/nyc2020.json", 0.02, 50, threads[k]);
+    const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * m[0].e.n_out_bands;
+    int64_t infections = 0;
+    for (int day = 0; day < 50; day++) {
+        for (int k = 0; k < 3; k++) civ_engine_step(&m[k].e);
+        for (int k = 1; k < 3; k++)
+            if (memcmp(m[0].e.series, m[k].e.series, nv * sizeof(int32_t)) != 0)
+                fail_msg("day %d: outputs with %d threads differ from 1 thread", day, threads[k]);
+        infections += civ_engine_total(&m[0].e, V_NEW_INFECTIONS);
+    }
+    const uint32_t n = m[0].pop.n_agents;
+    for (int k = 1; k < 3; k++) {
+        assert_memory_equal(m[0].e.stage, m[k].e.stage, n);
+        assert_memory_equal(m[0].e.flags, m[k].e.flags, n);
+        assert_memory_equal(m[0].e.labour, m[k].e.labour, n);
+        assert_memory_equal(m[0].e.next_day, m[k].e.next_day, n * sizeof(int16_t));
+    }
+    assert_true(infections > 1000);   /* the comparison covered a real epidemic */
+    for (int k = 0; k < 3; k++) sim_close(&m[k]);
+}
+
+/* One fully mixed layer: final size z = 1 - (1 - eps) exp(-R0 z). Agents infected
+ * on day t are latent on t (1 day) and infectious from t+2 on (the E->P step is
+ * applied at the end of day t+1), so R0 = beta * contacts * (1 - F(2)) where F is
+ * the infectiousness profile's gamma CDF. */
+static void test_sir_final_size(void **state)
+{
+    (void)state;
+    sim m;
+    sim_open(&m, SRC "/tests/data/sir.json", -1, -1, 2);
+    while (m.e.day < m.s.steps) civ_engine_step(&m.e);
+    const double n = m.pop.n_agents;
+    const double z = 1.0 - civ_engine_total(&m.e, V_SUSCEPTIBLE) / n;
+    const double eps = m.e.seeded / n;
+    const double r0 = 0.2 * 10 * (1.0 - civ_gamma_cdf_mean_sd(2.0, 5.5, 2.14));
+    double zz = 0.5;
+    for (int k = 0; k < 500; k++) zz = 1.0 - (1.0 - eps) * exp(-r0 * zz);
+    /* finite-size noise: sd ~ sqrt(z(1-z)/n)/(1 - R0(1-z)) ~ 0.002 at n = 170k */
+    if (fabs(z - zz) > 0.01) fail_msg("final size %.4f, analytic %.4f (R0 %.4f, n %.0f)", z, zz, r0, n);
+    /* and the epidemic is over: nobody infectious at the end */
+    assert_int_equal(civ_engine_total(&m.e, V_EXPOSED) + civ_engine_total(&m.e, V_PRESYMPTOMATIC), 0);
+    sim_close(&m);
+}
+
+static void test_interventions_reduce_transmission(void **state)
+{
+    (void)state;
+    const char *base = SRC "/tests/data/free.json";
+    const double scale = 0.02;
+    const long steps = 30;   /* growth phase: saturation would mask differences */
+    int64_t free_run = run_total_infections(base, scale, steps);
+
+    char *iso = variant(base, "\"behavior\": {\"heuristic\": {"
+        "\"isolate_if_symptomatic\": {\"base\": 1, \"min\": 1, \"max\": 1, \"case_sensitivity\": 0},"
+        "\"comply_isolation\": {\"base\": 1}}}, \"testing\": {\"seek_probability\": 0.5, \"capacity_per_100k\": 0}");
+    char *schools = variant(base, "\"interventions\": [{\"date\": \"2020-03-01\", \"type\": \"school_closure\", \"closed\": true}]");
+    char *work = variant(base, "\"interventions\": [{\"date\": \"2020-03-01\", \"type\": \"workplace_closure\", \"closed\": true, \"essential_share\": 0}]");
+    char *comm = variant(base, "\"interventions\": [{\"date\": \"2020-03-01\", \"type\": \"community_contacts\", \"factor\": 0.3}]");
+    const char *names[4] = {"isolation", "school closure", "workplace closure", "stay-at-home"};
+    char *paths[4] = {iso, schools, work, comm};
+    for (int k = 0; k < 4; k++) {
+        int64_t v = run_total_infections(paths[k], scale, steps);
+        print_message("%s: %lld infections by day %ld, no intervention %lld\n", names[k], (long long)v, steps, (long long)free_run);
+        if (!(v < 0.9 * free_run))
+            fail_msg("%s: %lld infections, no intervention %lld: expected at least 10%% fewer", names[k],
+                     (long long)v, (long long)free_run);
+        unlink(paths[k]);
+        free(paths[k]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conservation),
+        cmocka_unit_test(test_thread_independence),
+        cmocka_unit_test(test_sir_final_size),
+        cmocka_unit_test(test_interventions_reduce_transmission),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
