@@ -144,6 +144,7 @@ CIV_INLINE int civ_goes_to_work(uint64_t seed, const civ_agents *a, const civ_po
     if (a->labour[i] != 1 /* employed */) return 0;
     if (pol->work_closed && !civ_is_essential(seed, i, pol->essential_share)) return 0;
     float p = table[a->archetype[i] * CIV_N_DECISION + CIV_DEC_GO_TO_WORK];
+    if (p >= 1.0f) return 1;   /* u < 1 always holds: skip the draw */
     return civ_u01(civ_rng(seed, (uint32_t)day, i, CIV_RNG_WORK).v[0]) < p;
 }
 
@@ -212,10 +213,11 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
     uint32_t ev = 0;
     int s = a->stage[i];
     const float *row = table + a->archetype[i] * CIV_N_DECISION;
-    civ_u32x4 r = civ_rng(seed, (uint32_t)day, i, CIV_RNG_PROGRESS);
+    civ_u32x4 r;   /* drawn only on days something can happen: a pure function of its key */
 
     /* 1. disease stage transition due today */
     if (s != CIV_S && s != CIV_R && s != CIV_D && a->next_day[i] <= day) {
+        r = civ_rng(seed, (uint32_t)day, i, CIV_RNG_PROGRESS);
         uint32_t c = a->course[i];
         int next = s, dur = 0;
         switch (s) {
@@ -264,6 +266,7 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
     /* 2. test result due today */
     uint8_t f = a->flags[i];
     if ((f & CIV_FLAG_TEST_PENDING) && a->test_day[i] <= day) {
+        r = civ_rng(seed, (uint32_t)day, i, CIV_RNG_PROGRESS);
         f &= (uint8_t)~CIV_FLAG_TEST_PENDING;
         if (f & CIV_FLAG_TEST_WILL_BE_POS) {
             f |= CIV_FLAG_CONFIRMED;
@@ -287,15 +290,18 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
 
     /* 4. employment: layoffs while the workplace is closed, rehiring once open */
     int32_t p = a->place[i];
-    if (p >= 0 && !a->place_is_school[p]) {
+    if (p >= 0 && !a->place_is_school[p] && (pol->work_closed || a->labour[i] == 2)) {
         int closed = pol->work_closed && !civ_is_essential(seed, i, pol->essential_share);
-        civ_u32x4 e = civ_rng(seed, (uint32_t)day, i, CIV_RNG_EMPLOYMENT);
-        if (a->labour[i] == 1 && closed && civ_u01(e.v[0]) < pol->layoff_probability) {
-            a->labour[i] = 2;
-            ev |= 1u << CIV_FLOW_LAID_OFF;
-        } else if (a->labour[i] == 2 && !closed && civ_u01(e.v[1]) < pol->rehire_probability) {
-            a->labour[i] = 1;
-            ev |= 1u << CIV_FLOW_REHIRED;
+        if (a->labour[i] == 1 && closed) {
+            if (civ_u01(civ_rng(seed, (uint32_t)day, i, CIV_RNG_EMPLOYMENT).v[0]) < pol->layoff_probability) {
+                a->labour[i] = 2;
+                ev |= 1u << CIV_FLOW_LAID_OFF;
+            }
+        } else if (a->labour[i] == 2 && !closed) {
+            if (civ_u01(civ_rng(seed, (uint32_t)day, i, CIV_RNG_EMPLOYMENT).v[1]) < pol->rehire_probability) {
+                a->labour[i] = 1;
+                ev |= 1u << CIV_FLOW_REHIRED;
+            }
         }
     }
     return ev;

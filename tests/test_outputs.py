@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""HDF5 outputs: h5py, xarray and pandas read them with no glue; a killed run
+leaves a readable file with the completed steps; an interrupted run is marked
+as such; population files reproduce in-run synthesis; info and plot work."""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import h5py
+import numpy as np
+
+ARGS = None
+STOCKS = ["susceptible", "exposed", "presymptomatic", "asymptomatic", "mild", "severe", "hospitalised",
+          "recovered", "dead"]
+
+
+def wait_for_progress(p, timeout=300):
+    """Blocks until the run prints its first progress line; fails if it exits first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = p.stderr.readline()
+        if "simulating:" in line:
+            return
+        if not line and p.poll() is not None:
+            raise AssertionError(f"civitas exited early with {p.returncode}")
+    raise AssertionError("no progress line in time")
+
+
+def civitas(*args, **kw):
+    return subprocess.run([ARGS.civitas, *args], capture_output=True, text=True, timeout=600, **kw)
+
+
+class Outputs(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = cls.tmp.name
+        cls.study = os.path.join(ARGS.source, "models", "covid", "nyc2020.json")
+        cls.run_file = os.path.join(cls.dir, "run.h5")
+        p = civitas("run", cls.study, "--scale", "0.005", "--steps", "40", "-o", cls.run_file)
+        assert p.returncode == 0, p.stderr
+        cls.stderr = p.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_h5py_layout(self):
+        with h5py.File(self.run_file, "r") as f:
+            self.assertEqual(f.attrs["schema"], "civitas-trajectory/1")
+            self.assertEqual(f.attrs["status"], "complete")
+            self.assertEqual(f.attrs["steps_completed"], 40)
+            self.assertEqual(f.attrs["backend"], "cpu")
+            cfg = json.loads(f.attrs["config_json"])
+            self.assertEqual(cfg["study"]["name"], "nyc2020")
+            self.assertEqual(cfg["study"]["steps"], 40)            # the override is recorded
+            self.assertIn("beta", cfg["model"]["parameters"])
+            n = int(f.attrs["n_agents"])
+            ts = f["timeseries"]
+            for v in STOCKS + ["new_infections", "new_reported_cases", "new_hospitalisations", "new_deaths",
+                               "isolating", "working", "employed"]:
+                self.assertEqual(ts[v].shape, (40, 5, 8), v)
+            total = sum(ts[v][:].sum(axis=(1, 2)) for v in STOCKS)
+            self.assertTrue((total == n).all())                   # conservation in the file
+            self.assertEqual(list(ts["date"][:5]), [0, 1, 2, 3, 4])
+            self.assertEqual(ts["date"].attrs["units"], "days since 2020-03-01")
+            self.assertEqual(f["behavior/tables"].shape[1:], (60, 3))
+            self.assertEqual(f["behavior/tables"].shape[0], 6)    # weekly refresh over 40 days
+            self.assertEqual(f["observed/cases"].shape, (40, 5))
+            self.assertEqual(f["agents/stage"].shape, (1, n))     # snapshot on 2020-04-01
+            self.assertEqual(f["agents/step"][0], 31)
+
+    def test_xarray_and_pandas(self):
+        import xarray as xr
+        ds = xr.open_dataset(self.run_file, group="timeseries", engine="h5netcdf")
+        self.assertEqual(dict(ds.sizes), {"date": 40, "borough": 5, "age_band": 8})
+        self.assertEqual(str(ds.date.values[0])[:10], "2020-03-01")
+        self.assertEqual(list(ds.borough.values), ["BX", "BK", "MN", "QN", "SI"])
+        self.assertEqual(str(ds.age_band.values[-1]), "75+")
+        cases = ds.new_reported_cases.sum(["age_band"]).to_pandas()
+        self.assertEqual(cases.shape, (40, 5))
+        for g in ("behavior", "observed", "agents"):
+            xr.open_dataset(self.run_file, group=g, engine="h5netcdf")
+        import pandas as pd
+        with h5py.File(self.run_file, "r") as f:
+            df = pd.DataFrame(f["timeseries/new_infections"][:].sum(axis=2), columns=["BX", "BK", "MN", "QN", "SI"])
+        self.assertEqual(len(df), 40)
+
+    def test_killed_run_is_readable(self):
+        out = os.path.join(self.dir, "killed.h5")
+        free = os.path.join(ARGS.source, "tests", "data", "free.json")
+        p = subprocess.Popen([ARGS.civitas, "run", free, "--scale", "0.05", "--steps", "3000", "-o", out],
+                             stderr=subprocess.PIPE, text=True)
+        # wait for the first progress line (10% = 300 days), then kill without warning
+        wait_for_progress(p)
+        p.kill()
+        p.wait()
+        p.stderr.close()
+        with h5py.File(out, "r") as f:
+            done = int(f.attrs["steps_completed"])
+            self.assertEqual(f.attrs["status"], "running")
+            self.assertGreaterEqual(done, 300)
+            self.assertLess(done, 3000)
+            n = int(f.attrs["n_agents"])
+            ts = f["timeseries"]
+            self.assertGreaterEqual(ts["susceptible"].shape[0], done)
+            total = sum(ts[v][:done].sum(axis=(1, 2)) for v in STOCKS)
+            self.assertTrue((total == n).all())
+
+    def test_interrupted_run(self):
+        out = os.path.join(self.dir, "interrupted.h5")
+        free = os.path.join(ARGS.source, "tests", "data", "free.json")
+        p = subprocess.Popen([ARGS.civitas, "run", free, "--scale", "0.05", "--steps", "3000", "-o", out],
+                             stderr=subprocess.PIPE, text=True)
+        wait_for_progress(p)
+        p.send_signal(signal.SIGINT)
+        err = p.stderr.read()
+        p.stderr.close()
+        self.assertEqual(p.wait(), 130, err)
+        self.assertIn("interrupted after", err)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f.attrs["status"], "interrupted")
+            self.assertEqual(f["timeseries/susceptible"].shape[0], f.attrs["steps_completed"])
+
+    def test_population_file_reproduces_synthesis(self):
+        pop = os.path.join(self.dir, "pop.h5")
+        p = civitas("synth", "--scale", "0.005", "--seed", "1", "-o", pop, "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(pop + ".partial"))
+        out = os.path.join(self.dir, "from_file.h5")
+        p = civitas("run", self.study, "--population", pop, "--steps", "40", "-o", out, "-q", "--threads", "1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r") as a, h5py.File(self.run_file, "r") as b:
+            for v in ("new_infections", "new_reported_cases", "employed", "hospitalised"):
+                self.assertTrue(np.array_equal(a["timeseries"][v][:], b["timeseries"][v][:]), v)
+        p = civitas("info", pop)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("civitas population", p.stdout)
+        self.assertIn("Staten Island", p.stdout)
+
+    def test_info_and_plot(self):
+        p = civitas("info", self.run_file)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("status complete: 40 of 40 days from 2020-03-01", p.stdout)
+        svg = os.path.join(self.dir, "curves.svg")
+        p = civitas("plot", self.run_file, "-o", svg)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(svg) as fh:
+            text = fh.read()
+        self.assertTrue(text.startswith("<svg"))
+        for needle in ("New York City", "Staten Island", "observed cases", "polyline", "Mar 2020"):
+            self.assertIn(needle, text)
+
+    def test_progress_output(self):
+        self.assertIn("civitas: simulating: 40/40 (100%)", self.stderr)
+        self.assertIn("agent-days/s", self.stderr)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--civitas", required=True)
+    ap.add_argument("--source", required=True)
+    ARGS, rest = ap.parse_known_args()
+    ARGS.source = os.path.abspath(ARGS.source)
+    ARGS.civitas = os.path.abspath(ARGS.civitas)
+    unittest.main(argv=[sys.argv[0], "-v", *rest])
+
+
+if __name__ == "__main__":
+    main()
