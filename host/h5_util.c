@@ -108,20 +108,15 @@ char *civ_h5_read_attr_string(hid_t loc, const char *name)
     return out;
 }
 
-int civ_h5_read_attr_f64(hid_t loc, const char *name, double *v)
+static int read_attr_scalar(hid_t loc, const char *name, hid_t type, void *v)
 {
     if (H5Aexists(loc, name) <= 0) return -1;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    herr_t rc = H5Aread(a, H5T_NATIVE_DOUBLE, v);
+    herr_t rc = H5Aread(a, type, v);
     H5Aclose(a);
     return rc < 0 ? -1 : 0;
 }
 
-int civ_h5_read_attr_u64(hid_t loc, const char *name, uint64_t *v)
-{
-    if (H5Aexists(loc, name) <= 0) return -1;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    herr_t rc = H5Aread(a, H5T_NATIVE_UINT64, v);
-    H5Aclose(a);
-    return rc < 0 ? -1 : 0;
-}
+int civ_h5_read_attr_f64(hid_t loc, const char *name, double *v) { return read_attr_scalar(loc, name, H5T_NATIVE_DOUBLE, v); }
+int civ_h5_read_attr_u64(hid_t loc, const char *name, uint64_t *v) { return read_attr_scalar(loc, name, H5T_NATIVE_UINT64, v); }
+int civ_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v) { return read_attr_scalar(loc, name, H5T_NATIVE_INT64, v); }

@@ -25,6 +25,7 @@ civ_status civ_h5_attr_i64(hid_t loc, const char *name, int64_t value);
 char *civ_h5_read_attr_string(hid_t loc, const char *name);  /* malloc'd or NULL */
 int civ_h5_read_attr_f64(hid_t loc, const char *name, double *v);
 int civ_h5_read_attr_u64(hid_t loc, const char *name, uint64_t *v);
+int civ_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v);
 /* vlen UTF-8 string datatype (caller closes). */
 hid_t civ_h5_vlen_str(void);
 

@@ -95,8 +95,8 @@ static void info_run(const char *path, hid_t f, FILE *out, civ_error *err)
     civ_h5_read_attr_u64(f, "seed", &seed);
     civ_h5_read_attr_u64(f, "n_agents", &agents);
     int64_t planned = 0, done = 0;
-    if (H5Aexists(f, "steps_planned") > 0) { hid_t a = H5Aopen(f, "steps_planned", H5P_DEFAULT); H5Aread(a, H5T_NATIVE_INT64, &planned); H5Aclose(a); }
-    if (H5Aexists(f, "steps_completed") > 0) { hid_t a = H5Aopen(f, "steps_completed", H5P_DEFAULT); H5Aread(a, H5T_NATIVE_INT64, &done); H5Aclose(a); }
+    civ_h5_read_attr_i64(f, "steps_planned", &planned);
+    civ_h5_read_attr_i64(f, "steps_completed", &done);
     fprintf(out, "%s: civitas run of study '%s' (civitas %s, %s backend)\n", path, study ? study : "?",
             version ? version : "?", backend ? backend : "?");
     fprintf(out, "  status %s: %lld of %lld days from %s, seed %llu, %llu agents\n", status ? status : "?",

@@ -103,6 +103,10 @@ static int parse_long(const char *s, long long *out)
     return errno == 0 && *s && !*end;
 }
 
+/* Options shared by run and synth, with the same checks and messages. */
+static int parse_scale(const char *arg, double *out) { return parse_double(arg, out) && *out > 0 && *out <= 1; }
+static int parse_seed(const char *arg, long long *out) { return parse_long(arg, out) && *out >= 0; }
+
 static int cmd_run(int argc, char **argv)
 {
     civ_run_options o = {0};
@@ -117,7 +121,7 @@ static int cmd_run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (!parse_double(optarg, &o.ov.scale) || !(o.ov.scale > 0 && o.ov.scale <= 1))
+            if (!parse_scale(optarg, &o.ov.scale))
                 return usage_error(usage_run, "--scale '%s': expected a number in (0, 1]", optarg);
             break;
         case 'p': o.ov.population = optarg; break;
@@ -126,7 +130,7 @@ static int cmd_run(int argc, char **argv)
             o.ov.steps = (long)v;
             break;
         case 'r':
-            if (!parse_long(optarg, &v) || v < 0) return usage_error(usage_run, "--seed '%s': expected a non-negative integer", optarg);
+            if (!parse_seed(optarg, &v)) return usage_error(usage_run, "--seed '%s': expected a non-negative integer", optarg);
             o.ov.seed = v;
             break;
         case 'o': o.ov.output = optarg; break;
@@ -160,11 +164,11 @@ static int cmd_synth(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (!parse_double(optarg, &so.scale) || !(so.scale > 0 && so.scale <= 1))
+            if (!parse_scale(optarg, &so.scale))
                 return usage_error(usage_synth, "--scale '%s': expected a number in (0, 1]", optarg);
             break;
         case 'r':
-            if (!parse_long(optarg, &v) || v < 0) return usage_error(usage_synth, "--seed '%s': expected a non-negative integer", optarg);
+            if (!parse_seed(optarg, &v)) return usage_error(usage_synth, "--seed '%s': expected a non-negative integer", optarg);
             so.seed = (uint64_t)v;
             break;
         case 'd': so.data_dir = optarg; break;

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Bad input of every kind ends with one clear message naming the file, the
 field and the value, a non-zero exit code, and no output file."""
-import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import unittest
+
+import civtest
 
 ARGS = None
 
@@ -184,13 +185,8 @@ class CliErrors(unittest.TestCase):
 
 def main():
     global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--civitas", required=True)
-    ap.add_argument("--source", required=True)
-    ARGS, rest = ap.parse_known_args()
-    ARGS.source = os.path.abspath(ARGS.source)
-    ARGS.civitas = os.path.abspath(ARGS.civitas)
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = civtest.parse_args()
+    civtest.run_tests(rest)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 """HDF5 outputs: h5py, xarray and pandas read them with no glue; a killed run
 leaves a readable file with the completed steps; an interrupted run is marked
 as such; population files reproduce in-run synthesis; info and plot work."""
-import argparse
 import json
 import os
 import signal
@@ -12,6 +11,7 @@ import tempfile
 import time
 import unittest
 
+import civtest
 import h5py
 import numpy as np
 
@@ -164,13 +164,8 @@ class Outputs(unittest.TestCase):
 
 def main():
     global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--civitas", required=True)
-    ap.add_argument("--source", required=True)
-    ARGS, rest = ap.parse_known_args()
-    ARGS.source = os.path.abspath(ARGS.source)
-    ARGS.civitas = os.path.abspath(ARGS.civitas)
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = civtest.parse_args()
+    civtest.run_tests(rest)
 
 
 if __name__ == "__main__":
