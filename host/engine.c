@@ -132,46 +132,20 @@ static void refresh_table(civ_engine *e, double comply_override)
     civ_table_heuristic(&e->table, e->study, per100k, comply_override);
 }
 
-/* Community pressure per tract x contactor band: sum over levels of
- * share x sum_b C[a][b] x (infectiousness / people) in band b. Serial and in a
- * fixed order: it is small (tracts x 16 x 16) and must be deterministic. */
-static void community_pressure(civ_engine *e)
+/* Community pressure per tract x contactor band (see civ_tract_pressure). */
+static void community_pressure(civ_engine *e, const civ_groups *g)
 {
-    const civ_covid_params *m = &e->model;
-    const uint32_t nt = e->pop->n_tracts;
-    double bsum[CIV_NBOROUGH][CIV_N_PREM] = {{0}}, bcnt[CIV_NBOROUGH][CIV_N_PREM] = {{0}};
-    double csum[CIV_N_PREM] = {0}, ccnt[CIV_N_PREM] = {0};
-    for (uint32_t t = 0; t < nt; t++) {
-        int b = e->pop->tract_borough[t];
-        for (int k = 0; k < CIV_N_PREM; k++) {
-            bsum[b][k] += (double)e->tract_sum[t * CIV_N_PREM + k];
-            bcnt[b][k] += e->tract_count[t * CIV_N_PREM + k];
-        }
-    }
-    for (int b = 0; b < CIV_NBOROUGH; b++)
-        for (int k = 0; k < CIV_N_PREM; k++) { csum[k] += bsum[b][k]; ccnt[k] += bcnt[b][k]; }
+    const civ_population *pop = e->pop;
     float brate[CIV_NBOROUGH][CIV_N_PREM], crate[CIV_N_PREM];
     for (int k = 0; k < CIV_N_PREM; k++) {
-        crate[k] = ccnt[k] > 0 ? (float)(csum[k] / ccnt[k]) : 0.0f;
-        for (int b = 0; b < CIV_NBOROUGH; b++) brate[b][k] = bcnt[b][k] > 0 ? (float)(bsum[b][k] / bcnt[b][k]) : 0.0f;
+        crate[k] = civ_level_rate(e->tract_sum, e->tract_count, pop->tract_borough, pop->n_tracts, -1, k);
+        for (int b = 0; b < CIV_NBOROUGH; b++)
+            brate[b][k] = civ_level_rate(e->tract_sum, e->tract_count, pop->tract_borough, pop->n_tracts, b, k);
     }
-    const float scale = m->w_community * e->policy.community_factor;
-    const float s0 = m->level_share[CIV_LEVEL_TRACT], s1 = m->level_share[CIV_LEVEL_BOROUGH],
-                s2 = m->level_share[CIV_LEVEL_CITY];
-    for (uint32_t t = 0; t < nt; t++) {
-        int b = e->pop->tract_borough[t];
-        float rate[CIV_N_PREM];
-        for (int k = 0; k < CIV_N_PREM; k++) {
-            uint32_t c = e->tract_count[t * CIV_N_PREM + k];
-            float tr = c ? (float)e->tract_sum[t * CIV_N_PREM + k] / (float)c : 0.0f;
-            rate[k] = s0 * tr + s1 * brate[b][k] + s2 * crate[k];
-        }
-        for (int a = 0; a < CIV_N_PREM; a++) {
-            float acc = 0.0f;
-            for (int k = 0; k < CIV_N_PREM; k++) acc = acc + m->community_matrix[a][k] * rate[k];
-            e->community_pressure[t * CIV_N_PREM + a] = scale * acc;
-        }
-    }
+    #pragma omp parallel for schedule(static) num_threads(e->nthreads)
+    for (uint32_t t = 0; t < pop->n_tracts; t++)
+        civ_tract_pressure(&e->model, &e->policy, g, e->tract_count, brate[pop->tract_borough[t]], crate,
+                           e->community_pressure, t);
 }
 
 void civ_engine_step(civ_engine *e)
@@ -198,38 +172,13 @@ void civ_engine_step(civ_engine *e)
     memset(e->place_sum, 0, (pop->n_places ? pop->n_places : 1) * sizeof(uint64_t));
     memset(e->tract_sum, 0, (size_t)pop->n_tracts * CIV_N_PREM * sizeof(uint64_t));
     memset(e->thread_counts, 0, (size_t)e->nthreads * (size_t)nv * sizeof(int64_t));
+    const civ_groups g = {e->household_sum, e->place_sum, e->tract_sum, e->community_pressure, e->today};
 
-    uint64_t *hh_sum = e->household_sum, *pl_sum = e->place_sum, *tr_sum = e->tract_sum;
-    uint8_t *today = e->today;
-
-    /* 2. attendance and infectious contributions */
     #pragma omp parallel for schedule(static) num_threads(e->nthreads)
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t t = 0;
-        if (civ_out_and_about(a, i, day)) {
-            t |= CIV_TODAY_OUT;
-            if (civ_attends_place(seed, a, &pol, table, i, day)) t |= CIV_TODAY_PLACE;
-        }
-        today[i] = t;
-        uint32_t q = civ_infectiousness(m, a, i, day);
-        if (!q || a->stage[i] == CIV_H) continue;
-        #pragma omp atomic
-        hh_sum[a->household[i]] += q;
-        if (t & CIV_TODAY_OUT) {
-            #pragma omp atomic
-            tr_sum[(size_t)a->tract[i] * CIV_N_PREM + m->community_band_of_age[a->age[i]]] += q;
-        }
-        if (t & CIV_TODAY_PLACE) {
-            #pragma omp atomic
-            pl_sum[a->place[i]] += q;
-        }
-    }
+    for (uint32_t i = 0; i < n; i++) civ_pass_attend(m, &pol, seed, table, a, &g, i, day);
 
-    /* 3. community pressure */
-    community_pressure(e);
-    const float *cp = e->community_pressure;
+    community_pressure(e, &g);
 
-    /* 4. transmission (pull) and 5. progression + tallies */
     #pragma omp parallel num_threads(e->nthreads)
     {
 #ifdef _OPENMP
@@ -238,43 +187,14 @@ void civ_engine_step(civ_engine *e)
         int tid = 0;
 #endif
         int64_t *cnt = e->thread_counts + (size_t)tid * (size_t)nv;
+#define CIV_CPU_INC(idx) cnt[idx]++
         #pragma omp for schedule(static)
         for (uint32_t i = 0; i < n; i++) {
-            const int ob = e->out_band_of_age[a->age[i]];
-            const int cell = a->borough[i] * nb + ob;
-            const uint8_t t = today[i];
-            if (a->stage[i] == CIV_S) {
-                uint64_t hs = hh_sum[a->household[i]];
-                int attends = (t & CIV_TODAY_PLACE) != 0;
-                uint64_t ps = attends ? pl_sum[a->place[i]] : 0;
-                float c = (t & CIV_TODAY_OUT) ? cp[(size_t)a->tract[i] * CIV_N_PREM + m->community_band_of_age[a->age[i]]] : 0.0f;
-                if (hs || ps || c > 0.0f) {
-                    float hz = civ_infection_hazard(m, &pol, a, i, attends, hs, ps, c);
-                    float p = civ_hazard_to_prob(hz);
-                    if (civ_u01(civ_rng(seed, (uint32_t)day, i, CIV_RNG_INFECT).v[0]) < p) {
-                        civ_infect(m, seed, a, i, day);
-                        cnt[(V_NEW_INFECTIONS * CIV_NBOROUGH) * nb + cell]++;
-                    }
-                }
-            }
-            if (civ_isolating(a, i, day) && a->stage[i] != CIV_D && a->stage[i] != CIV_H)
-                cnt[(V_ISOLATING * CIV_NBOROUGH) * nb + cell]++;
-            if ((t & CIV_TODAY_PLACE) && !a->place_is_school[a->place[i]])
-                cnt[(V_WORKING * CIV_NBOROUGH) * nb + cell]++;
-            uint32_t ev = civ_progress(m, &pol, seed, table, a, i, day);
-            if (ev) {
-                static const int flow_var[CIV_N_FLOW] = {V_NEW_SYMPTOMATIC, V_NEW_HOSPITALISATIONS, V_NEW_DEATHS,
-                    V_NEW_RECOVERIES, V_NEW_TESTS, V_NEW_REPORTED_CASES, V_NEW_LAYOFFS, V_NEW_REHIRES};
-                for (int f = 0; f < CIV_N_FLOW; f++)
-                    if (ev & (1u << f)) cnt[(flow_var[f] * CIV_NBOROUGH) * nb + cell]++;
-            }
-            int st = a->stage[i];
-            cnt[((V_SUSCEPTIBLE + st) * CIV_NBOROUGH) * nb + cell]++;
-            if (st != CIV_D) {
-                if (a->labour[i] == CIV_EMPLOYED) cnt[(V_EMPLOYED * CIV_NBOROUGH) * nb + cell]++;
-                else if (a->labour[i] == CIV_UNEMPLOYED) cnt[(V_UNEMPLOYED * CIV_NBOROUGH) * nb + cell]++;
-            }
+            civ_tally r = civ_pass_update(m, &pol, seed, table, a, &g, i, day);
+            const int cell = a->borough[i] * nb + e->out_band_of_age[a->age[i]];
+            CIV_TALLY_EACH(r, cell, nb, CIV_CPU_INC);
         }
+#undef CIV_CPU_INC
     }
     /* integer reduction: exact, independent of thread count */
     for (int k = 0; k < nv; k++) {
@@ -282,6 +202,13 @@ void civ_engine_step(civ_engine *e)
         for (int t = 0; t < e->nthreads; t++) sum += e->thread_counts[(size_t)t * (size_t)nv + k];
         e->series[k] = (int32_t)sum;
     }
+    civ_engine_finish_day(e);
+}
+
+/* Host bookkeeping after a day's series are known (shared by every backend). */
+void civ_engine_finish_day(civ_engine *e)
+{
+    const int nb = e->n_out_bands;
     uint64_t tests = 0;
     for (int b = 0; b < CIV_NBOROUGH; b++) {
         double rep = 0;
@@ -289,10 +216,10 @@ void civ_engine_step(civ_engine *e)
             tests += (uint64_t)e->series[(V_NEW_TESTS * CIV_NBOROUGH + b) * nb + k];
             rep += e->series[(V_NEW_REPORTED_CASES * CIV_NBOROUGH + b) * nb + k];
         }
-        e->reported_week[day % 7][b] = rep;
+        e->reported_week[e->day % 7][b] = rep;
     }
     e->tests_yesterday = tests;
-    e->ratio_yesterday = pol.test_capacity_ratio;
+    e->ratio_yesterday = e->policy.test_capacity_ratio;
     e->day++;
 }
 

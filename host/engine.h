@@ -14,22 +14,13 @@
 #include <stdint.h>
 
 #include "../llm_bridge/decision_table.h"
+#include "../models/covid/covid_step.h"
 #include "population.h"
 #include "study.h"
 
-enum civ_var {
-    V_SUSCEPTIBLE = 0, V_EXPOSED, V_PRESYMPTOMATIC, V_ASYMPTOMATIC, V_MILD, V_SEVERE,
-    V_HOSPITALISED, V_RECOVERED, V_DEAD,
-    V_NEW_INFECTIONS, V_NEW_SYMPTOMATIC, V_NEW_HOSPITALISATIONS, V_NEW_DEATHS, V_NEW_RECOVERIES,
-    V_NEW_TESTS, V_NEW_REPORTED_CASES, V_NEW_LAYOFFS, V_NEW_REHIRES,
-    V_ISOLATING, V_WORKING, V_EMPLOYED, V_UNEMPLOYED, V_NVARS
-};
+
 extern const char *const civ_var_name[V_NVARS];
 extern const char *const civ_var_description[V_NVARS];
-
-/* bits of the per-agent "today" byte written by the attendance pass */
-#define CIV_TODAY_OUT 1u
-#define CIV_TODAY_PLACE 2u
 
 typedef struct {
     const civ_study *study;
@@ -68,6 +59,7 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
                            int nthreads, civ_error *err);
 void civ_engine_step(civ_engine *e);
 void civ_engine_free(civ_engine *e);
+void civ_engine_finish_day(civ_engine *e);
 /* bytes of agent state per agent (static + dynamic + scratch) */
 size_t civ_engine_bytes_per_agent(void);
 /* total stage count across the city from series (for conservation checks) */
