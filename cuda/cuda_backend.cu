@@ -1,20 +1,9 @@
-// CUDA backend, stage 1: device discovery, and the shared per-agent rules
-// compiled into a kernel (the full backend is issue 4).
+// CUDA backend: device discovery (the engine is in cuda_engine.cu).
 #include <cstdio>
 #include <cuda_runtime.h>
 #include <nvtx3/nvToolsExt.h>
 
 #include "cuda/cuda_backend.h"
-#include "models/covid/covid_model.h"
-
-// Progression of every agent by one day, with the same rule the CPU loop uses.
-__global__ void civ_progress_kernel(civ_covid_params m, civ_policy pol, unsigned long long seed,
-                                    const float *table, civ_agents a, int day, unsigned *events)
-{
-    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= a.n) return;
-    events[i] = civ_progress(&m, &pol, seed, table, &a, i, day);
-}
 
 extern "C" int civ_cuda_device_count(char *name, size_t name_len, char *why, size_t why_len)
 {
@@ -30,4 +19,33 @@ extern "C" int civ_cuda_device_count(char *name, size_t name_len, char *why, siz
     if (cudaGetDeviceProperties(&p, 0) == cudaSuccess) snprintf(name, name_len, "%s (sm_%d%d)", p.name, p.major, p.minor);
     nvtxRangePop();
     return n;
+}
+
+// Device-to-device copy bandwidth (bytes read + written per second), the
+// baseline the GPU benchmark compares its achieved bandwidth with.
+extern "C" double civ_cuda_copy_bandwidth(size_t bytes)
+{
+    void *a = nullptr, *b = nullptr;
+    if (cudaMalloc(&a, bytes) != cudaSuccess) return 0;
+    if (cudaMalloc(&b, bytes) != cudaSuccess) { cudaFree(a); return 0; }
+    cudaMemset(a, 1, bytes);
+    cudaEvent_t t0, t1;
+    cudaEventCreate(&t0);
+    cudaEventCreate(&t1);
+    cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);   // warm-up
+    float best = 1e30f;
+    for (int rep = 0; rep < 10; rep++) {
+        cudaEventRecord(t0);
+        cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
+        cudaEventRecord(t1);
+        cudaEventSynchronize(t1);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, t0, t1);
+        if (ms < best) best = ms;
+    }
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+    cudaFree(a);
+    cudaFree(b);
+    return 2.0 * (double)bytes / (best * 1e-3);
 }

@@ -5,6 +5,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef CIVITAS_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 const char *const civ_var_name[V_NVARS] = {
     "susceptible", "exposed", "presymptomatic", "asymptomatic", "mild", "severe",
@@ -34,8 +37,28 @@ size_t civ_engine_bytes_per_agent(void)
 
 static inline int nvals(const civ_engine *e) { return V_NVARS * CIV_NBOROUGH * e->n_out_bands; }
 
+static civ_status start_gpu(civ_engine *e, civ_error *err)
+{
+#ifdef CIVITAS_HAVE_CUDA
+    const civ_population *pop = e->pop;
+    civ_cuda_setup cs = {pop->n_agents, pop->n_households, pop->n_places, pop->n_tracts, e->n_out_bands,
+                         e->table.n_archetypes, e->study->seed, &e->model,
+                         pop->age, pop->borough, pop->tract, e->archetype, pop->household, pop->place,
+                         e->place_is_school, pop->place_size, pop->tract_borough, e->tract_count, e->out_band_of_age,
+                         e->stage, e->course, e->flags, e->labour, e->infected_day, e->next_day, e->test_day,
+                         e->iso_until};
+    char msg[512] = "";
+    e->gpu = civ_cuda_create(&cs, msg, sizeof msg);
+    if (!e->gpu) return civ_fail(err, CIV_ERR_UNAVAILABLE, "CUDA backend: %s", msg);
+    return CIV_OK;
+#else
+    (void)e;
+    return civ_fail(err, CIV_ERR_UNAVAILABLE, "this build has no CUDA backend (nvcc was not found at configure time)");
+#endif
+}
+
 civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop,
-                           int nthreads, civ_error *err)
+                           int nthreads, civ_backend backend, civ_error *err)
 {
     memset(e, 0, sizeof *e);
     e->study = s;
@@ -107,11 +130,31 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
         e->seeded++;
     }
     e->ratio_yesterday = 1.0f;
+    e->backend = backend;
+    if (backend == CIV_BACKEND_CUDA) return start_gpu(e, err);
+    return CIV_OK;
+}
+
+civ_status civ_engine_sync_agents(civ_engine *e, civ_error *err)
+{
+#ifdef CIVITAS_HAVE_CUDA
+    if (e->gpu) {
+        char msg[512] = "";
+        if (civ_cuda_download(e->gpu, e->stage, e->course, e->flags, e->labour, e->infected_day, e->next_day,
+                              e->test_day, e->iso_until, msg, sizeof msg))
+            return civ_fail(err, CIV_ERR_RUNTIME, "CUDA backend: %s", msg);
+    }
+#else
+    (void)e; (void)err;
+#endif
     return CIV_OK;
 }
 
 void civ_engine_free(civ_engine *e)
 {
+#ifdef CIVITAS_HAVE_CUDA
+    if (e->gpu) civ_cuda_destroy(e->gpu);
+#endif
     civ_table_free(&e->table);
     free(e->archetype); free(e->stage); free(e->course); free(e->flags); free(e->today);
     free(e->labour); free(e->infected_day); free(e->next_day); free(e->test_day); free(e->iso_until);
@@ -148,7 +191,7 @@ static void community_pressure(civ_engine *e, const civ_groups *g)
                            e->community_pressure, t);
 }
 
-void civ_engine_step(civ_engine *e)
+civ_status civ_engine_step(civ_engine *e, civ_error *err)
 {
     const civ_study *s = e->study;
     const civ_population *pop = e->pop;
@@ -167,6 +210,17 @@ void civ_engine_step(civ_engine *e)
     if (e->table_refreshed) refresh_table(e, comply_override);
     const civ_policy pol = e->policy;
     const float *table = e->table.p;
+#ifdef CIVITAS_HAVE_CUDA
+    if (e->gpu) {
+        char msg[512] = "";
+        if ((e->table_refreshed && civ_cuda_upload_table(e->gpu, table, msg, sizeof msg)) ||
+            civ_cuda_step(e->gpu, &pol, day, e->series, msg, sizeof msg))
+            return civ_fail(err, CIV_ERR_RUNTIME, "CUDA backend, day %d: %s", day, msg);
+        civ_engine_finish_day(e);
+        return CIV_OK;
+    }
+#endif
+    (void)err;
 
     memset(e->household_sum, 0, pop->n_households * sizeof(uint64_t));
     memset(e->place_sum, 0, (pop->n_places ? pop->n_places : 1) * sizeof(uint64_t));
@@ -203,6 +257,7 @@ void civ_engine_step(civ_engine *e)
         e->series[k] = (int32_t)sum;
     }
     civ_engine_finish_day(e);
+    return CIV_OK;
 }
 
 /* Host bookkeeping after a day's series are known (shared by every backend). */

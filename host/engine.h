@@ -22,6 +22,8 @@
 extern const char *const civ_var_name[V_NVARS];
 extern const char *const civ_var_description[V_NVARS];
 
+typedef enum { CIV_BACKEND_CPU = 0, CIV_BACKEND_CUDA = 1 } civ_backend;
+
 typedef struct {
     const civ_study *study;
     const civ_population *pop;
@@ -29,6 +31,8 @@ typedef struct {
     civ_agents a;
     civ_decision_table table;
     int nthreads;
+    civ_backend backend;
+    void *gpu;                    /* civ_cuda_engine when backend == CIV_BACKEND_CUDA */
     int day;                      /* next day to simulate */
     uint32_t seeded;              /* initial infections placed */
 
@@ -56,8 +60,11 @@ typedef struct {
 } civ_engine;
 
 civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop,
-                           int nthreads, civ_error *err);
-void civ_engine_step(civ_engine *e);
+                           int nthreads, civ_backend backend, civ_error *err);
+/* Simulates one day. Fails only on a device error (CUDA backend). */
+civ_status civ_engine_step(civ_engine *e, civ_error *err);
+/* Brings the dynamic agent state to the host arrays (no-op on the CPU backend). */
+civ_status civ_engine_sync_agents(civ_engine *e, civ_error *err);
 void civ_engine_free(civ_engine *e);
 void civ_engine_finish_day(civ_engine *e);
 /* bytes of agent state per agent (static + dynamic + scratch) */

@@ -67,23 +67,31 @@ static civ_status check_writable(const char *path, civ_error *err)
     return st;
 }
 
-static civ_status choose_backend(const char *want, bool quiet, const char **backend, civ_error *err)
+static civ_status choose_backend(const char *want, bool quiet, civ_backend *backend, civ_error *err)
 {
-    if (!want || strcmp(want, "cpu") == 0) { *backend = "cpu"; return CIV_OK; }
+    *backend = CIV_BACKEND_CPU;
+    if (!want || strcmp(want, "cpu") == 0) return CIV_OK;
     if (strcmp(want, "cuda") != 0 && strcmp(want, "auto") != 0)
         return civ_fail(err, CIV_ERR_USAGE, "--backend '%s': expected cpu, cuda or auto", want);
     char why[256] = "this build has no CUDA support (nvcc was not found at configure time)";
 #ifdef CIVITAS_HAVE_CUDA
     char name[128] = "";
-    if (civ_cuda_device_count(name, sizeof name, why, sizeof why) > 0)
-        snprintf(why, sizeof why, "a GPU is present (%s) but the CUDA step kernels are not implemented yet "
-                 "(issue 4: CUDA backend)", name);
+    if (civ_cuda_device_count(name, sizeof name, why, sizeof why) > 0) {
+        if (!quiet) fprintf(stderr, "civitas: CUDA device: %s\n", name);
+        *backend = CIV_BACKEND_CUDA;
+        return CIV_OK;
+    }
 #endif
     if (strcmp(want, "cuda") == 0)
         return civ_fail(err, CIV_ERR_UNAVAILABLE, "--backend cuda is not usable: %s. Use --backend cpu or auto.", why);
     if (!quiet) fprintf(stderr, "civitas: notice: --backend auto: using the CPU backend (%s)\n", why);
-    *backend = "cpu";
     return CIV_OK;
+}
+
+static bool is_snapshot_step(const civ_study *s, int step)
+{
+    for (int k = 0; k < s->n_snapshots; k++) if (s->snapshot_steps[k] == step) return true;
+    return false;
 }
 
 civ_status civ_run(const civ_run_options *o, civ_error *err)
@@ -91,7 +99,7 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     civ_study s;
     civ_status st = civ_study_load(o->study, &o->ov, &s, err);
     if (st) { civ_study_free(&s); return st; }
-    const char *backend = NULL;
+    civ_backend backend = CIV_BACKEND_CPU;
     if ((st = choose_backend(o->backend, o->quiet, &backend, err)) || (st = check_writable(s.output_file, err))) {
         civ_study_free(&s);
         return st;
@@ -116,13 +124,14 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     }
     civ_engine e;
     civ_traj *traj = NULL;
-    if ((st = civ_engine_init(&e, &s, &pop, threads, err))) goto out_pop;
-    if ((st = civ_traj_create(&traj, s.output_file, &e, backend, source, s.observed_file ? &obs : NULL, err)))
+    const char *backend_name = backend == CIV_BACKEND_CUDA ? "cuda" : "cpu";
+    if ((st = civ_engine_init(&e, &s, &pop, threads, backend, err))) goto out_engine;
+    if ((st = civ_traj_create(&traj, s.output_file, &e, backend_name, source, s.observed_file ? &obs : NULL, err)))
         goto out_engine;
 
     if (!o->quiet)
         fprintf(stderr, "civitas: running study '%s' for %d days on the %s backend (%d threads), %u initial infections -> %s\n",
-                s.name, s.steps, backend, threads, e.seeded, s.output_file);
+                s.name, s.steps, backend_name, threads, e.seeded, s.output_file);
     int late = 0;
     for (int k = 0; k < s.n_snapshots; k++) late += s.snapshot_steps[k] >= s.steps;
     if (late && !o->quiet)
@@ -134,8 +143,9 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     while (e.day < s.steps) {
         if (civ_interrupted) break;
         double ts = civ_now();
-        civ_engine_step(&e);
+        if ((st = civ_engine_step(&e, err))) break;
         sim += civ_now() - ts;
+        if (is_snapshot_step(&s, e.day - 1) && (st = civ_engine_sync_agents(&e, err))) break;
         if ((st = civ_traj_append(traj, &e, err))) break;
         cum_inf += civ_engine_total(&e, V_NEW_INFECTIONS);
         cum_cases += civ_engine_total(&e, V_NEW_REPORTED_CASES);
@@ -164,7 +174,6 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     }
 out_engine:
     civ_engine_free(&e);
-out_pop:
     civ_population_free(&pop);
     civ_observed_free(&obs);
     civ_study_free(&s);

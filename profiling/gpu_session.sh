@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run ON THE GPU MACHINE (device tool, with carry [".deps"]): unpacks the carried .deb files into a
 # prefix (never into /), configures and builds civitas with CUDA for sm_90, runs the C tests, then
-# whatever is passed as arguments (e.g. "build-gpu/civitas_bench_cpu"). Outputs go to $OUT if set.
+# whatever is passed as arguments (e.g. "build-gpu/civitas_bench"). Outputs go to $OUT if set.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

@@ -28,7 +28,7 @@ static void sim_open(sim *m, const char *study, double scale, long steps, int th
     civ_error err = {0};
     char src[1024];
     if (civ_study_load(study, &ov, &m->s, &err) || civ_study_population(&m->s, true, &m->pop, src, sizeof src, &err) ||
-        civ_engine_init(&m->e, &m->s, &m->pop, threads, &err))
+        civ_engine_init(&m->e, &m->s, &m->pop, threads, CIV_BACKEND_CPU, &err))
         fail_msg("%s", err.msg);
 }
 
@@ -56,7 +56,7 @@ static int64_t run_total_infections(const char *study, double scale, long steps)
     sim_open(&m, study, scale, steps, 2);
     int64_t total = m.e.seeded;
     while (m.e.day < m.s.steps) {
-        civ_engine_step(&m.e);
+        civ_engine_step(&m.e, NULL);
         total += civ_engine_total(&m.e, V_NEW_INFECTIONS);
     }
     sim_close(&m);
@@ -71,7 +71,7 @@ static void test_conservation(void **state)
     const int64_t n = m.pop.n_agents;
     int64_t prev_s = n - m.e.seeded, prev_d = 0;
     while (m.e.day < m.s.steps) {
-        civ_engine_step(&m.e);
+        civ_engine_step(&m.e, NULL);
         int64_t stocks = 0;
         for (int v = V_SUSCEPTIBLE; v <= V_DEAD; v++) stocks += civ_engine_total(&m.e, v);
         if (stocks != n) fail_msg("day %d: compartments sum to %lld, population %lld", m.e.day - 1, (long long)stocks, (long long)n);
@@ -96,7 +96,7 @@ static void test_thread_independence(void **state)
     const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * m[0].e.n_out_bands;
     int64_t infections = 0;
     for (int day = 0; day < 50; day++) {
-        for (int k = 0; k < 3; k++) civ_engine_step(&m[k].e);
+        for (int k = 0; k < 3; k++) civ_engine_step(&m[k].e, NULL);
         for (int k = 1; k < 3; k++)
             if (memcmp(m[0].e.series, m[k].e.series, nv * sizeof(int32_t)) != 0)
                 fail_msg("day %d: outputs with %d threads differ from 1 thread", day, threads[k]);
@@ -122,7 +122,7 @@ static void test_sir_final_size(void **state)
     (void)state;
     sim m;
     sim_open(&m, SRC "/tests/data/sir.json", -1, -1, 2);
-    while (m.e.day < m.s.steps) civ_engine_step(&m.e);
+    while (m.e.day < m.s.steps) civ_engine_step(&m.e, NULL);
     const double n = m.pop.n_agents;
     const double z = 1.0 - civ_engine_total(&m.e, V_SUSCEPTIBLE) / n;
     const double eps = m.e.seeded / n;
