@@ -83,14 +83,22 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
     e->iso_until = civ_xmalloc(n * 2);
     e->place_is_school = civ_xmalloc(pop->n_places ? pop->n_places : 1);
     for (uint32_t p = 0; p < pop->n_places; p++) e->place_is_school[p] = pop->place_type[p] == CIV_PLACE_SCHOOL;
+    /* household with children (any member under 18), for the archetype factor */
+    uint8_t *hh_children = civ_xcalloc(pop->n_households, 1);
+    for (size_t i = 0; i < n; i++) if (pop->age[i] < 18) hh_children[pop->household[i]] = 1;
+    e->agents_per_archetype = civ_xcalloc((size_t)e->table.n_archetypes, sizeof(int64_t));
+    e->heuristic = civ_xcalloc((size_t)e->table.n_archetypes * CIV_N_DECISION, sizeof(float));
     for (size_t i = 0; i < n; i++) {
-        e->archetype[i] = civ_archetype_of(&e->table, pop->age[i], pop->sex[i], pop->borough[i]);
+        e->archetype[i] = civ_archetype_of(&e->table, pop->age[i], pop->sex[i], pop->borough[i], pop->labour[i],
+                                           hh_children[pop->household[i]]);
+        e->agents_per_archetype[e->archetype[i]]++;
         e->infected_day[i] = -32000;
         e->next_day[i] = 0x7FFF;
         e->test_day[i] = 0;
         e->iso_until[i] = -32000;
         e->borough_pop[pop->borough[i]]++;
     }
+    free(hh_children);
     e->household_sum = civ_xcalloc(pop->n_households, sizeof(uint64_t));
     e->place_sum = civ_xcalloc(pop->n_places ? pop->n_places : 1, sizeof(uint64_t));
     size_t tb = (size_t)pop->n_tracts * CIV_N_PREM;
@@ -135,6 +143,15 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
     return CIV_OK;
 }
 
+civ_status civ_engine_start_bridge(civ_engine *e, int quiet, civ_error *err)
+{
+    if (e->study->behavior_mode == CIV_BEHAVIOR_HEURISTIC) return CIV_OK;
+    e->bridge = civ_xcalloc(1, sizeof *e->bridge);
+    civ_status st = civ_bridge_init(e->bridge, e->study, &e->table, e->agents_per_archetype, quiet, err);
+    if (st) { civ_bridge_free(e->bridge); free(e->bridge); e->bridge = NULL; }
+    return st;
+}
+
 civ_status civ_engine_sync_agents(civ_engine *e, civ_error *err)
 {
 #ifdef CIVITAS_HAVE_CUDA
@@ -155,6 +172,9 @@ void civ_engine_free(civ_engine *e)
 #ifdef CIVITAS_HAVE_CUDA
     if (e->gpu) civ_cuda_destroy(e->gpu);
 #endif
+    if (e->bridge) { civ_bridge_free(e->bridge); free(e->bridge); }
+    free(e->agents_per_archetype);
+    free(e->heuristic);
     civ_table_free(&e->table);
     free(e->archetype); free(e->stage); free(e->course); free(e->flags); free(e->today);
     free(e->labour); free(e->infected_day); free(e->next_day); free(e->test_day); free(e->iso_until);
@@ -164,15 +184,46 @@ void civ_engine_free(civ_engine *e)
     memset(e, 0, sizeof *e);
 }
 
-static void refresh_table(civ_engine *e, double comply_override)
+/* The situation the behaviour sources react to: the simulation's own reported
+ * cases (last week and 4-week mean per borough) and unemployment. */
+static void situation(const civ_engine *e, civ_situation *sit)
 {
-    double per100k[CIV_NBOROUGH];
+    const int nb = e->n_out_bands;
+    memset(sit, 0, sizeof *sit);
+    sit->day = e->day;
+    sit->start_day = e->study->start_day;
+    sit->scale = e->pop->scale > 0 ? e->pop->scale : 1.0;
+    sit->policy = &e->policy;
     for (int b = 0; b < CIV_NBOROUGH; b++) {
-        double week = 0;
-        for (int d = 0; d < 7; d++) week += e->reported_week[d][b];
-        per100k[b] = e->borough_pop[b] ? week * 1e5 / (double)e->borough_pop[b] : 0;
+        for (int d = 0; d < 28; d++) {
+            if (d < 7) sit->cases_week[b] += e->reported[(e->day - 1 - d + 28 * 64) % 28][b];
+            sit->cases_4wk_weekly[b] += e->reported[d][b] / 4.0;
+        }
+        double emp = 0, unemp = 0;
+        for (int k = 0; k < nb; k++) {
+            emp += e->series[(V_EMPLOYED * CIV_NBOROUGH + b) * nb + k];
+            unemp += e->series[(V_UNEMPLOYED * CIV_NBOROUGH + b) * nb + k];
+        }
+        if (e->day == 0) {   /* before the first day: labour status from the population */
+            emp = unemp = 0;
+            for (uint32_t i = 0; i < e->pop->n_agents; i++)
+                if (e->pop->borough[i] == b) { emp += e->labour[i] == CIV_EMPLOYED; unemp += e->labour[i] == CIV_UNEMPLOYED; }
+        }
+        sit->unemployment_pct[b] = emp + unemp > 0 ? 100.0 * unemp / (emp + unemp) : 0;
+        sit->population[b] = (double)e->borough_pop[b];
     }
+}
+
+static civ_status refresh_table(civ_engine *e, double comply_override, civ_error *err)
+{
+    civ_situation sit;
+    situation(e, &sit);
+    double per100k[CIV_NBOROUGH];
+    for (int b = 0; b < CIV_NBOROUGH; b++) per100k[b] = sit.population[b] > 0 ? sit.cases_week[b] * 1e5 / sit.population[b] : 0;
     civ_table_heuristic(&e->table, e->study, per100k, comply_override);
+    if (!e->bridge) return CIV_OK;
+    memcpy(e->heuristic, e->table.p, sizeof(float) * (size_t)e->table.n_archetypes * CIV_N_DECISION);
+    return civ_bridge_refresh(e->bridge, &sit, e->heuristic, err);
 }
 
 /* Community pressure per tract x contactor band (see civ_tract_pressure). */
@@ -207,7 +258,10 @@ civ_status civ_engine_step(civ_engine *e, civ_error *err)
     uint64_t demand = e->ratio_yesterday > 0 ? (uint64_t)((double)e->tests_yesterday / e->ratio_yesterday) : 0;
     civ_study_policy(s, day, demand, n, &e->policy, &comply_override);
     e->table_refreshed = day % s->refresh_days == 0;
-    if (e->table_refreshed) refresh_table(e, comply_override);
+    if (e->table_refreshed) {
+        civ_status st = refresh_table(e, comply_override, err);
+        if (st) return st;
+    }
     const civ_policy pol = e->policy;
     const float *table = e->table.p;
 #ifdef CIVITAS_HAVE_CUDA
@@ -271,7 +325,7 @@ void civ_engine_finish_day(civ_engine *e)
             tests += (uint64_t)e->series[(V_NEW_TESTS * CIV_NBOROUGH + b) * nb + k];
             rep += e->series[(V_NEW_REPORTED_CASES * CIV_NBOROUGH + b) * nb + k];
         }
-        e->reported_week[e->day % 7][b] = rep;
+        e->reported[e->day % 28][b] = rep;
     }
     e->tests_yesterday = tests;
     e->ratio_yesterday = e->policy.test_capacity_ratio;

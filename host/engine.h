@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "../llm_bridge/bridge.h"
 #include "../llm_bridge/decision_table.h"
 #include "../models/covid/covid_step.h"
 #include "population.h"
@@ -55,12 +56,17 @@ typedef struct {
     int table_refreshed;          /* the last step refreshed the table */
     uint64_t tests_yesterday;
     float ratio_yesterday;
-    double reported_week[7][CIV_NBOROUGH];   /* ring of daily reported cases */
+    double reported[28][CIV_NBOROUGH];       /* ring of daily reported cases, last 4 weeks */
+    int64_t *agents_per_archetype;
+    float *heuristic;                        /* heuristic rows (fallback for the LLM bridge) */
+    civ_llm_bridge *bridge;                  /* NULL in heuristic mode */
     uint64_t borough_pop[CIV_NBOROUGH];
 } civ_engine;
 
 civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop,
                            int nthreads, civ_backend backend, civ_error *err);
+/* Starts the LLM bridge when the study's behaviour mode is llm or replay (after init). */
+civ_status civ_engine_start_bridge(civ_engine *e, int quiet, civ_error *err);
 /* Simulates one day. Fails only on a device error (CUDA backend). */
 civ_status civ_engine_step(civ_engine *e, civ_error *err);
 /* Brings the dynamic agent state to the host arrays (no-op on the CPU backend). */

@@ -45,6 +45,8 @@ static const char *usage_run =
     "  -o, --output FILE  output file (default: the study's output.file)\n"
     "  --threads N        OpenMP threads (default: all cores); results do not depend on it\n"
     "  --backend B        cpu (default), cuda, or auto (cuda if usable, else cpu with a notice)\n"
+    "  --llm MODE [FILE]  behaviour source: heuristic, llm (the study's behavior.llm endpoint), or\n"
+    "                     replay FILE (answers recorded by an llm run, no network)\n"
     "  -q, --quiet        no progress output\n"
     "  -h, --help         this help\n";
 
@@ -112,6 +114,27 @@ static int cmd_run(int argc, char **argv)
     civ_run_options o = {0};
     o.ov.scale = -1; o.ov.steps = -1; o.ov.seed = -1;
     o.backend = "cpu";
+    /* --llm MODE [FILE]: "replay" takes the answer file as a second word, so take it out before getopt */
+    char **args = calloc((size_t)argc + 1, sizeof(char *));
+    int nargs = 0;
+    for (int k = 0; k < argc; k++) {
+        if (strcmp(argv[k], "--llm") == 0) {
+            if (k + 1 >= argc) { free(args); return usage_error(usage_run, "%s", "--llm needs heuristic, llm or replay FILE"); }
+            o.ov.llm_mode = argv[++k];
+            if (strcmp(o.ov.llm_mode, "replay") == 0) {
+                if (k + 1 >= argc || argv[k + 1][0] == '-') { free(args); return usage_error(usage_run, "%s", "--llm replay needs the recorded answer file"); }
+                o.ov.llm_replay = argv[++k];
+            } else if (strcmp(o.ov.llm_mode, "heuristic") && strcmp(o.ov.llm_mode, "llm")) {
+                const char *bad = o.ov.llm_mode;
+                free(args);
+                return usage_error(usage_run, "--llm '%s': expected heuristic, llm or replay FILE", bad);
+            }
+            continue;
+        }
+        args[nargs++] = argv[k];
+    }
+    argc = nargs;
+    argv = args;
     static const struct option opts[] = {{"scale", 1, 0, 's'}, {"population", 1, 0, 'p'}, {"steps", 1, 0, 'n'},
         {"seed", 1, 0, 'r'}, {"output", 1, 0, 'o'}, {"threads", 1, 0, 't'}, {"backend", 1, 0, 'b'},
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -140,15 +163,21 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'b': o.backend = optarg; break;
         case 'q': o.quiet = true; break;
-        case 'h': fputs(usage_run, stdout); return 0;
-        default: fprintf(stderr, "\n%s", usage_run); return CIV_ERR_USAGE;
+        case 'h': fputs(usage_run, stdout); free(args); return 0;
+        default: fprintf(stderr, "\n%s", usage_run); free(args); return CIV_ERR_USAGE;
         }
     }
-    if (optind != argc - 1) return usage_error(usage_run, "%s", optind >= argc ? "missing STUDY.json" : "too many arguments");
+    if (optind != argc - 1) {
+        int missing = optind >= argc;
+        free(args);
+        return usage_error(usage_run, "%s", missing ? "missing STUDY.json" : "too many arguments");
+    }
     o.study = argv[optind];
+    o.ov.quiet = o.quiet;
     civ_install_signal_handlers();
     civ_error err = {0};
     civ_run(&o, &err);
+    free(args);
     return report(&err);
 }
 

@@ -125,7 +125,8 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     civ_engine e;
     civ_traj *traj = NULL;
     const char *backend_name = backend == CIV_BACKEND_CUDA ? "cuda" : "cpu";
-    if ((st = civ_engine_init(&e, &s, &pop, threads, backend, err))) goto out_engine;
+    if ((st = civ_engine_init(&e, &s, &pop, threads, backend, err)) || (st = civ_engine_start_bridge(&e, o->quiet, err)))
+        goto out_engine;
     if ((st = civ_traj_create(&traj, s.output_file, &e, backend_name, source, s.observed_file ? &obs : NULL, err)))
         goto out_engine;
 

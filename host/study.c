@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../llm_bridge/prompt.h"
 #include "../models/covid/covid_params.h"
 #include "date.h"
 #include "json_util.h"
@@ -51,6 +52,98 @@ static void absolutize_inputs(cJSON *j, const char *dir)
     absolutize(child(pop, "synthesize"), "data_dir", dir);
     absolutize(child(child(j, "contacts"), "matrices"), "file", dir);
     absolutize(child(j, "observed"), "file", dir);
+    cJSON *llm = child(child(j, "behavior"), "llm");
+    absolutize(llm, "system_prompt", dir);
+    absolutize(llm, "user_prompt", dir);
+    absolutize(llm, "cache", dir);
+    absolutize(llm, "replay", dir);
+}
+
+static char *read_text(const char *path, civ_error *err, const char *study, const char *field)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        civ_fail(err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", study, field, path);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = civ_xmalloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    buf[got] = 0;
+    while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
+    return buf;
+}
+
+/* behavior.llm and the mode; templates are loaded and checked here so a bad one fails before any work. */
+static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, const civ_study_overrides *ov, civ_study *s)
+{
+    civ_llm_settings *L = &s->llm;
+    L->samples = 3; L->concurrency = 8; L->max_retries = 3; L->validation_retries = 1; L->max_tokens = 300;
+    L->temperature = 0.7; L->timeout_s = 120; L->deadline_s = 1800; L->backoff_s = 1.0; L->smoothing = 0.0;
+    L->structured_output = true;
+    const cJSON *o = NULL;
+    if (civ_json_object(c, beh, "behavior", "llm", false, &o)) return c->err->status;
+    const char *base_url = NULL, *model = NULL, *key_env = "OPENAI_API_KEY", *sys = NULL, *usr = NULL, *cache = NULL,
+               *replay = NULL;
+    long samples = L->samples, conc = L->concurrency, retries = L->max_retries, vret = L->validation_retries,
+         maxtok = L->max_tokens;
+    if (o) {
+        static const char *const keys[] = {"base_url", "model", "api_key_env", "samples", "temperature", "max_tokens",
+            "concurrency", "timeout_s", "max_retries", "backoff_s", "validation_retries", "deadline_s", "smoothing",
+            "structured_output", "system_prompt", "user_prompt", "cache", "replay", "note", NULL};
+        const char *P = "behavior.llm";
+        if (civ_json_check_keys(c, o, P, keys) || civ_json_string(c, o, P, "base_url", false, &base_url) ||
+            civ_json_string(c, o, P, "model", false, &model) || civ_json_string(c, o, P, "api_key_env", false, &key_env) ||
+            civ_json_int(c, o, P, "samples", 1, 64, false, &samples) ||
+            civ_json_number(c, o, P, "temperature", 0, 2, false, &L->temperature) ||
+            civ_json_int(c, o, P, "max_tokens", 16, 32768, false, &maxtok) ||
+            civ_json_int(c, o, P, "concurrency", 1, 1024, false, &conc) ||
+            civ_json_number(c, o, P, "timeout_s", 0.1, 3600, false, &L->timeout_s) ||
+            civ_json_int(c, o, P, "max_retries", 0, 20, false, &retries) ||
+            civ_json_number(c, o, P, "backoff_s", 0, 600, false, &L->backoff_s) ||
+            civ_json_int(c, o, P, "validation_retries", 0, 10, false, &vret) ||
+            civ_json_number(c, o, P, "deadline_s", 1, 86400, false, &L->deadline_s) ||
+            civ_json_number(c, o, P, "smoothing", 0, 1, false, &L->smoothing) ||
+            civ_json_bool(c, o, P, "structured_output", false, &L->structured_output) ||
+            civ_json_string(c, o, P, "system_prompt", false, &sys) || civ_json_string(c, o, P, "user_prompt", false, &usr) ||
+            civ_json_string(c, o, P, "cache", false, &cache) || civ_json_string(c, o, P, "replay", false, &replay))
+            return c->err->status;
+    }
+    L->samples = (int)samples; L->concurrency = (int)conc; L->max_retries = (int)retries;
+    L->validation_retries = (int)vret; L->max_tokens = (int)maxtok;
+    if (ov && ov->llm_mode) mode = ov->llm_mode;
+    if (ov && ov->llm_replay) replay = ov->llm_replay;
+    if (!mode) mode = base_url ? "llm" : "heuristic";
+    if (strcmp(mode, "heuristic") == 0) s->behavior_mode = CIV_BEHAVIOR_HEURISTIC;
+    else if (strcmp(mode, "llm") == 0) s->behavior_mode = CIV_BEHAVIOR_LLM;
+    else if (strcmp(mode, "replay") == 0) s->behavior_mode = CIV_BEHAVIOR_REPLAY;
+    else
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field 'behavior.mode' = \"%s\" must be heuristic, llm or replay", c->file, mode);
+    if (s->behavior_mode == CIV_BEHAVIOR_HEURISTIC) return CIV_OK;
+    if (s->behavior_mode == CIV_BEHAVIOR_LLM && (!base_url || !model))
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: behavior mode llm needs 'behavior.llm.base_url' and 'behavior.llm.model' "
+                        "(e.g. \"http://127.0.0.1:8000\" and the served model name)", c->file);
+    if (s->behavior_mode == CIV_BEHAVIOR_REPLAY && !replay)
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: behavior mode replay needs a recorded answer file "
+                        "('behavior.llm.replay' or --llm replay FILE)", c->file);
+    char *dir = dir_of(c->file);
+    L->base_url = base_url ? strdup(base_url) : NULL;
+    L->model = model ? strdup(model) : NULL;
+    L->api_key_env = strdup(key_env);
+    L->system_prompt_file = sys ? strdup(sys) : strdup(CIVITAS_PROMPT_DIR "/system.txt");
+    L->user_prompt_file = usr ? strdup(usr) : strdup(CIVITAS_PROMPT_DIR "/user.txt");
+    L->cache_file = cache ? strdup(cache) : join_path(dir, "llm_cache.jsonl");
+    L->replay_file = replay ? strdup(replay) : NULL;
+    free(dir);
+    if (!(L->system_prompt = read_text(L->system_prompt_file, c->err, c->file, "behavior.llm.system_prompt")) ||
+        !(L->user_prompt = read_text(L->user_prompt_file, c->err, c->file, "behavior.llm.user_prompt")) ||
+        civ_prompt_check(L->system_prompt, L->system_prompt_file, c->err) ||
+        civ_prompt_check(L->user_prompt, L->user_prompt_file, c->err))
+        return c->err->status;
+    return CIV_OK;
 }
 
 static civ_status load_merged(const char *path, int depth, cJSON **out, civ_error *err)
@@ -255,6 +348,7 @@ static civ_status apply_overrides(cJSON *j, const civ_study_overrides *ov, const
 }
 
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+static bool ov_quiet(const civ_study_overrides *ov) { return ov && ov->quiet; }
 
 civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_study *s, civ_error *err)
 {
@@ -397,28 +491,31 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     /* behaviour */
     const cJSON *beh = NULL, *arch = NULL;
     if (civ_json_object(&c, j, "", "behavior", true, &beh)) return err->status;
-    static const char *const k_beh[] = {"mode", "refresh_days", "archetypes", "heuristic", "note", NULL};
-    const char *mode = "heuristic";
+    static const char *const k_beh[] = {"mode", "refresh_days", "archetypes", "heuristic", "llm", "note", NULL};
+    const char *mode = NULL;
     long refresh = 7;
     if (civ_json_check_keys(&c, beh, "behavior", k_beh) ||
         civ_json_string(&c, beh, "behavior", "mode", false, &mode) ||
-        civ_json_int(&c, beh, "behavior", "refresh_days", 1, 365, false, &refresh))
+        civ_json_int(&c, beh, "behavior", "refresh_days", 1, 365, false, &refresh) ||
+        read_llm(&c, beh, mode, ov, s))
         return err->status;
-    if (strcmp(mode, "heuristic") != 0)
-        return civ_fail(err, CIV_ERR_INPUT, "%s: field 'behavior.mode' = \"%s\": only \"heuristic\" is available "
-                        "in this build (the LLM bridge is not built yet)", path, mode);
+    if (s->behavior_mode == CIV_BEHAVIOR_HEURISTIC && !mode && !(ov && ov->llm_mode) && !ov_quiet(ov))
+        fprintf(stderr, "civitas: notice: no LLM endpoint configured (behavior.llm.base_url): behaviour comes from the heuristic decision tables\n");
     s->refresh_days = (int)refresh;
     s->n_arch_bands = 6;
     static const int default_arch[6] = {0, 20, 30, 40, 50, 65};
     memcpy(s->arch_band_edges, default_arch, sizeof default_arch);
     s->arch_by_sex = s->arch_by_borough = true;
+    s->arch_by_employment = s->arch_by_children = false;
     if (civ_json_object(&c, beh, "behavior", "archetypes", false, &arch)) return err->status;
     if (arch) {
-        static const char *const k_arch[] = {"age_bands", "sex", "borough", NULL};
+        static const char *const k_arch[] = {"age_bands", "sex", "borough", "employment", "household_children", NULL};
         if (civ_json_check_keys(&c, arch, "behavior.archetypes", k_arch) ||
             read_bands(&c, arch, "behavior.archetypes", "age_bands", &s->n_arch_bands, s->arch_band_edges) ||
             civ_json_bool(&c, arch, "behavior.archetypes", "sex", false, &s->arch_by_sex) ||
-            civ_json_bool(&c, arch, "behavior.archetypes", "borough", false, &s->arch_by_borough))
+            civ_json_bool(&c, arch, "behavior.archetypes", "borough", false, &s->arch_by_borough) ||
+            civ_json_bool(&c, arch, "behavior.archetypes", "employment", false, &s->arch_by_employment) ||
+            civ_json_bool(&c, arch, "behavior.archetypes", "household_children", false, &s->arch_by_children))
             return err->status;
     }
     static const char *const rule_names[CIV_N_DECISION] = {"isolate_if_symptomatic", "go_to_work", "comply_isolation"};
@@ -574,5 +671,8 @@ void civ_study_free(civ_study *s)
     if (s->model_json) cJSON_Delete(s->model_json);
     free(s->population_file); free(s->data_dir); free(s->matrix_file); free(s->region_type);
     free(s->iv); free(s->output_file); free(s->observed_file);
+    civ_llm_settings *L = &s->llm;
+    free(L->base_url); free(L->model); free(L->api_key_env); free(L->system_prompt_file); free(L->user_prompt_file);
+    free(L->cache_file); free(L->replay_file); free(L->system_prompt); free(L->user_prompt);
     memset(s, 0, sizeof *s);
 }

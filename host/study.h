@@ -31,6 +31,18 @@ typedef struct {
     double case_sensitivity, min, max;
 } civ_rule;
 
+typedef enum { CIV_BEHAVIOR_HEURISTIC = 0, CIV_BEHAVIOR_LLM, CIV_BEHAVIOR_REPLAY } civ_behavior_mode;
+
+/* LLM bridge settings (behavior.llm in the study). */
+typedef struct {
+    char *base_url, *model, *api_key_env;
+    char *system_prompt_file, *user_prompt_file, *cache_file, *replay_file;
+    char *system_prompt, *user_prompt;          /* template texts */
+    int samples, concurrency, max_retries, validation_retries, max_tokens;
+    double temperature, timeout_s, deadline_s, backoff_s, smoothing;
+    bool structured_output;
+} civ_llm_settings;
+
 typedef struct {
     char *study_file;          /* as given */
     char *name;
@@ -59,7 +71,9 @@ typedef struct {
     int refresh_days;
     int n_arch_bands;
     int arch_band_edges[CIV_MAX_BANDS];
-    bool arch_by_sex, arch_by_borough;
+    bool arch_by_sex, arch_by_borough, arch_by_employment, arch_by_children;
+    civ_behavior_mode behavior_mode;
+    civ_llm_settings llm;
     civ_rule rules[CIV_N_DECISION];
 
     /* baseline policy (before any intervention) */
@@ -84,6 +98,9 @@ typedef struct {
     long long seed;            /* < 0: unset */
     const char *population;    /* population file instead of synthesis */
     const char *output;
+    const char *llm_mode;      /* "heuristic", "llm" or "replay" */
+    const char *llm_replay;    /* recorded answers for replay */
+    bool quiet;                /* no notices */
 } civ_study_overrides;
 
 civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_study *s, civ_error *err);

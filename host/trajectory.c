@@ -13,7 +13,9 @@ struct civ_traj {
     hid_t f;
     char *path;
     hid_t var[V_NVARS], date;
-    hid_t tables, table_step;
+    hid_t tables, table_step, prompts, answers, latency, requests, cache_hits, n_fallbacks;
+    hid_t fallback, fb_step, fb_arch, fb_reason;
+    int samples, n_fb;
     hid_t snap_step, snap_stage, snap_flags, snap_labour;
     int rows, n_tables, n_snaps, nb, n_arch;
     uint32_t n_agents;
@@ -147,32 +149,75 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
     H5Dclose(band);
     H5Gclose(g);
 
-    /* behaviour tables */
-    g = H5Gcreate2(f, "behavior", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    civ_h5_attr_string(g, "source", "heuristic");
+    /* behaviour: decision tables per refresh and, for LLM modes, prompts, answers, fallbacks, latency.
+       Heuristic runs write the same structure so one script compares the two. */
+    g = H5Gcreate2(f, "llm", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    static const char *const modes[3] = {"heuristic", "llm", "replay"};
+    const civ_llm_settings *L = &s->llm;
+    civ_h5_attr_string(g, "mode", modes[s->behavior_mode]);
+    civ_h5_attr_i64(g, "refresh_days", s->refresh_days);
+    if (s->behavior_mode != CIV_BEHAVIOR_HEURISTIC) {
+        civ_h5_attr_string(g, "model", L->model ? L->model : "(replay)");
+        civ_h5_attr_string(g, "base_url", L->base_url ? L->base_url : "(replay)");
+        civ_h5_attr_string(g, "system_prompt", L->system_prompt);
+        civ_h5_attr_string(g, "user_prompt_template", L->user_prompt);
+        civ_h5_attr_string(g, "answers_file", s->behavior_mode == CIV_BEHAVIOR_REPLAY ? L->replay_file : L->cache_file);
+        civ_h5_attr_f64(g, "temperature", L->temperature);
+        civ_h5_attr_f64(g, "smoothing", L->smoothing);
+    }
+    t->samples = s->behavior_mode == CIV_BEHAVIOR_HEURISTIC ? 1 : L->samples;
     t->table_step = int_scale(g, "refresh_step", 0, NULL, 1);
-    char (*alab)[32] = civ_xcalloc((size_t)t->n_arch, 32);
+    char (*alab)[48] = civ_xcalloc((size_t)t->n_arch, 48);
     const char **ap = civ_xcalloc((size_t)t->n_arch, sizeof(char *));
-    int64_t *acount = civ_xcalloc((size_t)t->n_arch, sizeof(int64_t));
-    for (int a = 0; a < t->n_arch; a++) { civ_archetype_label(&e->table, a, alab[a], 32); ap[a] = alab[a]; }
-    for (uint32_t i = 0; i < e->pop->n_agents; i++) acount[e->archetype[i]]++;
+    for (int a = 0; a < t->n_arch; a++) { civ_archetype_label(&e->table, a, alab[a], 48); ap[a] = alab[a]; }
     hid_t arch = string_scale(g, "archetype", t->n_arch, ap);
     hid_t dec = string_scale(g, "decision", CIV_N_DECISION, civ_decision_name);
+    int32_t sidx[64];
+    for (int k = 0; k < t->samples; k++) sidx[k] = k;
+    hid_t sample = int_scale(g, "sample", t->samples, sidx, 0);
+    t->fallback = int_scale(g, "fallback", 0, NULL, 1);
     hsize_t atail[2] = {(hsize_t)t->n_arch, CIV_N_DECISION}, achunk[3] = {16, (hsize_t)t->n_arch, CIV_N_DECISION};
     t->tables = make_extendible(g, "tables", H5T_NATIVE_FLOAT, 3, atail, achunk, 4);
     civ_h5_attr_string(t->tables, "description", "p[archetype][decision] in force from refresh_step on");
+    hid_t vs = civ_h5_vlen_str();
+    hsize_t ptail[1] = {(hsize_t)t->n_arch}, pchunk[2] = {1, (hsize_t)t->n_arch};
+    t->prompts = make_extendible(g, "prompts", vs, 2, ptail, pchunk, 0);
+    civ_h5_attr_string(t->prompts, "description", "rendered user prompt per archetype (empty: heuristic, or no agents)");
+    hsize_t qtail[2] = {(hsize_t)t->n_arch, (hsize_t)t->samples}, qchunk[3] = {1, (hsize_t)t->n_arch, (hsize_t)t->samples};
+    t->answers = make_extendible(g, "answers", vs, 3, qtail, qchunk, 0);
+    civ_h5_attr_string(t->answers, "description", "raw answer text per sample, or 'ERROR: reason'");
+    hsize_t c1[1] = {256};
+    t->latency = make_extendible(g, "latency_s", H5T_NATIVE_DOUBLE, 1, NULL, c1, 0);
+    t->requests = make_extendible(g, "requests", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->cache_hits = make_extendible(g, "cache_hits", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->n_fallbacks = make_extendible(g, "fallbacks", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->fb_step = make_extendible(g, "fallback_step", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->fb_arch = make_extendible(g, "fallback_archetype", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->fb_reason = make_extendible(g, "fallback_reason", vs, 1, NULL, c1, 0);
+    H5Tclose(vs);
+    hid_t per_refresh[] = {t->latency, t->requests, t->cache_hits, t->n_fallbacks};
+    for (size_t k = 0; k < 4; k++) H5DSattach_scale(per_refresh[k], t->table_step, 0);
+    hid_t per_fb[] = {t->fb_step, t->fb_arch, t->fb_reason};
+    for (size_t k = 0; k < 3; k++) H5DSattach_scale(per_fb[k], t->fallback, 0);
     H5DSattach_scale(t->tables, t->table_step, 0);
     H5DSattach_scale(t->tables, arch, 1);
     H5DSattach_scale(t->tables, dec, 2);
-    bad |= civ_h5_write_1d(g, "agents_per_archetype", H5T_NATIVE_INT64, (uint64_t)t->n_arch, acount, path, err) != CIV_OK;
+    H5DSattach_scale(t->prompts, t->table_step, 0);
+    H5DSattach_scale(t->prompts, arch, 1);
+    H5DSattach_scale(t->answers, t->table_step, 0);
+    H5DSattach_scale(t->answers, arch, 1);
+    H5DSattach_scale(t->answers, sample, 2);
+    bad |= civ_h5_write_1d(g, "agents_per_archetype", H5T_NATIVE_INT64, (uint64_t)t->n_arch, e->agents_per_archetype,
+                           path, err) != CIV_OK;
     if (!bad) {
         hid_t apa = H5Dopen2(g, "agents_per_archetype", H5P_DEFAULT);
         H5DSattach_scale(apa, arch, 0);
         H5Dclose(apa);
     }
-    free(alab); free(ap); free(acount);
+    free(alab); free(ap);
     H5Dclose(arch);
     H5Dclose(dec);
+    H5Dclose(sample);
     H5Gclose(g);
 
     /* observed data over the simulated dates */
@@ -266,9 +311,38 @@ civ_status civ_traj_append(civ_traj *t, const civ_engine *e, civ_error *err)
     int32_t d = step;
     bad |= append_row(t->date, 1, (hsize_t)t->rows, NULL, H5T_NATIVE_INT32, &d) < 0;
     if (e->table_refreshed) {
-        hsize_t at[2] = {(hsize_t)t->n_arch, CIV_N_DECISION};
-        bad |= append_row(t->tables, 3, (hsize_t)t->n_tables, at, H5T_NATIVE_FLOAT, e->table.p) < 0;
-        bad |= append_row(t->table_step, 1, (hsize_t)t->n_tables, NULL, H5T_NATIVE_INT32, &d) < 0;
+        hsize_t at[2] = {(hsize_t)t->n_arch, CIV_N_DECISION}, pt[1] = {(hsize_t)t->n_arch},
+                qt[2] = {(hsize_t)t->n_arch, (hsize_t)t->samples};
+        const civ_refresh_record *r = e->bridge ? &e->bridge->rec : NULL;
+        const size_t na = (size_t)t->n_arch * (size_t)t->samples;
+        const char **prompts = civ_xcalloc((size_t)t->n_arch, sizeof(char *));
+        const char **answers = civ_xcalloc(na, sizeof(char *));
+        for (int a = 0; a < t->n_arch; a++) prompts[a] = r && r->prompts[a] ? r->prompts[a] : "";
+        for (size_t k = 0; k < na; k++) answers[k] = r && r->answers[k] ? r->answers[k] : "";
+        double latency = r ? r->latency_s : 0;
+        int32_t req = r ? r->requests : 0, hits = r ? r->cache_hits : 0, nfb = r ? r->fallbacks : 0;
+        hid_t vs = civ_h5_vlen_str();
+        hsize_t row = (hsize_t)t->n_tables;
+        bad |= append_row(t->tables, 3, row, at, H5T_NATIVE_FLOAT, e->table.p) < 0;
+        bad |= append_row(t->table_step, 1, row, NULL, H5T_NATIVE_INT32, &d) < 0;
+        bad |= append_row(t->prompts, 2, row, pt, vs, prompts) < 0;
+        bad |= append_row(t->answers, 3, row, qt, vs, answers) < 0;
+        bad |= append_row(t->latency, 1, row, NULL, H5T_NATIVE_DOUBLE, &latency) < 0;
+        bad |= append_row(t->requests, 1, row, NULL, H5T_NATIVE_INT32, &req) < 0;
+        bad |= append_row(t->cache_hits, 1, row, NULL, H5T_NATIVE_INT32, &hits) < 0;
+        bad |= append_row(t->n_fallbacks, 1, row, NULL, H5T_NATIVE_INT32, &nfb) < 0;
+        for (int k = 0; k < nfb; k++) {
+            int32_t fi = t->n_fb, fa = r->fallback_archetype[k];
+            const char *why = r->fallback_reason[k];
+            bad |= append_row(t->fallback, 1, (hsize_t)t->n_fb, NULL, H5T_NATIVE_INT32, &fi) < 0;
+            bad |= append_row(t->fb_step, 1, (hsize_t)t->n_fb, NULL, H5T_NATIVE_INT32, &d) < 0;
+            bad |= append_row(t->fb_arch, 1, (hsize_t)t->n_fb, NULL, H5T_NATIVE_INT32, &fa) < 0;
+            bad |= append_row(t->fb_reason, 1, (hsize_t)t->n_fb, NULL, vs, &why) < 0;
+            t->n_fb++;
+        }
+        H5Tclose(vs);
+        free(prompts);
+        free(answers);
         t->n_tables++;
     }
     const civ_study *s = e->study;
@@ -294,7 +368,9 @@ civ_status civ_traj_append(civ_traj *t, const civ_engine *e, civ_error *err)
 civ_status civ_traj_close(civ_traj *t, const char *status, civ_error *err)
 {
     int bad = set_attr_str(t->f, "status", status) < 0;
-    hid_t ids[] = {t->date, t->tables, t->table_step, t->snap_step, t->snap_stage, t->snap_flags, t->snap_labour};
+    hid_t ids[] = {t->date, t->tables, t->table_step, t->prompts, t->answers, t->latency, t->requests, t->cache_hits,
+                   t->n_fallbacks, t->fallback, t->fb_step, t->fb_arch, t->fb_reason, t->snap_step, t->snap_stage,
+                   t->snap_flags, t->snap_labour};
     for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) if (ids[k] > 0) H5Dclose(ids[k]);
     for (int v = 0; v < V_NVARS; v++) if (t->var[v] > 0) H5Dclose(t->var[v]);
     bad |= H5Fclose(t->f) < 0;

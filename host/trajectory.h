@@ -3,7 +3,8 @@
  *                           start_date, steps_planned, steps_completed, status, config_json, ...
  *   /timeseries/<variable>  int32 [step][borough][age_band], dimension scales date, borough, age_band
  *   /timeseries/date        int32 days since start_date (CF "units"), so xarray decodes dates
- *   /behavior/tables        float32 [refresh][archetype][decision] and their labels
+ *   /llm/tables             float32 [refresh][archetype][decision], with prompts, answers, fallbacks and
+ *                           latency per refresh (heuristic runs write the same layout)
  *   /observed/...            DOHMH daily cases/hospitalised/deaths [step][borough], if the study names them
  *   /agents/{stage,flags,labour} uint8 [snapshot][agent] on the requested snapshot steps
  * The file is flushed after every step and steps_completed is updated only

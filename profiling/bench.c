@@ -61,7 +61,7 @@ static long peak_rss_mb(void)
 
 static int bench_size(const char *study, double scale, int days, int threads, civ_backend backend, double *agents_out)
 {
-    civ_study_overrides ov = {scale, days, -1, NULL, NULL};
+    civ_study_overrides ov = {scale, days, -1, NULL, NULL, NULL, NULL, true};
     civ_study s;
     civ_error err = {0};
     if (civ_study_load(study, &ov, &s, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }

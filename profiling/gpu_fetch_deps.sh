@@ -8,7 +8,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 grep -qx '/.deps/' .git/info/exclude 2>/dev/null || echo '/.deps/' >> .git/info/exclude
 mkdir -p .deps
-dev=(libhdf5-dev libcjson-dev libcmocka-dev librandom123-dev)
+dev=(libhdf5-dev libcjson-dev libcmocka-dev librandom123-dev libcurl4-openssl-dev)
 runtime=(libhdf5-103-1 libhdf5-hl-100 libcjson1 libcmocka0)
 # runtime closure, minus what every Linux system has
 closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \

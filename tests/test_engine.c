@@ -24,7 +24,7 @@ typedef struct {
 
 static void sim_open(sim *m, const char *study, double scale, long steps, int threads)
 {
-    civ_study_overrides ov = {scale, steps, -1, NULL, NULL};
+    civ_study_overrides ov = {scale, steps, -1, NULL, NULL, NULL, NULL, true};
     civ_error err = {0};
     char src[1024];
     if (civ_study_load(study, &ov, &m->s, &err) || civ_study_population(&m->s, true, &m->pop, src, sizeof src, &err) ||

@@ -21,7 +21,7 @@ typedef struct {
 
 static int open_sim(sim *m, const char *study, double scale, long steps, long long seed, civ_backend b)
 {
-    civ_study_overrides ov = {scale, steps, seed, NULL, NULL};
+    civ_study_overrides ov = {scale, steps, seed, NULL, NULL, NULL, NULL, true};
     civ_error err = {0};
     char src[1024];
     if (civ_study_load(study, &ov, &m->s, &err) || civ_study_population(&m->s, true, &m->pop, src, sizeof src, &err) ||

@@ -70,8 +70,8 @@ class Outputs(unittest.TestCase):
             self.assertTrue((total == n).all())                   # conservation in the file
             self.assertEqual(list(ts["date"][:5]), [0, 1, 2, 3, 4])
             self.assertEqual(ts["date"].attrs["units"], "days since 2020-03-01")
-            self.assertEqual(f["behavior/tables"].shape[1:], (60, 3))
-            self.assertEqual(f["behavior/tables"].shape[0], 6)    # weekly refresh over 40 days
+            self.assertEqual(f["llm/tables"].shape[1:], (60, 3))
+            self.assertEqual(f["llm/tables"].shape[0], 6)    # weekly refresh over 40 days
             self.assertEqual(f["observed/cases"].shape, (40, 5))
             self.assertEqual(f["agents/stage"].shape, (1, n))     # snapshot on 2020-04-01
             self.assertEqual(f["agents/step"][0], 31)
@@ -85,7 +85,7 @@ class Outputs(unittest.TestCase):
         self.assertEqual(str(ds.age_band.values[-1]), "75+")
         cases = ds.new_reported_cases.sum(["age_band"]).to_pandas()
         self.assertEqual(cases.shape, (40, 5))
-        for g in ("behavior", "observed", "agents"):
+        for g in ("llm", "observed", "agents"):
             xr.open_dataset(self.run_file, group=g, engine="h5netcdf")
         import pandas as pd
         with h5py.File(self.run_file, "r") as f:

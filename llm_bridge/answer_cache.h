@@ -1,0 +1,34 @@
+/* Every request/answer pair, keyed by a 64-bit FNV-1a hash of the canonical
+ * request JSON (model, messages, sampling parameters and seed; never the API
+ * key). Stored as JSON lines so a run can be replayed with no network, and so
+ * counterfactual runs reuse answers for identical prompts. */
+#ifndef CIV_ANSWER_CACHE_H
+#define CIV_ANSWER_CACHE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../host/error.h"
+
+typedef struct {
+    uint64_t key;
+    char *content;   /* answer text, or NULL for a recorded failure */
+    char *error;     /* failure reason, or NULL */
+} civ_cache_entry;
+
+typedef struct {
+    civ_cache_entry *slots;   /* open addressing, key 0 = empty */
+    size_t cap, count;
+    char *path;
+    FILE *append;             /* open for appending new entries (NULL: read-only) */
+} civ_answer_cache;
+
+uint64_t civ_cache_key(const char *canonical_request);
+/* Loads path if it exists (missing is fine unless must_exist); opens it for appending if writable. */
+civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist, int writable, civ_error *err);
+const civ_cache_entry *civ_cache_get(const civ_answer_cache *c, uint64_t key);
+/* Stores and appends one line (request kept in the file for inspection). */
+void civ_cache_put(civ_answer_cache *c, uint64_t key, const char *request, const char *content, const char *error);
+void civ_cache_close(civ_answer_cache *c);
+
+#endif
