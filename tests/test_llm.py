@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""LLM bridge against tests/llm_test_server.py, a local server that speaks the
+OpenAI chat-completions protocol with scripted answers (no model runs here;
+nothing below is a model's answer): the refresh cycle changing behaviour in a
+running simulation, concurrency, 429 with Retry-After, 5xx, timeouts, malformed
+and schema-violating answers, out-of-range probabilities, an unreachable
+endpoint, the API key handling, the answer cache, and bit-for-bit replay."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import civtest
+import h5py
+import numpy as np
+
+ARGS = None
+ARCHETYPES_WITH_AGENTS = 15   # 3 age bands x 5 boroughs
+SAMPLES = 2
+
+
+class Bridge(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = cls.tmp.name
+        cls.server = subprocess.Popen([sys.executable, os.path.join(ARGS.source, "tests", "llm_test_server.py"),
+                                       "600"], stdout=subprocess.PIPE, text=True)
+        line = cls.server.stdout.readline()
+        assert line.startswith("PORT "), line
+        cls.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        cls.heuristic = os.path.join(cls.dir, "heuristic.h5")
+        p = cls.civitas("run", cls.study(), "--llm", "heuristic", "-o", cls.heuristic, "-q")
+        assert p.returncode == 0, p.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.kill()
+        cls.server.wait()
+        cls.server.stdout.close()
+        cls.tmp.cleanup()
+
+    @classmethod
+    def civitas(cls, *args, env=None):
+        return subprocess.run([ARGS.civitas, *args], capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, **(env or {})))
+
+    @classmethod
+    def study(cls, llm=None, name="s.json", **fields):
+        body = {"base": os.path.join(ARGS.source, "tests", "data", "llm.json"), "name": "llm_test"}
+        body["behavior"] = {"llm": dict({"base_url": cls.url, "cache": os.path.join(cls.dir, "cache_" + name + "l")},
+                                        **(llm or {}))}
+        body.update(fields)
+        path = os.path.join(cls.dir, name)
+        with open(path, "w") as f:
+            json.dump(body, f)
+        return path
+
+    def control(self, **state):
+        req = urllib.request.Request(self.url + "/control", data=json.dumps(state).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=5).read()
+
+    def stats(self):
+        return json.loads(urllib.request.urlopen(self.url + "/stats", timeout=5).read())
+
+    def run_llm(self, name, *extra, llm=None, env=None, expect=0):
+        out = os.path.join(self.dir, name + ".h5")
+        p = self.civitas("run", self.study(llm=llm, name=name + ".json"), "-o", out, *extra, env=env)
+        self.assertEqual(p.returncode, expect, p.stderr)
+        return out, p.stderr
+
+    def test_refresh_changes_behaviour(self):
+        self.control(mode="ok", go_to_work=0.1)
+        out, err = self.run_llm("cycle")
+        self.assertIn("LLM bridge (llm): 15 archetypes x 2 samples", err)
+        with h5py.File(out, "r") as f, h5py.File(self.heuristic, "r") as h:
+            self.assertEqual(f.attrs["status"], "complete")
+            llm = f["llm"]
+            self.assertEqual(llm.attrs["mode"], "llm")
+            self.assertEqual(list(llm["refresh_step"][:]), [0, 7, 14])
+            self.assertEqual(list(llm["requests"][:]), [ARCHETYPES_WITH_AGENTS * SAMPLES] * 3)
+            self.assertEqual(list(llm["fallbacks"][:]), [0, 0, 0])
+            go = llm["tables"][:, :, 1]
+            self.assertTrue(np.allclose(go, 0.1))
+            prompts = [p.decode() if isinstance(p, bytes) else p for p in llm["prompts"][0]]
+            self.assertTrue(any("Staten Island" in p and "aged 65 or older" in p for p in prompts))
+            answers = llm["answers"][0, 0, 0]
+            self.assertIn("scripted test answer", answers.decode() if isinstance(answers, bytes) else answers)
+            work_llm = f["timeseries/working"][:].sum()
+            work_h = h["timeseries/working"][:].sum()
+            self.assertLess(work_llm, 0.25 * work_h)   # 0.1 go-to-work vs the heuristic's ~0.95
+
+    def test_cache_then_replay_bit_for_bit(self):
+        self.control(mode="ok", go_to_work=0.3)
+        first, _ = self.run_llm("record")
+        self.assertEqual(self.stats()["requests"], 3 * ARCHETYPES_WITH_AGENTS * SAMPLES)
+        cache = os.path.join(self.dir, "cache_record.jsonl")
+        # the same study again hits the cache for every prompt: no requests
+        self.control(mode="status", status=500)
+        again, _ = self.run_llm("record")
+        self.assertEqual(self.stats()["requests"], 0)
+        # replay: no network at all (the endpoint is made unreachable)
+        out = os.path.join(self.dir, "replayed.h5")
+        p = self.civitas("run", self.study(llm={"base_url": "http://127.0.0.1:9"}, name="replay.json"),
+                         "--llm", "replay", cache, "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(first, "r") as a, h5py.File(out, "r") as b:
+            self.assertEqual(b["llm"].attrs["mode"], "replay")
+            for k in a["timeseries"]:
+                self.assertTrue(np.array_equal(a["timeseries"][k][:], b["timeseries"][k][:]), k)
+            self.assertTrue(np.array_equal(a["llm/tables"][:], b["llm/tables"][:]))
+
+    def test_replay_missing_answers(self):
+        empty = os.path.join(self.dir, "empty.jsonl")
+        open(empty, "w").close()
+        out = os.path.join(self.dir, "missing.h5")
+        p = self.civitas("run", self.study(name="missing.json"), "--llm", "replay", empty, "-o", out)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("empty.jsonl: no recorded answer for day 0", p.stderr)
+
+    def test_concurrency(self):
+        for conc in (1, 6):
+            self.control(mode="ok", delay=0.2)
+            self.run_llm(f"conc{conc}", "--steps", "1", llm={"concurrency": conc})
+            s = self.stats()
+            self.assertEqual(s["requests"], ARCHETYPES_WITH_AGENTS * SAMPLES)
+            if conc == 1:
+                self.assertEqual(s["max_in_flight"], 1)
+            else:
+                self.assertGreater(s["max_in_flight"], 1)
+                self.assertLessEqual(s["max_in_flight"], conc)
+
+    def test_429_retry_after(self):
+        self.control(mode="429", count=3, retry_after=1)
+        t0 = time.time()
+        out, _ = self.run_llm("r429", "--steps", "1", llm={"concurrency": 2})
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm/fallbacks"][0], 0)
+            self.assertGreaterEqual(f["llm/latency_s"][0], 1.0)   # waited for Retry-After
+        self.assertEqual(self.stats()["requests"], ARCHETYPES_WITH_AGENTS * SAMPLES + 3)
+        self.assertGreaterEqual(time.time() - t0, 1.0)
+
+    def test_flaky_5xx_retried(self):
+        self.control(mode="flaky")
+        out, _ = self.run_llm("flaky", "--steps", "1")
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm/fallbacks"][0], 0)
+
+    def assert_fallback(self, name, needle, llm=None):
+        out, err = self.run_llm(name, "--steps", "8", llm=llm)
+        self.assertIn("warning: LLM refresh on day 0", err)
+        with h5py.File(out, "r") as f, h5py.File(self.heuristic, "r") as h:
+            self.assertEqual(f.attrs["status"], "complete")
+            self.assertEqual(f["llm/fallbacks"][0], ARCHETYPES_WITH_AGENTS)
+            reasons = [r.decode() if isinstance(r, bytes) else r for r in f["llm/fallback_reason"][:]]
+            self.assertTrue(all(needle in r for r in reasons), reasons[:2])
+            self.assertTrue(all("kept the heuristic row" in r for r in reasons[:ARCHETYPES_WITH_AGENTS]))
+            # day-0 table = heuristic rows; day-7 fallbacks keep the previous row
+            self.assertTrue(np.allclose(f["llm/tables"][0], h["llm/tables"][0]))
+            self.assertTrue(any("kept the previous row" in r for r in reasons[ARCHETYPES_WITH_AGENTS:]))
+
+    def test_500_falls_back(self):
+        self.control(mode="status", status=500)
+        self.assert_fallback("e500", "HTTP 500")
+
+    def test_timeout_falls_back(self):
+        self.control(mode="slow", delay=3)
+        t0 = time.time()
+        self.assert_fallback("slow", "Timeout", llm={"timeout_s": 0.3, "max_retries": 0, "validation_retries": 0})
+        self.assertLess(time.time() - t0, 60)
+
+    def test_malformed_json(self):
+        self.control(mode="malformed")
+        self.assert_fallback("malformed", "answer is not a JSON object")
+
+    def test_schema_violation(self):
+        self.control(mode="schema")
+        self.assert_fallback("schema", "lacks a number 'comply_isolation'")
+
+    def test_out_of_range(self):
+        self.control(mode="range")
+        self.assert_fallback("range", "go_to_work = 1.7, outside [0, 1]")
+
+    def test_unreachable_endpoint(self):
+        self.assert_fallback("unreach", "Couldn't connect", llm={"base_url": "http://127.0.0.1:9", "max_retries": 1})
+
+    def test_api_key_from_environment_only(self):
+        self.control(mode="ok")
+        secret = "sk-test-7f3a9c"
+        out, err = self.run_llm("key", "--steps", "1", llm={"api_key_env": "CIVITAS_TEST_KEY"},
+                                env={"CIVITAS_TEST_KEY": secret})
+        self.assertEqual(self.stats()["auth"], [f"Bearer {secret}"])
+        for path in (out, os.path.join(self.dir, "cache_key.jsonl")):
+            with open(path, "rb") as f:
+                self.assertNotIn(secret.encode(), f.read(), path)
+        self.assertNotIn(secret, err)
+
+    def test_llm_mode_needs_endpoint(self):
+        path = os.path.join(self.dir, "noend.json")
+        with open(path, "w") as f:
+            json.dump({"base": os.path.join(ARGS.source, "models", "covid", "nyc2020.json"), "behavior": {"mode": "llm"}}, f)
+        p = self.civitas("run", path, "-o", os.path.join(self.dir, "noend.h5"))
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("behavior.llm.base_url", p.stderr)
+
+
+def main():
+    global ARGS
+    ARGS, rest = civtest.parse_args()
+    civtest.run_tests(rest)
+
+
+if __name__ == "__main__":
+    main()
