@@ -83,7 +83,8 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
     civ_llm_settings *L = &s->llm;
     L->samples = 3; L->concurrency = 8; L->max_retries = 3; L->validation_retries = 1; L->max_tokens = 300;
     L->temperature = 0.7; L->timeout_s = 120; L->deadline_s = 1800; L->backoff_s = 1.0; L->smoothing = 0.0;
-    L->structured_output = true;
+    L->response_format = 1;
+    const char *rf = "json_schema";
     const cJSON *o = NULL;
     if (civ_json_object(c, beh, "behavior", "llm", false, &o)) return c->err->status;
     const char *base_url = NULL, *model = NULL, *key_env = "OPENAI_API_KEY", *sys = NULL, *usr = NULL, *cache = NULL,
@@ -93,7 +94,7 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
     if (o) {
         static const char *const keys[] = {"base_url", "model", "api_key_env", "samples", "temperature", "max_tokens",
             "concurrency", "timeout_s", "max_retries", "backoff_s", "validation_retries", "deadline_s", "smoothing",
-            "structured_output", "system_prompt", "user_prompt", "cache", "replay", "note", NULL};
+            "response_format", "system_prompt", "user_prompt", "cache", "replay", "note", NULL};
         const char *P = "behavior.llm";
         if (civ_json_check_keys(c, o, P, keys) || civ_json_string(c, o, P, "base_url", false, &base_url) ||
             civ_json_string(c, o, P, "model", false, &model) || civ_json_string(c, o, P, "api_key_env", false, &key_env) ||
@@ -107,11 +108,17 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
             civ_json_int(c, o, P, "validation_retries", 0, 10, false, &vret) ||
             civ_json_number(c, o, P, "deadline_s", 1, 86400, false, &L->deadline_s) ||
             civ_json_number(c, o, P, "smoothing", 0, 1, false, &L->smoothing) ||
-            civ_json_bool(c, o, P, "structured_output", false, &L->structured_output) ||
+            civ_json_string(c, o, P, "response_format", false, &rf) ||
             civ_json_string(c, o, P, "system_prompt", false, &sys) || civ_json_string(c, o, P, "user_prompt", false, &usr) ||
             civ_json_string(c, o, P, "cache", false, &cache) || civ_json_string(c, o, P, "replay", false, &replay))
             return c->err->status;
     }
+    if (strcmp(rf, "none") == 0) L->response_format = 0;
+    else if (strcmp(rf, "json_schema") == 0) L->response_format = 1;
+    else if (strcmp(rf, "json_object") == 0) L->response_format = 2;
+    else
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field 'behavior.llm.response_format' = \"%s\" must be json_schema "
+                        "(OpenAI, vLLM), json_object (llama.cpp, Ollama) or none", c->file, rf);
     L->samples = (int)samples; L->concurrency = (int)conc; L->max_retries = (int)retries;
     L->validation_retries = (int)vret; L->max_tokens = (int)maxtok;
     if (ov && ov->llm_mode) mode = ov->llm_mode;

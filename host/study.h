@@ -40,7 +40,7 @@ typedef struct {
     char *system_prompt, *user_prompt;          /* template texts */
     int samples, concurrency, max_retries, validation_retries, max_tokens;
     double temperature, timeout_s, deadline_s, backoff_s, smoothing;
-    bool structured_output;
+    int response_format;       /* 0 none, 1 json_schema (OpenAI, vLLM), 2 json_object (llama.cpp, Ollama JSON mode) */
 } civ_llm_settings;
 
 typedef struct {

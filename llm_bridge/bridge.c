@@ -29,6 +29,18 @@ civ_status civ_bridge_init(civ_llm_bridge *b, const civ_study *s, civ_decision_t
             fprintf(stderr, "civitas: notice: environment variable %s is not set: requests carry no API key\n", L->api_key_env);
     }
     b->prev = civ_xcalloc((size_t)t->n_archetypes * CIV_N_DECISION, sizeof(float));
+    int used = 0;
+    int64_t lo = -1, hi = 0;
+    for (int a = 0; a < t->n_archetypes; a++) {
+        int64_t k = agents_per_archetype[a];
+        if (!k) continue;
+        used++;
+        if (lo < 0 || k < lo) lo = k;
+        if (k > hi) hi = k;
+    }
+    if (!quiet)
+        fprintf(stderr, "civitas: archetypes: %d cells, %d with agents (%lld to %lld agents each; "
+                "/llm/agents_per_archetype in the output)\n", t->n_archetypes, used, (long long)lo, (long long)hi);
     if (!quiet)
         fprintf(stderr, "civitas: LLM bridge (%s): %d archetypes x %d samples per refresh%s%s, answers %s %s\n",
                 replay ? "replay" : "llm", t->n_archetypes, L->samples, replay ? "" : ", model ",
@@ -121,7 +133,10 @@ static char *build_request(const civ_llm_settings *L, const char *user, uint32_t
     cJSON_AddNumberToObject(r, "temperature", L->temperature);
     cJSON_AddNumberToObject(r, "max_tokens", L->max_tokens);
     cJSON_AddNumberToObject(r, "seed", seed);
-    if (L->structured_output) {
+    if (L->response_format == 2) {
+        cJSON *rf = cJSON_AddObjectToObject(r, "response_format");
+        cJSON_AddStringToObject(rf, "type", "json_object");
+    } else if (L->response_format == 1) {
         cJSON *rf = cJSON_AddObjectToObject(r, "response_format");
         cJSON_AddStringToObject(rf, "type", "json_schema");
         cJSON *js = cJSON_AddObjectToObject(rf, "json_schema");
