@@ -52,14 +52,27 @@ __global__ void k_attend(const civ_covid_params *m, civ_policy pol, uint64_t see
     if (i < a.n) civ_pass_attend(m, &pol, seed, table, &a, &g, i, day);
 }
 
-// rates[b][k] for boroughs b = 0..4, rates[5][k] for the city
+// rates[b][k] for boroughs b = 0..4, rates[5][k] for the city: one block per (level, band), an exact
+// integer reduction over tracts (order-free), converted once as on the CPU.
 __global__ void k_level_rates(const uint64_t *tract_sum, const uint32_t *tract_count, const uint8_t *tract_borough,
                               uint32_t n_tracts, float *rates)
 {
-    int j = threadIdx.x;
-    if (j >= (CIV_NBOROUGH + 1) * CIV_N_PREM) return;
-    int b = j / CIV_N_PREM, k = j % CIV_N_PREM;
-    rates[j] = civ_level_rate(tract_sum, tract_count, tract_borough, n_tracts, b < CIV_NBOROUGH ? b : -1, k);
+    __shared__ unsigned long long s_sum[kBlock], s_cnt[kBlock];
+    const int j = blockIdx.x, b = j / CIV_N_PREM, k = j % CIV_N_PREM;
+    unsigned long long sum = 0, cnt = 0;
+    for (uint32_t t = threadIdx.x; t < n_tracts; t += blockDim.x) {
+        if (b < CIV_NBOROUGH && tract_borough[t] != b) continue;
+        sum += tract_sum[t * CIV_N_PREM + k];
+        cnt += tract_count[t * CIV_N_PREM + k];
+    }
+    s_sum[threadIdx.x] = sum;
+    s_cnt[threadIdx.x] = cnt;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w > 0; w /= 2) {
+        if (threadIdx.x < w) { s_sum[threadIdx.x] += s_sum[threadIdx.x + w]; s_cnt[threadIdx.x] += s_cnt[threadIdx.x + w]; }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) rates[j] = civ_rate_from_totals(s_sum[0], s_cnt[0]);
 }
 
 __global__ void k_tract_pressure(const civ_covid_params *m, civ_policy pol, civ_groups g, const uint32_t *tract_count,
@@ -78,8 +91,8 @@ __global__ void k_update(const civ_covid_params *m, civ_policy pol, uint64_t see
     const int nv = V_NVARS * CIV_NBOROUGH * nb;
     for (int k = threadIdx.x; k < nv; k += blockDim.x) counts[k] = 0;
     __syncthreads();
-    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < a.n) {
+    // grid-stride: few blocks, so few block-to-global counter flushes
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += gridDim.x * blockDim.x) {
         civ_tally r = civ_pass_update(m, &pol, seed, table, &a, &g, i, day);
         const int cell = a.borough[i] * nb + out_band_of_age[a.age[i]];
 #define CIV_GPU_INC(idx) atomicAdd(&counts[idx], 1)
@@ -96,6 +109,7 @@ __global__ void k_update(const civ_covid_params *m, civ_policy pol, uint64_t see
 struct civ_cuda_engine {
     uint32_t n, n_households, n_places, n_tracts;
     int nb, n_arch;
+    unsigned update_blocks;   // grid of k_update: 4 blocks per multiprocessor
     uint64_t seed;
     civ_covid_params *d_model;
     civ_agents a;           // device pointers
@@ -159,6 +173,9 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
     civ_cuda_engine *g = new civ_cuda_engine();
     g->n = s->n_agents; g->n_households = s->n_households; g->n_places = s->n_places; g->n_tracts = s->n_tracts;
     g->nb = s->n_out_bands; g->n_arch = s->n_archetypes; g->seed = s->seed;
+    int sms = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess || sms <= 0) sms = 132;
+    g->update_blocks = (unsigned)(4 * sms);
     const size_t n = s->n_agents;
     const size_t nt = (size_t)s->n_tracts * CIV_N_PREM;
     civ_agents &a = g->a;
@@ -248,7 +265,7 @@ extern "C" int civ_cuda_step(civ_cuda_engine *g, const civ_policy *pol, int day,
     }
     {
         Range r("civitas: community pressure");
-        k_level_rates<<<1, 128, 0, g->stream>>>(g->g.tract_sum, g->d_tract_count, g->d_tract_borough, g->n_tracts, g->d_rates);
+        k_level_rates<<<(CIV_NBOROUGH + 1) * CIV_N_PREM, kBlock, 0, g->stream>>>(g->g.tract_sum, g->d_tract_count, g->d_tract_borough, g->n_tracts, g->d_rates);
         CIV_CU(cudaGetLastError());
         k_tract_pressure<<<(g->n_tracts + 127) / 128, 128, 0, g->stream>>>(
             g->d_model, *pol, g->g, g->d_tract_count, g->d_tract_borough, g->d_rates,
@@ -257,7 +274,7 @@ extern "C" int civ_cuda_step(civ_cuda_engine *g, const civ_policy *pol, int day,
     }
     {
         Range r("civitas: transmit and progress");
-        k_update<<<blocks, kBlock, nv * sizeof(int), g->stream>>>(g->d_model, *pol, g->seed, g->d_table, g->a, g->g,
+        k_update<<<g->update_blocks, kBlock, nv * sizeof(int), g->stream>>>(g->d_model, *pol, g->seed, g->d_table, g->a, g->g,
                                                                   day, g->d_out_band, g->nb, g->d_series);
         CIV_CU(cudaGetLastError());
     }

@@ -49,19 +49,24 @@ CIV_INLINE void civ_pass_attend(const civ_covid_params *m, const civ_policy *pol
     if (t & CIV_TODAY_PLACE) CIV_ATOMIC_ADD_U64(&g->place_sum[a->place[i]], q);
 }
 
-/* Infectiousness per person of band k summed over the tracts of one borough
- * (b >= 0) or of the city (b < 0), in tract order: double sums of exact
- * integers, so every backend gets the same value. */
+/* Infectiousness per person of band k over the tracts of one borough (b >= 0)
+ * or of the city (b < 0). Totals are exact integers (any summation order gives
+ * the same), converted once: every backend gets the same float. */
+CIV_INLINE float civ_rate_from_totals(uint64_t sum, uint64_t count)
+{
+    return count ? (float)((double)sum / (double)count) : 0.0f;
+}
+
 CIV_INLINE float civ_level_rate(const uint64_t *tract_sum, const uint32_t *tract_count,
                                 const uint8_t *tract_borough, uint32_t n_tracts, int b, int k)
 {
-    double sum = 0, count = 0;
+    uint64_t sum = 0, count = 0;
     for (uint32_t t = 0; t < n_tracts; t++) {
         if (b >= 0 && tract_borough[t] != b) continue;
-        sum += (double)tract_sum[t * CIV_N_PREM + k];
+        sum += tract_sum[t * CIV_N_PREM + k];
         count += tract_count[t * CIV_N_PREM + k];
     }
-    return count > 0 ? (float)(sum / count) : 0.0f;
+    return civ_rate_from_totals(sum, count);
 }
 
 /* Pass 2 (per tract): community pressure on each contactor band a of tract t:
