@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ensemble.h"
 #include "info.h"
 #include "population.h"
 #include "progress.h"
@@ -23,6 +24,7 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  run STUDY.json     simulate a study and write an HDF5 trajectory\n"
+    "  ensemble STUDY...  run studies for N seeds each (MPI-aware); runs and mean/median/5-95%% bands\n"
     "  synth              synthesize a population from census marginals and save it (HDF5)\n"
     "  info FILE.h5       summarise a population or run file\n"
     "  plot RUN.h5        draw epidemic curves by borough (SVG)\n"
@@ -64,6 +66,19 @@ static const char *usage_synth =
     "  --employment-reference YYYY-MM  LAUS month for the labour force (default 2020-02)\n"
     "  -q, --quiet              no progress output\n"
     "  -h, --help               this help\n";
+
+static const char *usage_ensemble =
+    "usage: civitas ensemble STUDY.json [STUDY.json ...] --seeds N -o ENSEMBLE.h5 [options]\n"
+    "       mpirun -np R civitas ensemble ...     (runs split over R ranks; same file for any R)\n"
+    "\n"
+    "Runs every study (e.g. a base and its counterfactuals) for N seeds (the study's seed, +1, ...),\n"
+    "and writes every run's series and, per study, mean, median, 5%% and 95%% per series.\n"
+    "Studies must share start_date, steps and output age bands.\n"
+    "  --seeds N          runs per study (default 10)\n"
+    "  --scale X, --steps N   as for run, applied to every study\n"
+    "  --threads N        OpenMP threads per rank (default: cores / ranks)\n"
+    "  -o, --output FILE  ensemble file (required)\n"
+    "  -q, --quiet        no progress output\n";
 
 static const char *usage_info = "usage: civitas info FILE.h5\n\nSummarises a population file or a run file.\n";
 static const char *usage_plot =
@@ -227,6 +242,50 @@ static int cmd_synth(int argc, char **argv)
     return report(&err);
 }
 
+static int cmd_ensemble(int argc, char **argv)
+{
+    civ_ensemble_options o = {0};
+    o.seeds = 10;
+    o.ov.scale = -1; o.ov.steps = -1; o.ov.seed = -1;
+    o.backend = "cpu";
+    static const struct option opts[] = {{"seeds", 1, 0, 'n'}, {"scale", 1, 0, 's'}, {"steps", 1, 0, 'p'},
+        {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    long long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (!parse_long(optarg, &v) || v < 1 || v > 10000) return usage_error(usage_ensemble, "--seeds '%s': expected 1..10000", optarg);
+            o.seeds = (int)v;
+            break;
+        case 's':
+            if (!parse_scale(optarg, &o.ov.scale)) return usage_error(usage_ensemble, "--scale '%s': expected a number in (0, 1]", optarg);
+            break;
+        case 'p':
+            if (!parse_long(optarg, &v) || v < 1 || v > 3650) return usage_error(usage_ensemble, "--steps '%s': expected 1..3650", optarg);
+            o.ov.steps = (long)v;
+            break;
+        case 't':
+            if (!parse_long(optarg, &v) || v < 1 || v > 1024) return usage_error(usage_ensemble, "--threads '%s': expected 1..1024", optarg);
+            o.threads = (int)v;
+            break;
+        case 'o': o.output = optarg; break;
+        case 'q': o.quiet = true; break;
+        case 'h': fputs(usage_ensemble, stdout); return 0;
+        default: fprintf(stderr, "\n%s", usage_ensemble); return CIV_ERR_USAGE;
+        }
+    }
+    if (optind >= argc) return usage_error(usage_ensemble, "%s", "expected at least one STUDY.json");
+    if (!o.output) return usage_error(usage_ensemble, "%s", "-o ENSEMBLE.h5 is required");
+    o.studies = (const char **)(argv + optind);
+    o.n_studies = argc - optind;
+    civ_install_signal_handlers();
+    civ_error err = {0};
+    civ_ensemble(&o, &err);
+    return report(&err);
+}
+
 static int cmd_info(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(usage_info, stdout); return 0; }
@@ -274,6 +333,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) { printf("civitas %s (%s)\n", CIVITAS_VERSION, CIVITAS_GIT); return 0; }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ensemble")) return cmd_ensemble(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
     fprintf(stderr, "civitas: error: unknown command '%s'\n\n%s", cmd, usage_main);
