@@ -9,6 +9,7 @@
 
 #include "ensemble.h"
 #include "info.h"
+#include "report.h"
 #include "population.h"
 #include "progress.h"
 #include "run.h"
@@ -28,6 +29,8 @@ static const char *usage_main =
     "  synth              synthesize a population from census marginals and save it (HDF5)\n"
     "  info FILE.h5       summarise a population or run file\n"
     "  plot RUN.h5        draw epidemic curves by borough (SVG)\n"
+    "  report RUN.h5...   validation report (Markdown + SVG) against observed cases, hospitalisations,\n"
+    "                     deaths and LAUS unemployment, with error tables\n"
     "  version            print the version\n"
     "\n"
     "'civitas <command> --help' describes each command.\n"
@@ -79,6 +82,15 @@ static const char *usage_ensemble =
     "  --threads N        OpenMP threads per rank (default: cores / ranks)\n"
     "  -o, --output FILE  ensemble file (required)\n"
     "  -q, --quiet        no progress output\n";
+
+static const char *usage_report =
+    "usage: civitas report RUN.h5 [RUN2.h5 ...] [-o DIR] [--holdout-from YYYY-MM-DD]\n"
+    "\n"
+    "Writes DIR/report.md with SVG plots: simulated vs observed reported cases, hospital admissions and\n"
+    "deaths per borough, unemployment vs LAUS, and error tables (MAE, RMSE, normalised deviation,\n"
+    "correlation) on the fitted and held-out windows, for each run (e.g. heuristic and LLM agents).\n"
+    "  -o, --output DIR          report directory (default: RUN_report next to the first run)\n"
+    "  --holdout-from DATE       first held-out day (default: the last 28 days are held out)\n";
 
 static const char *usage_info = "usage: civitas info FILE.h5\n\nSummarises a population file or a run file.\n";
 static const char *usage_plot =
@@ -286,6 +298,36 @@ static int cmd_ensemble(int argc, char **argv)
     return report(&err);
 }
 
+static int cmd_report(int argc, char **argv)
+{
+    civ_report_options o = {0};
+    static const struct option opts[] = {{"output", 1, 0, 'o'}, {"holdout-from", 1, 0, 'f'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.out_dir = optarg; break;
+        case 'f': o.holdout_from = optarg; break;
+        case 'h': fputs(usage_report, stdout); return 0;
+        default: fprintf(stderr, "\n%s", usage_report); return CIV_ERR_USAGE;
+        }
+    }
+    if (optind >= argc) return usage_error(usage_report, "%s", "expected at least one RUN.h5");
+    o.runs = (const char **)(argv + optind);
+    o.n_runs = argc - optind;
+    char buf[4096];
+    if (!o.out_dir) {
+        snprintf(buf, sizeof buf, "%s", o.runs[0]);
+        char *dot = strrchr(buf, '.');
+        if (dot && strcmp(dot, ".h5") == 0) *dot = 0;
+        strncat(buf, "_report", sizeof buf - strlen(buf) - 1);
+        o.out_dir = buf;
+    }
+    civ_error err = {0};
+    if (civ_report(&o, &err) == CIV_OK) fprintf(stderr, "civitas: wrote %s/report.md\n", o.out_dir);
+    return report(&err);
+}
+
 static int cmd_info(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(usage_info, stdout); return 0; }
@@ -336,6 +378,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "ensemble")) return cmd_ensemble(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "civitas: error: unknown command '%s'\n\n%s", cmd, usage_main);
     return CIV_ERR_USAGE;
 }

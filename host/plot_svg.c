@@ -21,10 +21,6 @@
 #define MT 30
 #define MB 36
 
-typedef struct {
-    const char *label, *color, *dash;
-    double *v;      /* [panel][step] */
-} line_t;
 
 static double nice_max(double x)
 {
@@ -34,7 +30,7 @@ static double nice_max(double x)
     return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
 }
 
-static void smooth7(const int *in, int steps, int stride, int col, double scale, double *out)
+void civ_smooth7(const int *in, int steps, int stride, int col, double scale, double *out)
 {
     for (int t = 0; t < steps; t++) {
         double s = 0;
@@ -67,66 +63,22 @@ static int read_observed(const char *path, const char *name, int steps, int **ou
     return rc;
 }
 
-civ_status civ_plot(const char *run_path, const char *svg_path, int show_observed, civ_error *err)
+/* Six panels (city + boroughs) of daily lines; values[line][panel * steps + t]. */
+civ_status civ_svg_panels(const char *svg_path, const char *title, int steps, int start_day, int nlines,
+                          const civ_svg_line *lines, const char *footnote, civ_error *err)
 {
-    int *inf = NULL, *rep = NULL, *hosp = NULL, *obs_c = NULL, *obs_h = NULL;
-    int steps = 0, s2, s3;
-    civ_status st;
-    if ((st = civ_read_borough_series(run_path, "new_infections", &inf, &steps, err)) ||
-        (st = civ_read_borough_series(run_path, "new_reported_cases", &rep, &s2, err)) ||
-        (st = civ_read_borough_series(run_path, "new_hospitalisations", &hosp, &s3, err))) {
-        free(inf); free(rep);
-        return st;
-    }
-    if (steps < 1) {
-        free(inf); free(rep); free(hosp);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: the run has no completed steps to plot", run_path);
-    }
-    hid_t f = H5Fopen(run_path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    char *start = civ_h5_read_attr_string(f, "start_date"), *study = civ_h5_read_attr_string(f, "study");
-    char *status = civ_h5_read_attr_string(f, "status");
-    double scale = 1;
-    civ_h5_read_attr_f64(f, "population_scale", &scale);
-    H5Fclose(f);
-    int start_day = 0;
-    if (!start || !civ_date_parse(start, &start_day)) start_day = 0;
-    int have_obs = show_observed && read_observed(run_path, "cases", steps, &obs_c) == 0 &&
-                   read_observed(run_path, "hospitalized", steps, &obs_h) == 0;
-
-    /* per panel: 0 = NYC (sum), 1..5 = boroughs */
-    int *src[5] = {inf, rep, hosp, obs_c, obs_h};
-    int nlines = have_obs ? 5 : 3;
-    line_t lines[5] = {{"simulated infections", "#9a9a9a", "", NULL},
-                       {"simulated reported cases", "#1f5fbf", "", NULL},
-                       {"simulated hospital admissions", "#d2691e", "", NULL},
-                       {"observed cases (x scale)", "#111111", "4 3", NULL},
-                       {"observed hospitalisations (x scale)", "#d2691e", "2 3", NULL}};
-    int *city = civ_xcalloc((size_t)steps, sizeof(int));
-    for (int l = 0; l < nlines; l++) {
-        lines[l].v = civ_xcalloc((size_t)steps * 6, sizeof(double));
-        double sc = l >= 3 ? scale : 1.0;
-        for (int t = 0; t < steps; t++) {
-            city[t] = 0;
-            for (int b = 0; b < CIV_NBOROUGH; b++) city[t] += src[l][t * CIV_NBOROUGH + b];
-        }
-        smooth7(city, steps, 1, 0, sc, lines[l].v);
-        for (int b = 0; b < CIV_NBOROUGH; b++) smooth7(src[l], steps, CIV_NBOROUGH, b, sc, lines[l].v + (size_t)(b + 1) * steps);
-    }
-    free(city);
-
+    civ_status st = CIV_OK;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.partial", svg_path);
     FILE *o = fopen(tmp, "w");
     if (!o) {
-        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
-        goto out;
+        return civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
     }
     const int W = 3 * PW, H = 2 * PH + 70;
     fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"DejaVu Sans, Arial, sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             W, H, W, H);
-    fprintf(o, "<text x=\"12\" y=\"22\" font-size=\"16\" font-weight=\"bold\">civitas: %s (%s), daily counts, 7-day trailing mean</text>\n",
-            study ? study : "run", status ? status : "?");
+    fprintf(o, "<text x=\"12\" y=\"22\" font-size=\"16\" font-weight=\"bold\">%s</text>\n", title);
     static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     for (int p = 0; p < 6; p++) {
         int ox = (p % 3) * PW, oy = 34 + (p / 3) * PH;
@@ -174,15 +126,67 @@ civ_status civ_plot(const char *run_path, const char *svg_path, int show_observe
                    "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", x, y - 4, x + 26, y - 4, lines[l].color,
                 lines[l].dash[0] ? "stroke-dasharray=\"" : "", lines[l].dash, lines[l].dash[0] ? "\"" : "", x + 32, y, lines[l].label);
     }
-    if (have_obs)
-        fprintf(o, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">observed: NYC DOHMH (2025 revision), x %g</text>\n",
-                W - 10, H - 4, scale);
+    if (footnote)
+        fprintf(o, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%s</text>\n", W - 10, H - 4, footnote);
     fprintf(o, "</svg>\n");
     if (fclose(o) != 0 || rename(tmp, svg_path) != 0) {
         unlink(tmp);
         st = civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
     }
-out:
+    return st;
+}
+
+civ_status civ_plot(const char *run_path, const char *svg_path, int show_observed, civ_error *err)
+{
+    int *inf = NULL, *rep = NULL, *hosp = NULL, *obs_c = NULL, *obs_h = NULL;
+    int steps = 0, s2, s3;
+    civ_status st;
+    if ((st = civ_read_borough_series(run_path, "new_infections", &inf, &steps, err)) ||
+        (st = civ_read_borough_series(run_path, "new_reported_cases", &rep, &s2, err)) ||
+        (st = civ_read_borough_series(run_path, "new_hospitalisations", &hosp, &s3, err))) {
+        free(inf); free(rep);
+        return st;
+    }
+    if (steps < 1) {
+        free(inf); free(rep); free(hosp);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: the run has no completed steps to plot", run_path);
+    }
+    hid_t f = H5Fopen(run_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char *start = civ_h5_read_attr_string(f, "start_date"), *study = civ_h5_read_attr_string(f, "study");
+    char *status = civ_h5_read_attr_string(f, "status");
+    double scale = 1;
+    civ_h5_read_attr_f64(f, "population_scale", &scale);
+    H5Fclose(f);
+    int start_day = 0;
+    if (!start || !civ_date_parse(start, &start_day)) start_day = 0;
+    int have_obs = show_observed && read_observed(run_path, "cases", steps, &obs_c) == 0 &&
+                   read_observed(run_path, "hospitalized", steps, &obs_h) == 0;
+
+    /* per panel: 0 = NYC (sum), 1..5 = boroughs */
+    int *src[5] = {inf, rep, hosp, obs_c, obs_h};
+    int nlines = have_obs ? 5 : 3;
+    civ_svg_line lines[5] = {{"simulated infections", "#9a9a9a", "", NULL},
+                       {"simulated reported cases", "#1f5fbf", "", NULL},
+                       {"simulated hospital admissions", "#d2691e", "", NULL},
+                       {"observed cases (x scale)", "#111111", "4 3", NULL},
+                       {"observed hospitalisations (x scale)", "#d2691e", "2 3", NULL}};
+    int *city = civ_xcalloc((size_t)steps, sizeof(int));
+    for (int l = 0; l < nlines; l++) {
+        lines[l].v = civ_xcalloc((size_t)steps * 6, sizeof(double));
+        double sc = l >= 3 ? scale : 1.0;
+        for (int t = 0; t < steps; t++) {
+            city[t] = 0;
+            for (int b = 0; b < CIV_NBOROUGH; b++) city[t] += src[l][t * CIV_NBOROUGH + b];
+        }
+        civ_smooth7(city, steps, 1, 0, sc, lines[l].v);
+        for (int b = 0; b < CIV_NBOROUGH; b++) civ_smooth7(src[l], steps, CIV_NBOROUGH, b, sc, lines[l].v + (size_t)(b + 1) * steps);
+    }
+    free(city);
+
+    char title[256], foot[128];
+    snprintf(title, sizeof title, "civitas: %s (%s), daily counts, 7-day trailing mean", study ? study : "run", status ? status : "?");
+    snprintf(foot, sizeof foot, "observed: NYC DOHMH (2025 revision), x %g", scale);
+    st = civ_svg_panels(svg_path, title, steps, start_day, nlines, lines, have_obs ? foot : NULL, err);
     for (int l = 0; l < nlines; l++) free(lines[l].v);
     free(inf); free(rep); free(hosp); free(obs_c); free(obs_h);
     free(start); free(study); free(status);
