@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibrate.h"
 #include "ensemble.h"
 #include "info.h"
 #include "report.h"
@@ -29,6 +30,7 @@ static const char *usage_main =
     "  synth              synthesize a population from census marginals and save it (HDF5)\n"
     "  info FILE.h5       summarise a population or run file\n"
     "  plot RUN.h5        draw epidemic curves by borough (SVG)\n"
+    "  calibrate STUDY    fit transmission, initial infections and testing to observed cases\n"
     "  report RUN.h5...   validation report (Markdown + SVG) against observed cases, hospitalisations,\n"
     "                     deaths and LAUS unemployment, with error tables\n"
     "  version            print the version\n"
@@ -91,6 +93,21 @@ static const char *usage_report =
     "correlation) on the fitted and held-out windows, for each run (e.g. heuristic and LLM agents).\n"
     "  -o, --output DIR          report directory (default: RUN_report next to the first run)\n"
     "  --holdout-from DATE       first held-out day (default: the last 28 days are held out)\n";
+
+static const char *usage_calibrate =
+    "usage: civitas calibrate STUDY.json --fit-until YYYY-MM-DD -o CALIBRATED.json [options]\n"
+    "\n"
+    "Fits the transmission scale, the initial infections and (with --fit-testing) the testing level to\n"
+    "the observed daily reported cases per borough up to --fit-until (later days are held out), with\n"
+    "Nelder-Mead on ensemble means. Writes CALIBRATED.json (a study overriding STUDY.json with the fitted\n"
+    "values) and CALIBRATED.json.fit.json (estimates, spread over restarts, losses).\n"
+    "  --phase DATE           also fit a separate transmission scale from DATE on (e.g. 2020-03-22)\n"
+    "  --fit-testing          also fit a multiplier of the test-seeking probabilities\n"
+    "  --scale X              population fraction for the fit (default 0.01)\n"
+    "  --seeds K              runs averaged per evaluation (default 2)\n"
+    "  --restarts R           independent fits with different seeds, for the spread (default 3, max 16)\n"
+    "  --max-evaluations N    per restart (default 60)\n"
+    "  --threads N, -q        as for run\n";
 
 static const char *usage_info = "usage: civitas info FILE.h5\n\nSummarises a population file or a run file.\n";
 static const char *usage_plot =
@@ -328,6 +345,56 @@ static int cmd_report(int argc, char **argv)
     return report(&err);
 }
 
+static int cmd_calibrate(int argc, char **argv)
+{
+    civ_calibrate_options o = {0};
+    o.scale = 0.01; o.seeds = 2; o.restarts = 3; o.max_evaluations = 60; o.steps = -1;
+    static const struct option opts[] = {{"fit-until", 1, 0, 'f'}, {"phase", 1, 0, 'p'}, {"fit-testing", 0, 0, 'T'},
+        {"scale", 1, 0, 's'}, {"seeds", 1, 0, 'n'}, {"restarts", 1, 0, 'r'}, {"max-evaluations", 1, 0, 'm'},
+        {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    long long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': o.fit_until = optarg; break;
+        case 'p': o.phase_date = optarg; break;
+        case 'T': o.fit_testing = true; break;
+        case 's':
+            if (!parse_scale(optarg, &o.scale)) return usage_error(usage_calibrate, "--scale '%s': expected a number in (0, 1]", optarg);
+            break;
+        case 'n':
+            if (!parse_long(optarg, &v) || v < 1 || v > 100) return usage_error(usage_calibrate, "--seeds '%s': expected 1..100", optarg);
+            o.seeds = (int)v;
+            break;
+        case 'r':
+            if (!parse_long(optarg, &v) || v < 1 || v > 16) return usage_error(usage_calibrate, "--restarts '%s': expected 1..16", optarg);
+            o.restarts = (int)v;
+            break;
+        case 'm':
+            if (!parse_long(optarg, &v) || v < 5 || v > 10000) return usage_error(usage_calibrate, "--max-evaluations '%s': expected 5..10000", optarg);
+            o.max_evaluations = (int)v;
+            break;
+        case 't':
+            if (!parse_long(optarg, &v) || v < 1 || v > 1024) return usage_error(usage_calibrate, "--threads '%s': expected 1..1024", optarg);
+            o.threads = (int)v;
+            break;
+        case 'o': o.output = optarg; break;
+        case 'q': o.quiet = true; break;
+        case 'h': fputs(usage_calibrate, stdout); return 0;
+        default: fprintf(stderr, "\n%s", usage_calibrate); return CIV_ERR_USAGE;
+        }
+    }
+    if (optind != argc - 1) return usage_error(usage_calibrate, "%s", "expected one STUDY.json");
+    if (!o.fit_until) return usage_error(usage_calibrate, "%s", "--fit-until YYYY-MM-DD is required");
+    if (!o.output) return usage_error(usage_calibrate, "%s", "-o CALIBRATED.json is required");
+    o.study = argv[optind];
+    civ_install_signal_handlers();
+    civ_error err = {0};
+    civ_calibrate(&o, &err);
+    return report(&err);
+}
+
 static int cmd_info(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(usage_info, stdout); return 0; }
@@ -379,6 +446,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "calibrate")) return cmd_calibrate(argc - 1, argv + 1);
     fprintf(stderr, "civitas: error: unknown command '%s'\n\n%s", cmd, usage_main);
     return CIV_ERR_USAGE;
 }
