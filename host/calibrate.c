@@ -17,7 +17,7 @@
 #include "run.h"
 
 enum { P_BETA, P_BETA_PHASE, P_INITIAL, P_TESTING, N_PARAMS };
-static const char *const param_name[N_PARAMS] = {"beta", "beta_after_phase", "initial_per_100k", "testing_scale"};
+static const char *const param_name[N_PARAMS] = {"beta", "beta_after_stay_at_home", "initial_per_100k", "testing_seek_scale"};
 static const double param_lo[N_PARAMS] = {0.05, 0.02, 0.1, 0.1};
 static const double param_hi[N_PARAMS] = {10.0, 10.0, 2000.0, 5.0};
 
@@ -26,14 +26,12 @@ typedef struct {
     civ_study *s;
     civ_population *pop;
     civ_observed obs;
-    int threads, fit_days, phase_day, seed_offset;
+    int threads, fit_days, seed_offset;
     int active[N_PARAMS], n_active;
     double start[N_PARAMS];
     /* originals, restored before each trial */
     civ_policy base_policy;
-    civ_intervention *iv;
-    int n_iv;
-    double initial;
+    double initial, seek_scale, beta_after;
     int evaluations;
 } fit_ctx;
 
@@ -57,28 +55,12 @@ static void apply(fit_ctx *c, const double *p)
     civ_study *s = c->s;
     s->base_policy = c->base_policy;
     s->initial_per_100k = c->initial;
-    memcpy(s->iv, c->iv, (size_t)c->n_iv * sizeof *s->iv);
-    s->n_iv = c->n_iv;
+    s->seek_scale = c->seek_scale;
+    s->beta_after_stay_at_home = c->beta_after;
     if (c->active[P_BETA]) s->base_policy.beta = (float)p[P_BETA];
     if (c->active[P_INITIAL]) s->initial_per_100k = p[P_INITIAL];
-    if (c->active[P_TESTING]) {
-        float f = (float)p[P_TESTING];
-        s->base_policy.test_seek_probability = fminf(1.0f, s->base_policy.test_seek_probability * f);
-        for (int i = 0; i < s->n_iv; i++)
-            if (s->iv[i].type == IV_TESTING && s->iv[i].seek_probability >= 0)
-                s->iv[i].seek_probability = fmin(1.0, s->iv[i].seek_probability * f);
-    }
-    if (c->active[P_BETA_PHASE]) {   /* a transmission intervention on the phase date, after those of that day */
-        int at = s->n_iv;
-        while (at > 0 && s->iv[at - 1].day > c->phase_day) at--;
-        memmove(s->iv + at + 1, s->iv + at, (size_t)(s->n_iv - at) * sizeof *s->iv);
-        civ_intervention v;
-        memset(&v, 0, sizeof v);
-        v.day = c->phase_day; v.type = IV_TRANSMISSION; v.beta = p[P_BETA_PHASE];
-        v.closed = -1; v.result_delay_days = -1;
-        s->iv[at] = v;
-        s->n_iv++;
-    }
+    if (c->active[P_TESTING]) s->seek_scale = p[P_TESTING];
+    if (c->active[P_BETA_PHASE]) s->beta_after_stay_at_home = p[P_BETA_PHASE];
 }
 
 /* Loss: mean over boroughs and fitted days (from day 7) of the squared difference of
@@ -177,6 +159,25 @@ static double nelder_mead(fit_ctx *c, double *best_p, civ_error *err, civ_bar *b
     return f[best];
 }
 
+/* Path of `target` (absolute) relative to the directory of `output`, so the calibrated study can be moved
+ * together with the study it overrides. */
+static void relative_to_output(const char *target, const char *output, char *out, size_t n)
+{
+    char *od = strdup(output);
+    char *slash = strrchr(od, '/');
+    if (slash) *slash = 0; else strcpy(od, ".");
+    char *dir = realpath(od, NULL);
+    free(od);
+    if (!dir || target[0] != '/') { snprintf(out, n, "%s", target); free(dir); return; }
+    size_t common = 0, k = 0;
+    while (dir[k] && target[k] && dir[k] == target[k]) { if (dir[k] == '/') common = k; k++; }
+    if (!dir[k] && target[k] == '/') common = k;
+    out[0] = 0;
+    for (const char *q = dir + common; *q; q++) if (*q == '/') strncat(out, "../", n - strlen(out) - 1);
+    strncat(out, target + common + 1, n - strlen(out) - 1);
+    free(dir);
+}
+
 civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
 {
     civ_study s;
@@ -207,27 +208,26 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     if ((st = civ_observed_load(s.observed_file, s.start_day, s.steps, &c.obs, err))) { civ_study_free(&s); return st; }
     c.active[P_BETA] = c.active[P_INITIAL] = 1;
     c.active[P_TESTING] = o->fit_testing;
-    if (o->phase_date) {
-        int d;
-        if (!civ_date_parse(o->phase_date, &d) || d - s.start_day <= 0 || d - s.start_day >= c.fit_days) {
+    if (o->fit_after_stay_at_home) {
+        int has = 0;
+        for (int i = 0; i < s.n_iv; i++) has |= s.iv[i].type == IV_WORKPLACE_CLOSURE && s.iv[i].closed == 1 && s.iv[i].day < c.fit_days;
+        if (!has) {
             civ_observed_free(&c.obs);
             civ_study_free(&s);
-            return civ_fail(err, CIV_ERR_INPUT, "--phase '%s' must be a date inside the fitted window", o->phase_date);
+            return civ_fail(err, CIV_ERR_INPUT, "%s: --fit-after-stay-at-home needs a workplace_closure intervention inside the "
+                            "fitted window", o->study);
         }
-        c.phase_day = d - s.start_day;
         c.active[P_BETA_PHASE] = 1;
     }
     for (int k = 0; k < N_PARAMS; k++) c.n_active += c.active[k];
     c.base_policy = s.base_policy;
     c.initial = s.initial_per_100k;
-    c.n_iv = s.n_iv;
-    c.iv = civ_xcalloc((size_t)s.n_iv + 1, sizeof *c.iv);
-    memcpy(c.iv, s.iv, (size_t)s.n_iv * sizeof *s.iv);
-    s.iv = realloc(s.iv, ((size_t)s.n_iv + 2) * sizeof *s.iv);
+    c.seek_scale = s.seek_scale;
+    c.beta_after = s.beta_after_stay_at_home;
     c.start[P_BETA] = s.base_policy.beta;
-    c.start[P_BETA_PHASE] = s.base_policy.beta * 0.5;
+    c.start[P_BETA_PHASE] = s.beta_after_stay_at_home >= 0 ? s.beta_after_stay_at_home : s.base_policy.beta * 0.5;
     c.start[P_INITIAL] = s.initial_per_100k > 0 ? s.initial_per_100k : 10;
-    c.start[P_TESTING] = 1.0;
+    c.start[P_TESTING] = s.seek_scale;
     for (int k = 0; k < N_PARAMS; k++) c.start[k] = fmin(fmax(c.start[k], param_lo[k] * 1.01), param_hi[k] * 0.99);
     c.threads = o->threads;
 #ifdef _OPENMP
@@ -237,7 +237,7 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
 #endif
     civ_population pop;
     char src[2048];
-    if ((st = civ_study_population(&s, o->quiet, &pop, src, sizeof src, err))) { civ_observed_free(&c.obs); civ_study_free(&s); free(c.iv); return st; }
+    if ((st = civ_study_population(&s, o->quiet, &pop, src, sizeof src, err))) { civ_observed_free(&c.obs); civ_study_free(&s); return st; }
     c.pop = &pop;
 
     if (!o->quiet)
@@ -266,7 +266,9 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     /* calibrated study: the original as base, with the fitted values */
     cJSON *cal = cJSON_CreateObject();
     char *abs_study = realpath(o->study, NULL);
-    cJSON_AddStringToObject(cal, "base", abs_study ? abs_study : o->study);
+    char rel[4096];
+    relative_to_output(abs_study ? abs_study : o->study, o->output, rel, sizeof rel);
+    cJSON_AddStringToObject(cal, "base", rel);
     char name[256];
     snprintf(name, sizeof name, "%s_calibrated", s.name);
     cJSON_AddStringToObject(cal, "name", name);
@@ -278,26 +280,15 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     cJSON_AddNumberToObject(params, "beta", mean[P_BETA]);
     cJSON *ini = cJSON_AddObjectToObject(cal, "initial_infections");
     cJSON_AddNumberToObject(ini, "per_100k", mean[P_INITIAL]);
-    /* interventions: the study's list, testing scaled, plus the phase transmission scale */
-    cJSON *resolved_iv = cJSON_GetObjectItemCaseSensitive(s.resolved, "interventions");
-    cJSON *ivs = resolved_iv ? cJSON_Duplicate(resolved_iv, 1) : cJSON_CreateArray();
+    /* merge-friendly fields only (no interventions), so counterfactuals based on this file keep them */
     if (c.active[P_TESTING]) {
-        for (cJSON *v = ivs->child; v; v = v->next) {
-            cJSON *sp = cJSON_GetObjectItemCaseSensitive(v, "seek_probability");
-            if (cJSON_IsNumber(sp)) cJSON_SetNumberValue(sp, fmin(1.0, sp->valuedouble * mean[P_TESTING]));
-        }
         cJSON *te = cJSON_AddObjectToObject(cal, "testing");
-        cJSON_AddNumberToObject(te, "seek_probability", fmin(1.0, c.base_policy.test_seek_probability * mean[P_TESTING]));
+        cJSON_AddNumberToObject(te, "seek_scale", mean[P_TESTING]);
     }
     if (c.active[P_BETA_PHASE]) {
-        cJSON *v = cJSON_CreateObject();
-        cJSON_AddStringToObject(v, "date", o->phase_date);
-        cJSON_AddStringToObject(v, "type", "transmission");
-        cJSON_AddNumberToObject(v, "beta", mean[P_BETA_PHASE]);
-        cJSON_AddStringToObject(v, "source", "civitas calibrate");
-        cJSON_AddItemToArray(ivs, v);
+        cJSON *tr = cJSON_AddObjectToObject(cal, "transmission");
+        cJSON_AddNumberToObject(tr, "after_stay_at_home", mean[P_BETA_PHASE]);
     }
-    cJSON_AddItemToObject(cal, "interventions", ivs);
     char *text = cJSON_Print(cal);
     cJSON_Delete(cal);
     free(abs_study);
@@ -341,8 +332,6 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
 out:
     civ_population_free(&pop);
     civ_observed_free(&c.obs);
-    /* s.iv is ours (realloc'd); the study frees it */
-    free(c.iv);
     civ_study_free(&s);
     return err->status ? err->status : st;
 }

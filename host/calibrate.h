@@ -16,7 +16,7 @@ typedef struct {
     const char *study;
     const char *output;         /* calibrated study JSON */
     const char *fit_until;      /* YYYY-MM-DD: last fitted day */
-    const char *phase_date;     /* NULL: no separate transmission scale after this date */
+    bool fit_after_stay_at_home; /* also fit transmission.after_stay_at_home */
     double scale;
     int seeds, restarts, max_evaluations, steps, threads;
     bool fit_testing;

@@ -101,8 +101,9 @@ static const char *usage_calibrate =
     "the observed daily reported cases per borough up to --fit-until (later days are held out), with\n"
     "Nelder-Mead on ensemble means. Writes CALIBRATED.json (a study overriding STUDY.json with the fitted\n"
     "values) and CALIBRATED.json.fit.json (estimates, spread over restarts, losses).\n"
-    "  --phase DATE           also fit a separate transmission scale from DATE on (e.g. 2020-03-22)\n"
-    "  --fit-testing          also fit a multiplier of the test-seeking probabilities\n"
+    "  --fit-after-stay-at-home  also fit the transmission scale from the first workplace closure on\n"
+    "                         (transmission.after_stay_at_home; moves with the closure in counterfactuals)\n"
+    "  --fit-testing          also fit testing.seek_scale, a multiplier of the test-seeking probabilities\n"
     "  --scale X              population fraction for the fit (default 0.01)\n"
     "  --seeds K              runs averaged per evaluation (default 2)\n"
     "  --restarts R           independent fits with different seeds, for the spread (default 3, max 16)\n"
@@ -349,7 +350,7 @@ static int cmd_calibrate(int argc, char **argv)
 {
     civ_calibrate_options o = {0};
     o.scale = 0.01; o.seeds = 2; o.restarts = 3; o.max_evaluations = 60; o.steps = -1;
-    static const struct option opts[] = {{"fit-until", 1, 0, 'f'}, {"phase", 1, 0, 'p'}, {"fit-testing", 0, 0, 'T'},
+    static const struct option opts[] = {{"fit-until", 1, 0, 'f'}, {"fit-after-stay-at-home", 0, 0, 'p'}, {"fit-testing", 0, 0, 'T'},
         {"scale", 1, 0, 's'}, {"seeds", 1, 0, 'n'}, {"restarts", 1, 0, 'r'}, {"max-evaluations", 1, 0, 'm'},
         {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
@@ -358,7 +359,7 @@ static int cmd_calibrate(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'f': o.fit_until = optarg; break;
-        case 'p': o.phase_date = optarg; break;
+        case 'p': o.fit_after_stay_at_home = true; break;
         case 'T': o.fit_testing = true; break;
         case 's':
             if (!parse_scale(optarg, &o.scale)) return usage_error(usage_calibrate, "--scale '%s': expected a number in (0, 1]", optarg);

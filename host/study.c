@@ -374,7 +374,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
 
     static const char *const top[] = {"name", "description", "model", "parameters", "population",
         "start_date", "steps", "seed", "initial_infections", "contacts", "behavior", "testing",
-        "employment", "interventions", "output", "observed", "note", "sources", NULL};
+        "employment", "interventions", "output", "observed", "transmission", "note", "sources", NULL};
     if (civ_json_check_keys(&c, j, "", top)) return err->status;
 
     const char *name = NULL, *model = NULL;
@@ -542,14 +542,25 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     /* testing and isolation baseline */
     const cJSON *te = NULL;
     if (civ_json_object(&c, j, "", "testing", true, &te)) return err->status;
-    static const char *const k_te[] = {"seek_probability", "result_delay_days", "capacity_per_100k",
+    static const char *const k_te[] = {"seek_probability", "seek_scale", "result_delay_days", "capacity_per_100k",
                                        "isolation_days", "note", "source", NULL};
     double seek = 0;
     long delay = 2, iso_days = 10;
+    s->seek_scale = 1.0;
+    s->beta_after_stay_at_home = -1;
+    const cJSON *tr = NULL;
+    if (civ_json_object(&c, j, "", "transmission", false, &tr)) return err->status;
+    if (tr) {
+        static const char *const k_tr[] = {"after_stay_at_home", "note", "source", NULL};
+        if (civ_json_check_keys(&c, tr, "transmission", k_tr) ||
+            civ_json_number(&c, tr, "transmission", "after_stay_at_home", 0, 100, false, &s->beta_after_stay_at_home))
+            return err->status;
+    }
     if (civ_json_check_keys(&c, te, "testing", k_te) ||
         civ_json_number(&c, te, "testing", "seek_probability", 0, 1, true, &seek) ||
         civ_json_int(&c, te, "testing", "result_delay_days", 0, 30, false, &delay) ||
         civ_json_number(&c, te, "testing", "capacity_per_100k", 0, 1e5, false, &s->test_capacity_per_100k) ||
+        civ_json_number(&c, te, "testing", "seek_scale", 0, 100, false, &s->seek_scale) ||
         civ_json_int(&c, te, "testing", "isolation_days", 0, 60, false, &iso_days))
         return err->status;
 
@@ -653,6 +664,14 @@ void civ_study_policy(const civ_study *s, int day, uint64_t demand_yesterday, ui
         case IV_ISOLATION_COMPLIANCE: *comply_override = v->probability; break;
         case IV_TRANSMISSION: pol->beta = (float)v->beta; break;
         }
+    }
+    /* transmission.after_stay_at_home: from the first workplace closure on (moves with it in counterfactuals) */
+    if (s->beta_after_stay_at_home >= 0)
+        for (int i = 0; i < s->n_iv && s->iv[i].day <= day; i++)
+            if (s->iv[i].type == IV_WORKPLACE_CLOSURE && s->iv[i].closed == 1) { pol->beta = (float)s->beta_after_stay_at_home; break; }
+    if (s->seek_scale != 1.0) {
+        double p = pol->test_seek_probability * s->seek_scale;
+        pol->test_seek_probability = (float)(p > 1 ? 1 : p);
     }
     pol->test_capacity_ratio = 1.0f;
     if (capacity > 0 && demand_yesterday > 0) {

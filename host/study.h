@@ -79,6 +79,8 @@ typedef struct {
     /* baseline policy (before any intervention) */
     civ_policy base_policy;
     double test_capacity_per_100k;   /* 0: unlimited */
+    double seek_scale;               /* testing.seek_scale: multiplies every seek probability */
+    double beta_after_stay_at_home;  /* transmission.after_stay_at_home; < 0: unset */
     civ_intervention *iv;
     int n_iv;
 

@@ -82,10 +82,28 @@ class Calibrate(unittest.TestCase):
         with open(self.out) as f:
             cal = json.load(f)
         self.assertEqual(cal["name"], "fitme_calibrated")
+        self.assertEqual(cal["base"], "fit.json")          # relative to the calibrated file
+        self.assertNotIn("interventions", cal)             # counterfactuals based on it keep the fit
         with open(self.out + ".fit.json") as f:
             self.assertAlmostEqual(cal["parameters"]["beta"], json.load(f)["parameters"]["beta"]["mean"])
         p = civitas("run", self.out, "--scale", "0.005", "-o", os.path.join(self.dir, "cal.h5"), "-q")
         self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_phase_transmission_moves_with_the_closure(self):
+        # transmission.after_stay_at_home = 0: no infection from the first workplace closure on,
+        # which is 2020-03-22 (day 21) in nyc2020 and 2020-03-08 (day 7) in the early-lockdown counterfactual
+        covid = os.path.join(ARGS.source, "models", "covid")
+        for study, closure_day in (("nyc2020.json", 21), ("nyc2020_early_lockdown.json", 7)):
+            s = self.write(self.dir, "zero_" + study, {"base": os.path.join(covid, study), "name": "zero",
+                                                       "transmission": {"after_stay_at_home": 0}, "steps": 40,
+                                                       "output": {"snapshots": []}})
+            out = os.path.join(self.dir, "zero_" + study + ".h5")
+            p = civitas("run", s, "--scale", "0.005", "-o", out, "-q")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with h5py.File(out, "r") as f:
+                inf = f["timeseries/new_infections"][:].sum(axis=(1, 2))
+            self.assertGreater(inf[:closure_day].sum(), 0, study)
+            self.assertEqual(inf[closure_day:].sum(), 0, study)
 
     def test_bad_inputs(self):
         p = civitas("calibrate", self.fit_study, "--fit-until", "2021-01-01", "-o", os.path.join(self.dir, "x.json"))
@@ -95,10 +113,10 @@ class Calibrate(unittest.TestCase):
         p = civitas("calibrate", noobs, "--fit-until", "2020-04-10", "-o", os.path.join(self.dir, "x.json"))
         self.assertEqual(p.returncode, 3)
         self.assertIn("needs observed data", p.stderr)
-        p = civitas("calibrate", self.fit_study, "--fit-until", "2020-04-10", "--phase", "2020-05-01",
+        p = civitas("calibrate", self.fit_study, "--fit-until", "2020-03-15", "--fit-after-stay-at-home",
                     "-o", os.path.join(self.dir, "x.json"))
         self.assertEqual(p.returncode, 3)
-        self.assertIn("--phase", p.stderr)
+        self.assertIn("needs a workplace_closure intervention inside the fitted window", p.stderr)
         p = civitas("calibrate", self.fit_study, "-o", os.path.join(self.dir, "x.json"))
         self.assertEqual(p.returncode, 2)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "x.json")))
