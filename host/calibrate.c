@@ -241,7 +241,7 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     c.pop = &pop;
 
     if (!o->quiet)
-        fprintf(stderr, "civitas: calibrating %d parameters of '%s' to reported cases %s..%s (%d days; later days held out), "
+        fprintf(stderr, "civitas: calibrating %d parameters of '%s' to reported cases %s %s (%d days; later days held out), "
                 "%d seeds per evaluation, %d restart(s), up to %d evaluations each\n", c.n_active, s.name,
                 "from the start to", o->fit_until, c.fit_days, o->seeds, o->restarts, o->max_evaluations);
     civ_bar bar;
@@ -274,7 +274,8 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     cJSON_AddStringToObject(cal, "name", name);
     char note[512];
     snprintf(note, sizeof note, "civitas calibrate: fitted to observed reported cases up to %s (later days held out), "
-             "%d seeds x %d restarts at scale %g; see %s.fit.json", o->fit_until, o->seeds, o->restarts, pop.scale, o->output);
+             "%d seeds x %d restarts at scale %g; see %s.fit.json", o->fit_until, o->seeds, o->restarts, pop.scale,
+             strrchr(o->output, '/') ? strrchr(o->output, '/') + 1 : o->output);
     cJSON_AddStringToObject(cal, "note", note);
     cJSON *params = cJSON_AddObjectToObject(cal, "parameters");
     cJSON_AddNumberToObject(params, "beta", mean[P_BETA]);
