@@ -17,3 +17,9 @@ def parse_args():
 
 def run_tests(rest):
     unittest.main(module="__main__", argv=[sys.argv[0], "-v", *rest])
+
+
+def main(module):
+    """Parses the options into module.ARGS and runs the module's tests."""
+    module.ARGS, rest = parse_args()
+    run_tests(rest)

@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -122,11 +123,5 @@ class Calibrate(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.dir, "x.json")))
 
 
-def main():
-    global ARGS
-    ARGS, rest = civtest.parse_args()
-    civtest.run_tests(rest)
-
-
 if __name__ == "__main__":
-    main()
+    civtest.main(sys.modules[__name__])

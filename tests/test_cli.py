@@ -183,11 +183,5 @@ class CliErrors(unittest.TestCase):
         self.assertEqual(rc, 3)
 
 
-def main():
-    global ARGS
-    ARGS, rest = civtest.parse_args()
-    civtest.run_tests(rest)
-
-
 if __name__ == "__main__":
-    main()
+    civtest.main(sys.modules[__name__])

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -108,11 +109,5 @@ class Ensemble(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
 
 
-def main():
-    global ARGS
-    ARGS, rest = civtest.parse_args()
-    civtest.run_tests(rest)
-
-
 if __name__ == "__main__":
-    main()
+    civtest.main(sys.modules[__name__])

@@ -208,11 +208,5 @@ class Bridge(unittest.TestCase):
         self.assertIn("behavior.llm.base_url", p.stderr)
 
 
-def main():
-    global ARGS
-    ARGS, rest = civtest.parse_args()
-    civtest.run_tests(rest)
-
-
 if __name__ == "__main__":
-    main()
+    civtest.main(sys.modules[__name__])

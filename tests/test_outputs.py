@@ -162,11 +162,5 @@ class Outputs(unittest.TestCase):
         self.assertIn("agent-days/s", self.stderr)
 
 
-def main():
-    global ARGS
-    ARGS, rest = civtest.parse_args()
-    civtest.run_tests(rest)
-
-
 if __name__ == "__main__":
-    main()
+    civtest.main(sys.modules[__name__])

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -93,11 +94,5 @@ class Report(unittest.TestCase):
         self.assertIn("not a civitas run file", p.stderr)
 
 
-def main():
-    global ARGS
-    ARGS, rest = civtest.parse_args()
-    civtest.run_tests(rest)
-
-
 if __name__ == "__main__":
-    main()
+    civtest.main(sys.modules[__name__])
