@@ -18,6 +18,7 @@ extern "C" {
 int civ_cuda_device_count(char *name, size_t name_len, char *why, size_t why_len);
 
 typedef struct {
+    int device;                        /* CUDA device index */
     uint32_t n_agents, n_households, n_places, n_tracts;
     int n_out_bands, n_archetypes;
     uint64_t seed;

@@ -159,7 +159,12 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
 {
     Range r("civitas: stage to device");
     size_t free_b = 0, total_b = 0;
-    cudaError_t rc = cudaMemGetInfo(&free_b, &total_b);
+    cudaError_t rc = cudaSetDevice(s->device);
+    if (rc != cudaSuccess) {
+        snprintf(err, err_len, "cudaSetDevice(%d) failed: %s", s->device, cudaGetErrorString(rc));
+        return nullptr;
+    }
+    rc = cudaMemGetInfo(&free_b, &total_b);
     if (rc != cudaSuccess) {
         snprintf(err, err_len, "cudaMemGetInfo failed: %s", cudaGetErrorString(rc));
         return nullptr;
@@ -174,7 +179,7 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
     g->n = s->n_agents; g->n_households = s->n_households; g->n_places = s->n_places; g->n_tracts = s->n_tracts;
     g->nb = s->n_out_bands; g->n_arch = s->n_archetypes; g->seed = s->seed;
     int sms = 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess || sms <= 0) sms = 132;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, s->device) != cudaSuccess || sms <= 0) sms = 132;
     g->update_blocks = (unsigned)(4 * sms);
     const size_t n = s->n_agents;
     const size_t nt = (size_t)s->n_tracts * CIV_N_PREM;

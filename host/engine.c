@@ -41,7 +41,7 @@ static civ_status start_gpu(civ_engine *e, civ_error *err)
 {
 #ifdef CIVITAS_HAVE_CUDA
     const civ_population *pop = e->pop;
-    civ_cuda_setup cs = {pop->n_agents, pop->n_households, pop->n_places, pop->n_tracts, e->n_out_bands,
+    civ_cuda_setup cs = {e->device, pop->n_agents, pop->n_households, pop->n_places, pop->n_tracts, e->n_out_bands,
                          e->table.n_archetypes, e->study->seed, &e->model,
                          pop->age, pop->borough, pop->tract, e->archetype, pop->household, pop->place,
                          e->place_is_school, pop->place_size, pop->tract_borough, e->tract_count, e->out_band_of_age,
@@ -59,6 +59,12 @@ static civ_status start_gpu(civ_engine *e, civ_error *err)
 
 civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop,
                            int nthreads, civ_backend backend, civ_error *err)
+{
+    return civ_engine_init_on(e, s, pop, nthreads, backend, 0, err);
+}
+
+civ_status civ_engine_init_on(civ_engine *e, const civ_study *s, const civ_population *pop,
+                              int nthreads, civ_backend backend, int device, civ_error *err)
 {
     memset(e, 0, sizeof *e);
     e->study = s;
@@ -139,6 +145,7 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
     }
     e->ratio_yesterday = 1.0f;
     e->backend = backend;
+    e->device = device;
     if (backend == CIV_BACKEND_CUDA) return start_gpu(e, err);
     return CIV_OK;
 }

@@ -33,6 +33,7 @@ typedef struct {
     civ_decision_table table;
     int nthreads;
     civ_backend backend;
+    int device;                   /* CUDA device index (set before civ_engine_init's GPU start; default 0) */
     void *gpu;                    /* civ_cuda_engine when backend == CIV_BACKEND_CUDA */
     int day;                      /* next day to simulate */
     uint32_t seeded;              /* initial infections placed */
@@ -65,6 +66,9 @@ typedef struct {
 
 civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop,
                            int nthreads, civ_backend backend, civ_error *err);
+/* Same, on a given CUDA device (ensembles under MPI: one device per rank). */
+civ_status civ_engine_init_on(civ_engine *e, const civ_study *s, const civ_population *pop,
+                              int nthreads, civ_backend backend, int device, civ_error *err);
 /* Starts the LLM bridge when the study's behaviour mode is llm or replay (after init). */
 civ_status civ_engine_start_bridge(civ_engine *e, int quiet, civ_error *err);
 /* Simulates one day. Fails only on a device error (CUDA backend). */

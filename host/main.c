@@ -26,7 +26,7 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  run STUDY.json     simulate a study and write an HDF5 trajectory\n"
-    "  ensemble STUDY...  run studies for N seeds each (MPI-aware); runs and mean/median/5-95%% bands\n"
+    "  ensemble STUDY...  run studies for N seeds each (MPI-aware); runs and mean/median/5-95% bands\n"
     "  synth              synthesize a population from census marginals and save it (HDF5)\n"
     "  info FILE.h5       summarise a population or run file\n"
     "  plot RUN.h5        draw epidemic curves by borough (SVG)\n"
@@ -77,11 +77,12 @@ static const char *usage_ensemble =
     "       mpirun -np R civitas ensemble ...     (runs split over R ranks; same file for any R)\n"
     "\n"
     "Runs every study (e.g. a base and its counterfactuals) for N seeds (the study's seed, +1, ...),\n"
-    "and writes every run's series and, per study, mean, median, 5%% and 95%% per series.\n"
+    "and writes every run's series and, per study, mean, median, 5% and 95% per series.\n"
     "Studies must share start_date, steps and output age bands.\n"
     "  --seeds N          runs per study (default 10)\n"
     "  --scale X, --steps N   as for run, applied to every study\n"
     "  --threads N        OpenMP threads per rank (default: cores / ranks)\n"
+    "  --backend B        cpu (default), cuda (one GPU per rank: device = rank mod devices) or auto\n"
     "  -o, --output FILE  ensemble file (required)\n"
     "  -q, --quiet        no progress output\n";
 
@@ -279,12 +280,14 @@ static int cmd_ensemble(int argc, char **argv)
     o.ov.scale = -1; o.ov.steps = -1; o.ov.seed = -1;
     o.backend = "cpu";
     static const struct option opts[] = {{"seeds", 1, 0, 'n'}, {"scale", 1, 0, 's'}, {"steps", 1, 0, 'p'},
-        {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"threads", 1, 0, 't'}, {"backend", 1, 0, 'b'}, {"output", 1, 0, 'o'}, {"quiet", 0, 0, 'q'},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     long long v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
+        case 'b': o.backend = optarg; break;
         case 'n':
             if (!parse_long(optarg, &v) || v < 1 || v > 10000) return usage_error(usage_ensemble, "--seeds '%s': expected 1..10000", optarg);
             o.seeds = (int)v;
