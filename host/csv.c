@@ -1,4 +1,5 @@
 #include "csv.h"
+#include "file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -36,15 +37,9 @@ static int split_line(char *line, char **fields, int max)
 civ_status civ_csv_read(const char *path, civ_csv *csv, civ_error *err)
 {
     memset(csv, 0, sizeof *csv);
-    FILE *f = fopen(path, "rb");
-    if (!f) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open data file: %m", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    csv->storage = civ_xmalloc((size_t)size + 1);
-    size_t got = fread(csv->storage, 1, (size_t)size, f);
-    fclose(f);
-    csv->storage[got] = 0;
+    size_t got;
+    csv->storage = civ_read_file(path, &got);
+    if (!csv->storage) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open data file: %m", path);
     csv->path = strdup(path);
 
     int nlines = 0;

@@ -6,32 +6,12 @@
 #include <string.h>
 
 #include "date.h"
-
-static char *read_whole_file(const char *path, size_t *len, civ_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        civ_fail(err, CIV_ERR_INPUT, "%s: cannot open: %m", path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = civ_xmalloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) { cap *= 2; buf = realloc(buf, cap); if (!buf) abort(); }
-    }
-    fclose(f);
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
+#include "file.h"
 
 civ_status civ_json_load(const char *path, cJSON **out, civ_error *err)
 {
-    size_t len;
-    char *text = read_whole_file(path, &len, err);
-    if (!text) return err->status;
+    char *text = civ_read_file(path, NULL);
+    if (!text) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open: %m", path);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {

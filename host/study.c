@@ -10,6 +10,7 @@
 #include "../llm_bridge/prompt.h"
 #include "../models/covid/covid_params.h"
 #include "date.h"
+#include "file.h"
 #include "json_util.h"
 
 #define MAX_BASE_DEPTH 8
@@ -61,18 +62,12 @@ static void absolutize_inputs(cJSON *j, const char *dir)
 
 static char *read_text(const char *path, civ_error *err, const char *study, const char *field)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    size_t got;
+    char *buf = civ_read_file(path, &got);
+    if (!buf) {
         civ_fail(err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", study, field, path);
         return NULL;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = civ_xmalloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = 0;
     while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
     return buf;
 }
