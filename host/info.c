@@ -60,6 +60,42 @@ civ_status civ_read_borough_series(const char *path, const char *var, int **out,
     return CIV_OK;
 }
 
+civ_status civ_read_observed(const char *path, const char *name, int steps, int **out, civ_error *err)
+{
+    *out = NULL;
+    civ_h5_quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", path);
+    char ds_name[64];
+    snprintf(ds_name, sizeof ds_name, "observed/%s", name);
+    if (H5Lexists(f, "observed", H5P_DEFAULT) <= 0 || H5Lexists(f, ds_name, H5P_DEFAULT) <= 0) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: the run has no observed data (the study must name 'observed': "
+                        "{\"file\": \".../nyc_covid_daily_by_borough.csv\"})", path);
+    }
+    hid_t ds = H5Dopen2(f, ds_name, H5P_DEFAULT), fs = H5Dget_space(ds);
+    hsize_t dims[2] = {0, 0};
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    herr_t rc = -1;
+    if ((int)dims[0] >= steps && dims[1] == CIV_NBOROUGH) {
+        hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)steps, CIV_NBOROUGH};
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        hid_t ms = H5Screate_simple(2, count, NULL);
+        *out = civ_xmalloc((size_t)steps * CIV_NBOROUGH * sizeof(int) + 16);
+        rc = H5Dread(ds, H5T_NATIVE_INT, ms, fs, H5P_DEFAULT, *out);
+        H5Sclose(ms);
+    }
+    H5Sclose(fs);
+    H5Dclose(ds);
+    H5Fclose(f);
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        return civ_fail(err, CIV_ERR_INPUT, "%s: cannot read %s for %d days", path, ds_name, steps);
+    }
+    return CIV_OK;
+}
+
 static void info_population(const char *path, FILE *out, civ_error *err)
 {
     civ_population pop;

@@ -22,4 +22,7 @@ void civ_smooth7(const int *in, int steps, int stride, int col, double scale, do
 /* Reads /timeseries/<var> summed over age bands into out[step][borough] (malloc'd). */
 civ_status civ_read_borough_series(const char *path, const char *var, int **out, int *steps, civ_error *err);
 
+/* Reads /observed/<name> (cases, hospitalized, deaths) for the first `steps` days into out[step][borough]. */
+civ_status civ_read_observed(const char *path, const char *name, int steps, int **out, civ_error *err);
+
 #endif

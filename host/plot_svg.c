@@ -40,29 +40,6 @@ void civ_smooth7(const int *in, int steps, int stride, int col, double scale, do
     }
 }
 
-static int read_observed(const char *path, const char *name, int steps, int **out)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return -1;
-    char ds_name[64];
-    snprintf(ds_name, sizeof ds_name, "observed/%s", name);
-    int rc = -1;
-    if (H5Lexists(f, "observed", H5P_DEFAULT) > 0 && H5Lexists(f, ds_name, H5P_DEFAULT) > 0) {
-        hid_t ds = H5Dopen2(f, ds_name, H5P_DEFAULT);
-        hid_t sp = H5Dget_space(ds);
-        hsize_t dims[2];
-        H5Sget_simple_extent_dims(sp, dims, NULL);
-        H5Sclose(sp);
-        if ((int)dims[0] >= steps) {
-            *out = civ_xmalloc(dims[0] * CIV_NBOROUGH * sizeof(int));
-            rc = H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0 ? -1 : 0;
-        }
-        H5Dclose(ds);
-    }
-    H5Fclose(f);
-    return rc;
-}
-
 /* Six panels (city + boroughs) of daily lines; values[line][panel * steps + t]. */
 civ_status civ_svg_panels(const char *svg_path, const char *title, int steps, int start_day, int nlines,
                           const civ_svg_line *lines, const char *footnote, civ_error *err)
@@ -159,8 +136,9 @@ civ_status civ_plot(const char *run_path, const char *svg_path, int show_observe
     H5Fclose(f);
     int start_day = 0;
     if (!start || !civ_date_parse(start, &start_day)) start_day = 0;
-    int have_obs = show_observed && read_observed(run_path, "cases", steps, &obs_c) == 0 &&
-                   read_observed(run_path, "hospitalized", steps, &obs_h) == 0;
+    civ_error no_obs = {0};   /* observed data are optional on plots */
+    int have_obs = show_observed && civ_read_observed(run_path, "cases", steps, &obs_c, &no_obs) == CIV_OK &&
+                   civ_read_observed(run_path, "hospitalized", steps, &obs_h, &no_obs) == CIV_OK;
 
     /* per panel: 0 = NYC (sum), 1..5 = boroughs */
     int *src[5] = {inf, rep, hosp, obs_c, obs_h};

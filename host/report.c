@@ -43,27 +43,6 @@ civ_errors civ_error_metrics(const double *sim, const double *obs, int t0, int t
     return e;
 }
 
-static civ_status read_observed(const char *path, const char *name, int steps, int **out, civ_error *err)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    char ds_name[64];
-    snprintf(ds_name, sizeof ds_name, "observed/%s", name);
-    if (H5Lexists(f, "observed", H5P_DEFAULT) <= 0) {
-        H5Fclose(f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: the run has no observed data (the study must name 'observed': "
-                        "{\"file\": \".../nyc_covid_daily_by_borough.csv\"})", path);
-    }
-    hid_t ds = H5Dopen2(f, ds_name, H5P_DEFAULT);
-    *out = civ_xmalloc((size_t)steps * CIV_NBOROUGH * sizeof(int) + 16);
-    hid_t fs = H5Dget_space(ds);
-    hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)steps, CIV_NBOROUGH};
-    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-    hid_t ms = H5Screate_simple(2, count, NULL);
-    herr_t rc = H5Dread(ds, H5T_NATIVE_INT, ms, fs, H5P_DEFAULT, *out);
-    H5Sclose(ms); H5Sclose(fs); H5Dclose(ds); H5Fclose(f);
-    return rc < 0 ? civ_fail(err, CIV_ERR_INPUT, "%s: cannot read %s", path, ds_name) : CIV_OK;
-}
-
 typedef struct {
     char *path, *name, *status, *mode, *start;
     int steps, start_day;
@@ -235,7 +214,7 @@ civ_status civ_report(const civ_report_options *o, civ_error *err)
             if (series[q].sim_var) {
                 int *s = NULL, *ob = NULL, steps = 0;
                 if ((st = civ_read_borough_series(r->path, series[q].sim_var, &s, &steps, err)) ||
-                    (st = read_observed(r->path, series[q].obs_name, T, &ob, err))) { free(s); free(sim); free(obs); break; }
+                    (st = civ_read_observed(r->path, series[q].obs_name, T, &ob, err))) { free(s); free(sim); free(obs); break; }
                 int *city = civ_xcalloc((size_t)T, sizeof(int)), *ocity = civ_xcalloc((size_t)T, sizeof(int));
                 for (int t = 0; t < T; t++)
                     for (int b = 0; b < CIV_NBOROUGH; b++) { city[t] += s[t * CIV_NBOROUGH + b]; ocity[t] += ob[t * CIV_NBOROUGH + b]; }
