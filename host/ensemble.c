@@ -103,15 +103,10 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, int n
     hid_t g = H5Gcreate2(f, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int32_t *days = civ_xmalloc((size_t)steps * sizeof(int32_t));
     for (int t = 0; t < steps; t++) days[t] = t;
-    hsize_t d1[1] = {(hsize_t)steps};
-    hid_t sp = H5Screate_simple(1, d1, NULL);
-    hid_t date = H5Dcreate2(g, "date", H5T_NATIVE_INT32, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(date, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, days);
-    H5Sclose(sp);
+    hid_t date = civ_h5_int_scale(g, "date", steps, days);
     char units[64];
     snprintf(units, sizeof units, "days since %s", start);
     civ_h5_attr_string(date, "units", units);
-    H5DSset_scale(date, "date");
     const char **names = civ_xcalloc((size_t)n_runs, sizeof(char *));
     int64_t *seeds = civ_xcalloc((size_t)n_runs, sizeof(int64_t));
     int32_t *ridx = civ_xcalloc((size_t)n_runs, sizeof(int32_t));
@@ -120,11 +115,9 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, int n
         seeds[r] = (int64_t)st[r / N].seed + (r % N);
         ridx[r] = r;
     }
+    hid_t run = civ_h5_int_scale(g, "run", n_runs, ridx);
     hsize_t dr[1] = {(hsize_t)n_runs};
-    sp = H5Screate_simple(1, dr, NULL);
-    hid_t run = H5Dcreate2(g, "run", H5T_NATIVE_INT32, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(run, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, ridx);
-    H5DSset_scale(run, "run");
+    hid_t sp = H5Screate_simple(1, dr, NULL);
     hid_t vs = civ_h5_vlen_str();
     hid_t sname = H5Dcreate2(g, "study", vs, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dwrite(sname, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, names);
@@ -133,19 +126,14 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, int n
     H5DSattach_scale(sname, run, 0);
     H5DSattach_scale(sseed, run, 0);
     H5Sclose(sp);
-    hid_t boro = H5Dcreate2(g, "borough", vs, H5Screate_simple(1, (hsize_t[]){CIV_NBOROUGH}, NULL), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(boro, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, civ_borough_code);
-    H5DSset_scale(boro, "borough");
+    hid_t boro = civ_h5_string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
     char labels[CIV_MAX_BANDS][16];
     const char *lp[CIV_MAX_BANDS];
     for (int b = 0; b < nb; b++) {
-        if (b + 1 < nb) snprintf(labels[b], 16, "%d-%d", st[0].out_band_edges[b], st[0].out_band_edges[b + 1] - 1);
-        else snprintf(labels[b], 16, "%d+", st[0].out_band_edges[b]);
+        civ_age_band_label(st[0].out_band_edges, nb, b, labels[b], sizeof labels[b]);
         lp[b] = labels[b];
     }
-    hid_t band = H5Dcreate2(g, "age_band", vs, H5Screate_simple(1, (hsize_t[]){(hsize_t)nb}, NULL), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(band, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, lp);
-    H5DSset_scale(band, "age_band");
+    hid_t band = civ_h5_string_scale(g, "age_band", nb, lp);
     /* every run's series: [run][step][borough][band] */
     int32_t *buf = civ_xmalloc((size_t)n_runs * steps * cells * sizeof(int32_t));
     double *vals = civ_xmalloc((size_t)N * sizeof(double));

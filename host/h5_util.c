@@ -1,5 +1,7 @@
 #include "h5_util.h"
 
+#include <hdf5_hl.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,3 +122,26 @@ static int read_attr_scalar(hid_t loc, const char *name, hid_t type, void *v)
 int civ_h5_read_attr_f64(hid_t loc, const char *name, double *v) { return read_attr_scalar(loc, name, H5T_NATIVE_DOUBLE, v); }
 int civ_h5_read_attr_u64(hid_t loc, const char *name, uint64_t *v) { return read_attr_scalar(loc, name, H5T_NATIVE_UINT64, v); }
 int civ_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v) { return read_attr_scalar(loc, name, H5T_NATIVE_INT64, v); }
+
+hid_t civ_h5_string_scale(hid_t loc, const char *name, int n, const char *const *labels)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t t = civ_h5_vlen_str(), s = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels);
+    H5DSset_scale(ds, name);
+    H5Tclose(t);
+    H5Sclose(s);
+    return ds;
+}
+
+hid_t civ_h5_int_scale(hid_t loc, const char *name, int n, const int32_t *values)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t s = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(loc, name, H5T_NATIVE_INT32, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values);
+    H5DSset_scale(ds, name);
+    H5Sclose(s);
+    return ds;
+}

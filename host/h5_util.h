@@ -26,6 +26,9 @@ char *civ_h5_read_attr_string(hid_t loc, const char *name);  /* malloc'd or NULL
 int civ_h5_read_attr_f64(hid_t loc, const char *name, double *v);
 int civ_h5_read_attr_u64(hid_t loc, const char *name, uint64_t *v);
 int civ_h5_read_attr_i64(hid_t loc, const char *name, int64_t *v);
+/* 1-D dimension scales named `name` (xarray/netCDF dimension names); caller closes. */
+hid_t civ_h5_string_scale(hid_t loc, const char *name, int n, const char *const *labels);
+hid_t civ_h5_int_scale(hid_t loc, const char *name, int n, const int32_t *values);
 /* vlen UTF-8 string datatype (caller closes). */
 hid_t civ_h5_vlen_str(void);
 

@@ -675,6 +675,12 @@ void civ_study_policy(const civ_study *s, int day, uint64_t demand_yesterday, ui
     }
 }
 
+void civ_age_band_label(const int *edges, int n, int b, char *buf, size_t len)
+{
+    if (b + 1 < n) snprintf(buf, len, "%d-%d", edges[b], edges[b + 1] - 1);
+    else snprintf(buf, len, "%d+", edges[b]);
+}
+
 char *civ_study_resolved_json(const civ_study *s)
 {
     cJSON *root = cJSON_CreateObject();

@@ -113,6 +113,9 @@ void civ_study_free(civ_study *s);
 void civ_study_policy(const civ_study *s, int day, uint64_t demand_yesterday, uint32_t n_agents,
                       civ_policy *pol, double *comply_override);
 
+/* "20-29" or "75+" for band b of the bands with lower edges edges[0..n). */
+void civ_age_band_label(const int *edges, int n, int b, char *buf, size_t len);
+
 /* Resolved configuration (study + model) as one JSON text; caller frees. */
 char *civ_study_resolved_json(const civ_study *s);
 

@@ -51,31 +51,11 @@ static herr_t append_row(hid_t ds, int rank, hsize_t row, const hsize_t *tail, h
     return rc;
 }
 
-static hid_t string_scale(hid_t loc, const char *name, int n, const char *const *labels)
+/* An extendible int32 dimension scale (one entry per appended row). */
+static hid_t extendible_scale(hid_t loc, const char *name)
 {
-    hsize_t dims[1] = {(hsize_t)n};
-    hid_t t = civ_h5_vlen_str(), s = H5Screate_simple(1, dims, NULL);
-    hid_t ds = H5Dcreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels);
-    H5DSset_scale(ds, name);
-    H5Tclose(t);
-    H5Sclose(s);
-    return ds;
-}
-
-static hid_t int_scale(hid_t loc, const char *name, int n, const int32_t *v, int extendible)
-{
-    hid_t ds;
-    if (extendible) {
-        hsize_t chunk[1] = {256};
-        ds = make_extendible(loc, name, H5T_NATIVE_INT32, 1, NULL, chunk, 0);
-    } else {
-        hsize_t dims[1] = {(hsize_t)n};
-        hid_t s = H5Screate_simple(1, dims, NULL);
-        ds = H5Dcreate2(loc, name, H5T_NATIVE_INT32, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-        H5Sclose(s);
-    }
+    hsize_t chunk[1] = {256};
+    hid_t ds = make_extendible(loc, name, H5T_NATIVE_INT32, 1, NULL, chunk, 0);
     H5DSset_scale(ds, name);
     return ds;
 }
@@ -123,18 +103,17 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
 
     /* time series */
     hid_t g = H5Gcreate2(f, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    t->date = int_scale(g, "date", 0, NULL, 1);
+    t->date = extendible_scale(g, "date");
     date_units(t->date, s->start_day);
-    hid_t boro = string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
+    hid_t boro = civ_h5_string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
     civ_h5_attr_string(boro, "long_name", "Bronx, Brooklyn, Manhattan, Queens, Staten Island");
     char labels[CIV_MAX_BANDS][16];
     const char *lp[CIV_MAX_BANDS];
     for (int b = 0; b < t->nb; b++) {
-        if (b + 1 < t->nb) snprintf(labels[b], 16, "%d-%d", s->out_band_edges[b], s->out_band_edges[b + 1] - 1);
-        else snprintf(labels[b], 16, "%d+", s->out_band_edges[b]);
+        civ_age_band_label(s->out_band_edges, t->nb, b, labels[b], sizeof labels[b]);
         lp[b] = labels[b];
     }
-    hid_t band = string_scale(g, "age_band", t->nb, lp);
+    hid_t band = civ_h5_string_scale(g, "age_band", t->nb, lp);
     hsize_t tail[2] = {CIV_NBOROUGH, (hsize_t)t->nb}, chunk[3] = {64, CIV_NBOROUGH, (hsize_t)t->nb};
     for (int v = 0; v < V_NVARS; v++) {
         t->var[v] = make_extendible(g, civ_var_name[v], H5T_NATIVE_INT32, 3, tail, chunk, 4);
@@ -166,16 +145,16 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         civ_h5_attr_f64(g, "smoothing", L->smoothing);
     }
     t->samples = s->behavior_mode == CIV_BEHAVIOR_HEURISTIC ? 1 : L->samples;
-    t->table_step = int_scale(g, "refresh_step", 0, NULL, 1);
+    t->table_step = extendible_scale(g, "refresh_step");
     char (*alab)[48] = civ_xcalloc((size_t)t->n_arch, 48);
     const char **ap = civ_xcalloc((size_t)t->n_arch, sizeof(char *));
     for (int a = 0; a < t->n_arch; a++) { civ_archetype_label(&e->table, a, alab[a], 48); ap[a] = alab[a]; }
-    hid_t arch = string_scale(g, "archetype", t->n_arch, ap);
-    hid_t dec = string_scale(g, "decision", CIV_N_DECISION, civ_decision_name);
+    hid_t arch = civ_h5_string_scale(g, "archetype", t->n_arch, ap);
+    hid_t dec = civ_h5_string_scale(g, "decision", CIV_N_DECISION, civ_decision_name);
     int32_t sidx[64];
     for (int k = 0; k < t->samples; k++) sidx[k] = k;
-    hid_t sample = int_scale(g, "sample", t->samples, sidx, 0);
-    t->fallback = int_scale(g, "fallback", 0, NULL, 1);
+    hid_t sample = civ_h5_int_scale(g, "sample", t->samples, sidx);
+    t->fallback = extendible_scale(g, "fallback");
     hsize_t atail[2] = {(hsize_t)t->n_arch, CIV_N_DECISION}, achunk[3] = {16, (hsize_t)t->n_arch, CIV_N_DECISION};
     t->tables = make_extendible(g, "tables", H5T_NATIVE_FLOAT, 3, atail, achunk, 4);
     civ_h5_attr_string(t->tables, "description", "p[archetype][decision] in force from refresh_step on");
@@ -227,10 +206,10 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         civ_h5_attr_f64(g, "scale_to_population", e->pop->scale);
         int32_t *days = civ_xmalloc((size_t)obs->steps * sizeof(int32_t));
         for (int k = 0; k < obs->steps; k++) days[k] = k;
-        hid_t od = int_scale(g, "date", obs->steps, days, 0);
+        hid_t od = civ_h5_int_scale(g, "date", obs->steps, days);
         date_units(od, s->start_day);
         free(days);
-        hid_t ob = string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
+        hid_t ob = civ_h5_string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
         const int32_t *series[3] = {obs->cases, obs->hospitalized, obs->deaths};
         static const char *const names[3] = {"cases", "hospitalized", "deaths"};
         for (int k = 0; k < 3; k++) {
@@ -256,7 +235,7 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         civ_h5_attr_string(g, "description", "per-agent state at the snapshot steps; agent index = row in the population file. "
                            "stage: 0 S,1 E,2 P,3 A,4 M,5 V(severe),6 H,7 R,8 D; flags bits: 1 isolating (symptoms), "
                            "2 test pending, 8 confirmed; labour: 0 not in labour force, 1 employed, 2 unemployed");
-        t->snap_step = int_scale(g, "step", 0, NULL, 1);
+        t->snap_step = extendible_scale(g, "step");
         hsize_t stail[1] = {t->n_agents};
         hsize_t schunk[2] = {1, t->n_agents < (1u << 22) ? t->n_agents : (1u << 22)};
         t->snap_stage = make_extendible(g, "stage", H5T_NATIVE_UINT8, 2, stail, schunk, 1);

@@ -72,14 +72,9 @@ static void fill_vars(const civ_llm_bridge *b, const civ_situation *sit, int a, 
     civ_archetype_parts p = civ_archetype_decode(t, a);
     memset(v, 0, sizeof *v);
     int lo = t->band_edges[p.band];
-    if (p.band + 1 < t->n_bands) {
-        int hi = t->band_edges[p.band + 1] - 1;
-        snprintf(v->age_band, sizeof v->age_band, "%d-%d", lo, hi);
-        snprintf(v->age_phrase, sizeof v->age_phrase, "aged %d to %d", lo, hi);
-    } else {
-        snprintf(v->age_band, sizeof v->age_band, "%d+", lo);
-        snprintf(v->age_phrase, sizeof v->age_phrase, "aged %d or older", lo);
-    }
+    civ_age_band_label(t->band_edges, t->n_bands, p.band, v->age_band, sizeof v->age_band);
+    if (p.band + 1 < t->n_bands) snprintf(v->age_phrase, sizeof v->age_phrase, "aged %d to %d", lo, t->band_edges[p.band + 1] - 1);
+    else snprintf(v->age_phrase, sizeof v->age_phrase, "aged %d or older", lo);
     snprintf(v->sex, sizeof v->sex, "%s", t->n_sex == 2 ? (p.sex ? "male" : "female") : "adult");
     int boro = t->n_borough == CIV_NBOROUGH ? p.borough : -1;
     snprintf(v->borough, sizeof v->borough, "%s", boro >= 0 ? civ_borough_code[boro] : "NYC");

@@ -59,8 +59,7 @@ void civ_archetype_label(const civ_decision_table *t, int a, char *buf, size_t n
     civ_archetype_parts p = civ_archetype_decode(t, a);
     static const char *const emp[3] = {"/not-in-labour-force", "/employed", "/unemployed"};
     char band[16];
-    if (p.band + 1 < t->n_bands) snprintf(band, sizeof band, "%d-%d", t->band_edges[p.band], t->band_edges[p.band + 1] - 1);
-    else snprintf(band, sizeof band, "%d+", t->band_edges[p.band]);
+    civ_age_band_label(t->band_edges, t->n_bands, p.band, band, sizeof band);
     snprintf(buf, n, "%s/%s/%s%s%s", band, t->n_sex == 2 ? (p.sex ? "M" : "F") : "any",
              t->n_borough == CIV_NBOROUGH ? civ_borough_code[p.borough] : "NYC",
              t->n_employment == 3 ? emp[p.employment] : "", t->n_children == 2 ? (p.children ? "/children" : "/no-children") : "");
