@@ -13,30 +13,14 @@
 #include "host/engine.h"
 #include "host/run.h"
 #include "models/covid/covid_params.h"
+#include "sim_fixture.h"
 
 #define SRC CIVITAS_SOURCE_DIR
 
-typedef struct {
-    civ_study s;
-    civ_population pop;
-    civ_engine e;
-} sim;
-
 static void sim_open(sim *m, const char *study, double scale, long steps, int threads)
 {
-    civ_study_overrides ov = {scale, steps, -1, NULL, NULL, NULL, NULL, true};
     civ_error err = {0};
-    char src[1024];
-    if (civ_study_load(study, &ov, &m->s, &err) || civ_study_population(&m->s, true, &m->pop, src, sizeof src, &err) ||
-        civ_engine_init(&m->e, &m->s, &m->pop, threads, CIV_BACKEND_CPU, &err))
-        fail_msg("%s", err.msg);
-}
-
-static void sim_close(sim *m)
-{
-    civ_engine_free(&m->e);
-    civ_population_free(&m->pop);
-    civ_study_free(&m->s);
+    if (sim_load(m, study, scale, steps, -1, threads, CIV_BACKEND_CPU, &err)) fail_msg("%s", err.msg);
 }
 
 /* Writes a study that overrides `base` with `body` (JSON members) to a temp file. */

@@ -7,36 +7,21 @@
 
 #include "host/engine.h"
 #include "host/run.h"
+#include "sim_fixture.h"
 #ifdef CIVITAS_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #endif
 
 #define SRC CIVITAS_SOURCE_DIR
 
-typedef struct {
-    civ_study s;
-    civ_population pop;
-    civ_engine e;
-} sim;
-
 static int open_sim(sim *m, const char *study, double scale, long steps, long long seed, civ_backend b)
 {
-    civ_study_overrides ov = {scale, steps, seed, NULL, NULL, NULL, NULL, true};
     civ_error err = {0};
-    char src[1024];
-    if (civ_study_load(study, &ov, &m->s, &err) || civ_study_population(&m->s, true, &m->pop, src, sizeof src, &err) ||
-        civ_engine_init(&m->e, &m->s, &m->pop, 4, b, &err)) {
+    if (sim_load(m, study, scale, steps, seed, 4, b, &err)) {
         fprintf(stderr, "FAIL: %s\n", err.msg);
         return -1;
     }
     return 0;
-}
-
-static void close_sim(sim *m)
-{
-    civ_engine_free(&m->e);
-    civ_population_free(&m->pop);
-    civ_study_free(&m->s);
 }
 
 static int compare(const char *label, const char *study, double scale, long steps, long long seed)
@@ -72,8 +57,8 @@ static int compare(const char *label, const char *study, double scale, long step
                !memcmp(c.e.test_day, g.e.test_day, n * 2) && !memcmp(c.e.iso_until, g.e.iso_until, n * 2);
     printf("%s %s: %u agents, %d days, %lld infections: series %s, final agent state %s\n", same ? "ok" : "FAIL",
            label, n, c.s.steps, (long long)infections, "identical", same ? "identical" : "DIFFERENT");
-    close_sim(&c);
-    close_sim(&g);
+    sim_close(&c);
+    sim_close(&g);
     return same ? 0 : 1;
 }
 

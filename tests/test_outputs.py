@@ -32,6 +32,15 @@ def wait_for_progress(p, timeout=300):
     raise AssertionError("no progress line in time")
 
 
+def start_long_run(out):
+    """A 3000-day run of the free epidemic, stopped by the caller after its first progress line."""
+    free = os.path.join(ARGS.source, "tests", "data", "free.json")
+    p = subprocess.Popen([ARGS.civitas, "run", free, "--scale", "0.05", "--steps", "3000", "-o", out],
+                         stderr=subprocess.PIPE, text=True)
+    wait_for_progress(p)
+    return p
+
+
 def civitas(*args, **kw):
     return subprocess.run([ARGS.civitas, *args], capture_output=True, text=True, timeout=600, **kw)
 
@@ -94,11 +103,7 @@ class Outputs(unittest.TestCase):
 
     def test_killed_run_is_readable(self):
         out = os.path.join(self.dir, "killed.h5")
-        free = os.path.join(ARGS.source, "tests", "data", "free.json")
-        p = subprocess.Popen([ARGS.civitas, "run", free, "--scale", "0.05", "--steps", "3000", "-o", out],
-                             stderr=subprocess.PIPE, text=True)
-        # wait for the first progress line (10% = 300 days), then kill without warning
-        wait_for_progress(p)
+        p = start_long_run(out)   # first progress line = 10% = 300 days; then kill without warning
         p.kill()
         p.wait()
         p.stderr.close()
@@ -115,10 +120,7 @@ class Outputs(unittest.TestCase):
 
     def test_interrupted_run(self):
         out = os.path.join(self.dir, "interrupted.h5")
-        free = os.path.join(ARGS.source, "tests", "data", "free.json")
-        p = subprocess.Popen([ARGS.civitas, "run", free, "--scale", "0.05", "--steps", "3000", "-o", out],
-                             stderr=subprocess.PIPE, text=True)
-        wait_for_progress(p)
+        p = start_long_run(out)
         p.send_signal(signal.SIGINT)
         err = p.stderr.read()
         p.stderr.close()
