@@ -201,22 +201,26 @@ static void situation(const civ_engine *e, civ_situation *sit)
     sit->start_day = e->study->start_day;
     sit->scale = e->pop->scale > 0 ? e->pop->scale : 1.0;
     sit->policy = &e->policy;
+    /* employed / unemployed per borough: the last day's series, or the population before day 0 */
+    double emp[CIV_NBOROUGH] = {0}, unemp[CIV_NBOROUGH] = {0};
+    if (e->day == 0) {
+        for (uint32_t i = 0; i < e->pop->n_agents; i++) {
+            emp[e->pop->borough[i]] += e->labour[i] == CIV_EMPLOYED;
+            unemp[e->pop->borough[i]] += e->labour[i] == CIV_UNEMPLOYED;
+        }
+    } else {
+        for (int b = 0; b < CIV_NBOROUGH; b++)
+            for (int k = 0; k < nb; k++) {
+                emp[b] += e->series[(V_EMPLOYED * CIV_NBOROUGH + b) * nb + k];
+                unemp[b] += e->series[(V_UNEMPLOYED * CIV_NBOROUGH + b) * nb + k];
+            }
+    }
     for (int b = 0; b < CIV_NBOROUGH; b++) {
         for (int d = 0; d < 28; d++) {
             if (d < 7) sit->cases_week[b] += e->reported[(e->day - 1 - d + 28 * 64) % 28][b];
             sit->cases_4wk_weekly[b] += e->reported[d][b] / 4.0;
         }
-        double emp = 0, unemp = 0;
-        for (int k = 0; k < nb; k++) {
-            emp += e->series[(V_EMPLOYED * CIV_NBOROUGH + b) * nb + k];
-            unemp += e->series[(V_UNEMPLOYED * CIV_NBOROUGH + b) * nb + k];
-        }
-        if (e->day == 0) {   /* before the first day: labour status from the population */
-            emp = unemp = 0;
-            for (uint32_t i = 0; i < e->pop->n_agents; i++)
-                if (e->pop->borough[i] == b) { emp += e->labour[i] == CIV_EMPLOYED; unemp += e->labour[i] == CIV_UNEMPLOYED; }
-        }
-        sit->unemployment_pct[b] = emp + unemp > 0 ? 100.0 * unemp / (emp + unemp) : 0;
+        sit->unemployment_pct[b] = emp[b] + unemp[b] > 0 ? 100.0 * unemp[b] / (emp[b] + unemp[b]) : 0;
         sit->population[b] = (double)e->borough_pop[b];
     }
 }

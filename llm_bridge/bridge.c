@@ -186,7 +186,6 @@ static int parse_answer(const char *content, float out[CIV_N_DECISION], char *wh
 }
 
 typedef struct {
-    int arch, sample;
     char *request;
     uint64_t key;
     int valid;
@@ -228,7 +227,6 @@ civ_status civ_bridge_refresh(civ_llm_bridge *b, const civ_situation *sit, const
             for (int k = 0; k < S; k++) {
                 sample_t *x = &sm[a * S + k];
                 if (round > 0 && x->valid) continue;
-                x->arch = a; x->sample = k;
                 uint32_t seed = civ_rng(s->seed, (uint32_t)sit->day, (uint32_t)(a * 1024 + k), 1000u + (uint32_t)round).v[0] & 0x7FFFFFFF;
                 free(x->request);
                 x->request = build_request(L, rec->prompts[a], seed);
