@@ -44,10 +44,17 @@ typedef struct civ_cuda_engine civ_cuda_engine;
 /* Allocates and stages everything on device 0. NULL with a message on failure
  * (out of memory names the bytes needed and what is free). */
 civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, size_t err_len);
-/* Replaces the decision table (n_archetypes x CIV_N_DECISION) between days. */
+/* Replaces the decision table (n_archetypes x CIV_N_DECISION) from the next
+ * launched day on. The copy is queued from a pinned staging buffer: the host
+ * does not wait for the GPU (the previous day's kernels keep the old table by
+ * stream order). */
 int civ_cuda_upload_table(civ_cuda_engine *g, const float *table, char *err, size_t err_len);
-/* Simulates `day`; writes series[var][borough][band]. 0 on success. */
-int civ_cuda_step(civ_cuda_engine *g, const civ_policy *pol, int day, int32_t *series, char *err, size_t err_len);
+/* Queues the kernels of `day` and the copy of its series into a pinned buffer;
+ * returns without waiting, so the host can write the previous day meanwhile. */
+int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int day, char *err, size_t err_len);
+/* Waits for the launched day; writes series[var][borough][band]. 0 on success
+ * (a kernel fault of the day is reported here). */
+int civ_cuda_complete(civ_cuda_engine *g, int32_t *series, char *err, size_t err_len);
 /* Copies the dynamic agent state back (snapshots, end of run, parity tests). */
 int civ_cuda_download(civ_cuda_engine *g, uint8_t *stage, uint8_t *course, uint8_t *flags, uint8_t *labour,
                       int16_t *infected_day, int16_t *next_day, int16_t *test_day, int16_t *iso_until,

@@ -117,8 +117,13 @@ struct civ_cuda_engine {
     uint8_t *d_tract_borough, *d_out_band;
     uint32_t *d_tract_count;
     float *d_rates, *d_table;
+    float *h_table;             // pinned staging of the decision table
     int *d_series, *h_series;   // h_series: pinned
     cudaStream_t stream;
+    cudaEvent_t series_ready;   // the launched day's series are in h_series
+    cudaEvent_t table_copied;   // h_table may be overwritten
+    bool table_pending;         // a table copy was queued after table_copied was last waited on
+    bool launched;
     void *allocs[40];
     int n_allocs;
 };
@@ -221,12 +226,25 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
         dev_copy<float>(g, &g->d_table, nullptr, (size_t)s->n_archetypes * CIV_N_DECISION, "table", err, err_len) == 0 &&
         dev_copy<int>(g, &g->d_series, nullptr, (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands, "series", err, err_len) == 0;
     if (ok) {
+        const char *what = "cudaMallocHost(series)";
         rc = cudaMallocHost(&g->h_series, (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands * sizeof(int));
-        if (rc == cudaSuccess) rc = cudaStreamCreate(&g->stream);
+        if (rc == cudaSuccess) {
+            what = "cudaMallocHost(table)";
+            rc = cudaMallocHost(&g->h_table, (size_t)(s->n_archetypes ? s->n_archetypes : 1) * CIV_N_DECISION * sizeof(float));
+        }
+        if (rc == cudaSuccess) { what = "cudaStreamCreate"; rc = cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking); }
+        if (rc == cudaSuccess) { what = "cudaEventCreate"; rc = cudaEventCreateWithFlags(&g->series_ready, cudaEventDisableTiming); }
+        if (rc == cudaSuccess) rc = cudaEventCreateWithFlags(&g->table_copied, cudaEventDisableTiming);
         if (rc != cudaSuccess) {
-            snprintf(err, err_len, "cudaMallocHost/cudaStreamCreate failed: %s", cudaGetErrorString(rc));
+            snprintf(err, err_len, "%s failed: %s", what, cudaGetErrorString(rc));
             ok = 0;
         }
+    }
+    // cudaMemcpy from pageable memory may return before its DMA lands; the work stream does not
+    // synchronise with the legacy stream, so the staging must be complete before the first launch
+    if (ok && (rc = cudaDeviceSynchronize()) != cudaSuccess) {
+        snprintf(err, err_len, "staging agent state (cudaDeviceSynchronize) failed: %s", cudaGetErrorString(rc));
+        ok = 0;
     }
     if (!ok) {
         civ_cuda_destroy(g);
@@ -244,16 +262,21 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
 extern "C" int civ_cuda_upload_table(civ_cuda_engine *g, const float *table, char *err, size_t err_len)
 {
     Range r("civitas: table upload");
+    const size_t bytes = (size_t)g->n_arch * CIV_N_DECISION * sizeof(float);
+    // The staging buffer is reused only once its last copy has left it (days ago at any refresh
+    // interval: this wait returns at once). The host never waits for the kernels.
+    if (g->table_pending) CIV_CU(cudaEventSynchronize(g->table_copied));
+    memcpy(g->h_table, table, bytes);
     // stream-ordered: the next day's kernels see the new table, the previous day's the old one
-    CIV_CU(cudaMemcpyAsync(g->d_table, table, (size_t)g->n_arch * CIV_N_DECISION * sizeof(float),
-                           cudaMemcpyHostToDevice, g->stream));
-    CIV_CU(cudaStreamSynchronize(g->stream));   // `table` is pageable host memory owned by the caller
+    CIV_CU(cudaMemcpyAsync(g->d_table, g->h_table, bytes, cudaMemcpyHostToDevice, g->stream));
+    CIV_CU(cudaEventRecord(g->table_copied, g->stream));
+    g->table_pending = true;
     return 0;
 }
 
-extern "C" int civ_cuda_step(civ_cuda_engine *g, const civ_policy *pol, int day, int32_t *series, char *err, size_t err_len)
+extern "C" int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int day, char *err, size_t err_len)
 {
-    Range day_range("civitas: day");
+    Range day_range("civitas: launch day");
     const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * g->nb;
     const unsigned blocks = (unsigned)((g->n + kBlock - 1) / kBlock);
     {
@@ -284,11 +307,25 @@ extern "C" int civ_cuda_step(civ_cuda_engine *g, const civ_policy *pol, int day,
         CIV_CU(cudaGetLastError());
     }
     {
-        Range r("civitas: series to host");
+        Range r("civitas: series to host (queued)");
         CIV_CU(cudaMemcpyAsync(g->h_series, g->d_series, nv * sizeof(int), cudaMemcpyDeviceToHost, g->stream));
-        CIV_CU(cudaStreamSynchronize(g->stream));
-        memcpy(series, g->h_series, nv * sizeof(int));
+        CIV_CU(cudaEventRecord(g->series_ready, g->stream));
     }
+    g->launched = true;
+    return 0;
+}
+
+extern "C" int civ_cuda_complete(civ_cuda_engine *g, int32_t *series, char *err, size_t err_len)
+{
+    Range r("civitas: wait for day");
+    if (!g->launched) {
+        snprintf(err, err_len, "civ_cuda_complete: no day launched (internal error)");
+        return -1;
+    }
+    g->launched = false;
+    // a fault in any of the day's kernels surfaces here
+    CIV_CU(cudaEventSynchronize(g->series_ready));
+    memcpy(series, g->h_series, (size_t)V_NVARS * CIV_NBOROUGH * g->nb * sizeof(int));
     return 0;
 }
 
@@ -298,6 +335,7 @@ extern "C" int civ_cuda_download(civ_cuda_engine *g, uint8_t *stage, uint8_t *co
 {
     Range r("civitas: state to host");
     const size_t n = g->n;
+    CIV_CU(cudaStreamSynchronize(g->stream));   // the state after the last launched day
     CIV_CU(cudaMemcpy(stage, g->a.stage, n, cudaMemcpyDeviceToHost));
     CIV_CU(cudaMemcpy(course, g->a.course, n, cudaMemcpyDeviceToHost));
     CIV_CU(cudaMemcpy(flags, g->a.flags, n, cudaMemcpyDeviceToHost));
@@ -313,7 +351,11 @@ extern "C" void civ_cuda_destroy(civ_cuda_engine *g)
 {
     if (!g) return;
     for (int k = 0; k < g->n_allocs; k++) cudaFree(g->allocs[k]);
+    if (g->stream) cudaStreamSynchronize(g->stream);
     if (g->h_series) cudaFreeHost(g->h_series);
+    if (g->h_table) cudaFreeHost(g->h_table);
+    if (g->series_ready) cudaEventDestroy(g->series_ready);
+    if (g->table_copied) cudaEventDestroy(g->table_copied);
     if (g->stream) cudaStreamDestroy(g->stream);
     delete g;
 }

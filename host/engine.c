@@ -35,6 +35,8 @@ size_t civ_engine_bytes_per_agent(void)
     return 1 + 1 + 2 + 2 + 4 + 4 + 5 + 4 * 2;
 }
 
+static void finish_day(civ_engine *e);
+
 static inline int nvals(const civ_engine *e) { return V_NVARS * CIV_NBOROUGH * e->n_out_bands; }
 
 static civ_status start_gpu(civ_engine *e, civ_error *err)
@@ -253,7 +255,9 @@ static void community_pressure(civ_engine *e, const civ_groups *g)
                            e->community_pressure, t);
 }
 
-civ_status civ_engine_step(civ_engine *e, civ_error *err)
+int civ_engine_refreshes_on(const civ_engine *e, int day) { return day % e->study->refresh_days == 0; }
+
+civ_status civ_engine_launch(civ_engine *e, civ_error *err)
 {
     const civ_study *s = e->study;
     const civ_population *pop = e->pop;
@@ -268,24 +272,23 @@ civ_status civ_engine_step(civ_engine *e, civ_error *err)
     double comply_override;
     uint64_t demand = e->ratio_yesterday > 0 ? (uint64_t)((double)e->tests_yesterday / e->ratio_yesterday) : 0;
     civ_study_policy(s, day, demand, n, &e->policy, &comply_override);
-    e->table_refreshed = day % s->refresh_days == 0;
-    if (e->table_refreshed) {
+    e->launched_refresh = civ_engine_refreshes_on(e, day);
+    if (e->launched_refresh) {
         civ_status st = refresh_table(e, comply_override, err);
         if (st) return st;
     }
     const civ_policy pol = e->policy;
     const float *table = e->table.p;
+    e->launched = 1;
 #ifdef CIVITAS_HAVE_CUDA
     if (e->gpu) {
         char msg[512] = "";
-        if ((e->table_refreshed && civ_cuda_upload_table(e->gpu, table, msg, sizeof msg)) ||
-            civ_cuda_step(e->gpu, &pol, day, e->series, msg, sizeof msg))
+        if ((e->launched_refresh && civ_cuda_upload_table(e->gpu, table, msg, sizeof msg)) ||
+            civ_cuda_launch(e->gpu, &pol, day, msg, sizeof msg))
             return civ_fail(err, CIV_ERR_RUNTIME, "CUDA backend, day %d: %s", day, msg);
-        civ_engine_finish_day(e);
         return CIV_OK;
     }
 #endif
-    (void)err;
 
     memset(e->household_sum, 0, pop->n_households * sizeof(uint64_t));
     memset(e->place_sum, 0, (pop->n_places ? pop->n_places : 1) * sizeof(uint64_t));
@@ -315,18 +318,42 @@ civ_status civ_engine_step(civ_engine *e, civ_error *err)
         }
 #undef CIV_CPU_INC
     }
-    /* integer reduction: exact, independent of thread count */
-    for (int k = 0; k < nv; k++) {
-        int64_t sum = 0;
-        for (int t = 0; t < e->nthreads; t++) sum += e->thread_counts[(size_t)t * (size_t)nv + k];
-        e->series[k] = (int32_t)sum;
-    }
-    civ_engine_finish_day(e);
     return CIV_OK;
 }
 
+civ_status civ_engine_complete(civ_engine *e, civ_error *err)
+{
+    if (!e->launched) return civ_fail(err, CIV_ERR_RUNTIME, "engine: no day launched (internal error)");
+    e->launched = 0;
+#ifdef CIVITAS_HAVE_CUDA
+    if (e->gpu) {
+        char msg[512] = "";
+        if (civ_cuda_complete(e->gpu, e->series, msg, sizeof msg))
+            return civ_fail(err, CIV_ERR_RUNTIME, "CUDA backend, day %d: %s", e->day, msg);
+    } else
+#endif
+    {
+        /* integer reduction: exact, independent of thread count */
+        const int nv = nvals(e);
+        for (int k = 0; k < nv; k++) {
+            int64_t sum = 0;
+            for (int t = 0; t < e->nthreads; t++) sum += e->thread_counts[(size_t)t * (size_t)nv + k];
+            e->series[k] = (int32_t)sum;
+        }
+    }
+    e->table_refreshed = e->launched_refresh;
+    finish_day(e);
+    return CIV_OK;
+}
+
+civ_status civ_engine_step(civ_engine *e, civ_error *err)
+{
+    civ_status st = civ_engine_launch(e, err);
+    return st ? st : civ_engine_complete(e, err);
+}
+
 /* Host bookkeeping after a day's series are known (shared by every backend). */
-void civ_engine_finish_day(civ_engine *e)
+static void finish_day(civ_engine *e)
 {
     const int nb = e->n_out_bands;
     uint64_t tests = 0;

@@ -53,8 +53,10 @@ typedef struct {
     /* outputs of the last step: series[var][borough][out_band] */
     int32_t *series;
     int64_t *thread_counts;       /* [nthreads][V_NVARS*5*bands] scratch */
-    civ_policy policy;            /* policy of the last step */
-    int table_refreshed;          /* the last step refreshed the table */
+    civ_policy policy;            /* policy of the last launched step */
+    int table_refreshed;          /* the last completed step refreshed the table */
+    int launched;                 /* a step is launched and not yet completed */
+    int launched_refresh;         /* ... and it refreshed the table */
     uint64_t tests_yesterday;
     float ratio_yesterday;
     double reported[28][CIV_NBOROUGH];       /* ring of daily reported cases, last 4 weeks */
@@ -71,12 +73,24 @@ civ_status civ_engine_init_on(civ_engine *e, const civ_study *s, const civ_popul
                               int nthreads, civ_backend backend, int device, civ_error *err);
 /* Starts the LLM bridge when the study's behaviour mode is llm or replay (after init). */
 civ_status civ_engine_start_bridge(civ_engine *e, int quiet, civ_error *err);
-/* Simulates one day. Fails only on a device error (CUDA backend). */
+/* Simulates one day: civ_engine_launch then civ_engine_complete. Fails only on
+ * a device error (CUDA backend) or an LLM bridge error. */
 civ_status civ_engine_step(civ_engine *e, civ_error *err);
+/* The two halves of a step, for callers that overlap output with simulation.
+ * launch: resolves the day's policy, refreshes the decision table when due and
+ *   starts the day (the CUDA backend only queues its kernels and returns);
+ * complete: waits for the day and publishes its series in e->series (and
+ *   e->table_refreshed), then does the host bookkeeping.
+ * Between them, e->series still holds the previous day's series, so the
+ * previous day can be written while the GPU runs the next one; e->table and
+ * the bridge record already belong to the launched day. */
+civ_status civ_engine_launch(civ_engine *e, civ_error *err);
+civ_status civ_engine_complete(civ_engine *e, civ_error *err);
+/* Whether `day` starts with a decision-table refresh. */
+int civ_engine_refreshes_on(const civ_engine *e, int day);
 /* Brings the dynamic agent state to the host arrays (no-op on the CPU backend). */
 civ_status civ_engine_sync_agents(civ_engine *e, civ_error *err);
 void civ_engine_free(civ_engine *e);
-void civ_engine_finish_day(civ_engine *e);
 /* bytes of agent state per agent (static + dynamic + scratch) */
 size_t civ_engine_bytes_per_agent(void);
 /* total stage count across the city from series (for conservation checks) */

@@ -141,12 +141,34 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     civ_bar_start(&pr, "civitas: simulating", s.steps, o->quiet);
     double t0 = civ_now(), sim = 0;
     int64_t cum_inf = 0, cum_cases = 0;
-    while (e.day < s.steps) {
-        if (civ_interrupted) break;
+    /* Day d+1 is launched before day d is written, so that on the GPU the HDF5 write of a day
+     * overlaps the kernels of the next. Not on days whose record the next launch would change:
+     * snapshots (agent state) and consecutive table refreshes (the table and bridge record). */
+    bool launched = false;
+    if (e.day < s.steps && !civ_interrupted) {
         double ts = civ_now();
-        if ((st = civ_engine_step(&e, err))) break;
+        st = civ_engine_launch(&e, err);
         sim += civ_now() - ts;
-        if (is_snapshot_step(&s, e.day - 1) && (st = civ_engine_sync_agents(&e, err))) break;
+        launched = !st;
+    }
+    while (launched) {
+        double ts = civ_now();
+        st = civ_engine_complete(&e, err);
+        sim += civ_now() - ts;
+        launched = false;
+        if (st) break;
+        const int done = e.day - 1;
+        const bool snapshot = is_snapshot_step(&s, done);
+        if (snapshot && (st = civ_engine_sync_agents(&e, err))) break;
+        const bool more = e.day < s.steps && !civ_interrupted;
+        const bool overlap = more && !snapshot && !(e.table_refreshed && civ_engine_refreshes_on(&e, e.day));
+        if (overlap) {
+            ts = civ_now();
+            st = civ_engine_launch(&e, err);
+            sim += civ_now() - ts;
+            if (st) break;
+            launched = true;
+        }
         if ((st = civ_traj_append(traj, &e, err))) break;
         cum_inf += civ_engine_total(&e, V_NEW_INFECTIONS);
         cum_cases += civ_engine_total(&e, V_NEW_REPORTED_CASES);
@@ -155,6 +177,13 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
                  (long long)cum_inf, (long long)cum_cases, (long long)civ_engine_total(&e, V_HOSPITALISED),
                  (long long)civ_engine_total(&e, V_DEAD));
         civ_bar_update(&pr, e.day, detail);
+        if (more && !overlap) {
+            ts = civ_now();
+            st = civ_engine_launch(&e, err);
+            sim += civ_now() - ts;
+            if (st) break;
+            launched = true;
+        }
     }
     double wall = civ_now() - t0;
     char summary[256];
