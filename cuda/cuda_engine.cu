@@ -1,15 +1,18 @@
 // CUDA backend: device-resident agent state, one kernel per pass of a day.
 // The kernels call the pass bodies of models/covid/covid_step.h, the same code
 // the OpenMP loops run; group sums and tallies are integer atomics, so the
-// results are the CPU backend's to the last count. No cuBLAS in the decision
-// path: the community mixing product is 16x16 per tract and its float sum must
-// run in the CPU's order for parity, so it is a plain kernel (civ_tract_pressure).
+// results are the CPU backend's to the last count. Community mixing is two
+// cuBLAS DGEMMs (level sums over tracts, contact matrix x rates over all
+// tracts) on integer-valued doubles in block fixed point: exact, so the
+// result does not depend on cuBLAS's summation order (cuda/mixing_gemm.h).
 #include <cstdio>
 #include <cstring>
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <nvtx3/nvToolsExt.h>
 
 #include "cuda/cuda_backend.h"
+#include "cuda/mixing_gemm.h"
 #include "models/covid/covid_step.h"
 
 namespace {
@@ -43,7 +46,18 @@ struct Range {
         }                                                                                        \
     } while (0)
 
+#define CIV_CUBLAS(call)                                                                         \
+    do {                                                                                         \
+        cublasStatus_t rc_ = (call);                                                             \
+        if (rc_ != CUBLAS_STATUS_SUCCESS) {                                                      \
+            snprintf(err, err_len, "%s failed: %s", #call, cublasGetStatusString(rc_));          \
+            return -1;                                                                           \
+        }                                                                                        \
+    } while (0)
+
 constexpr int kBlock = 256;
+
+static cublasOperation_t op(int trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 __global__ void k_attend(const civ_covid_params *m, civ_policy pol, uint64_t seed, const float *table,
                          civ_agents a, civ_groups g, int day)
@@ -52,36 +66,48 @@ __global__ void k_attend(const civ_covid_params *m, civ_policy pol, uint64_t see
     if (i < a.n) civ_pass_attend(m, &pol, seed, table, &a, &g, i, day);
 }
 
-// rates[b][k] for boroughs b = 0..4, rates[5][k] for the city: one block per (level, band), an exact
-// integer reduction over tracts (order-free), converted once as on the CPU.
-__global__ void k_level_rates(const uint64_t *tract_sum, const uint32_t *tract_count, const uint8_t *tract_borough,
-                              uint32_t n_tracts, float *rates)
+// S[j] = tract_sum[j] as a double (exact: every sum is below 2^53, checked at staging)
+__global__ void k_sums_to_double(const uint64_t *tract_sum, double *S, uint32_t n)
 {
-    __shared__ unsigned long long s_sum[kBlock], s_cnt[kBlock];
-    const int j = blockIdx.x, b = j / CIV_N_PREM, k = j % CIV_N_PREM;
-    unsigned long long sum = 0, cnt = 0;
-    for (uint32_t t = threadIdx.x; t < n_tracts; t += blockDim.x) {
-        if (b < CIV_NBOROUGH && tract_borough[t] != b) continue;
-        sum += tract_sum[t * CIV_N_PREM + k];
-        cnt += tract_count[t * CIV_N_PREM + k];
-    }
-    s_sum[threadIdx.x] = sum;
-    s_cnt[threadIdx.x] = cnt;
-    __syncthreads();
-    for (int w = blockDim.x / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) { s_sum[threadIdx.x] += s_sum[threadIdx.x + w]; s_cnt[threadIdx.x] += s_cnt[threadIdx.x + w]; }
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) rates[j] = civ_rate_from_totals(s_sum[0], s_cnt[0]);
+    uint32_t j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j < n) S[j] = (double)tract_sum[j];
 }
 
-__global__ void k_tract_pressure(const civ_covid_params *m, civ_policy pol, civ_groups g, const uint32_t *tract_count,
-                                 const uint8_t *tract_borough, const float *rates, float *pressure, uint32_t n_tracts)
+// Mixed rate of (tract, band) j from the level sums L (the first GEMM) and the static level counts;
+// the day's maximum rate goes to *max_bits (non-negative floats order as their bit patterns).
+__global__ void k_mix_rate(const civ_covid_params *m, const uint64_t *tract_sum, const uint32_t *tract_count,
+                           const uint8_t *tract_borough, const double *L, const uint64_t *level_count,
+                           float *rate, unsigned *max_bits, uint32_t n)
 {
-    uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= n_tracts) return;
-    civ_tract_pressure(m, &pol, &g, tract_count, rates + tract_borough[t] * CIV_N_PREM,
-                       rates + CIV_NBOROUGH * CIV_N_PREM, pressure, t);
+    uint32_t j = blockIdx.x * blockDim.x + threadIdx.x;
+    float r = 0.0f;
+    if (j < n) {
+        const int k = j % CIV_N_PREM, b = tract_borough[j / CIV_N_PREM];
+        const int bj = b * CIV_N_PREM + k, cj = CIV_NBOROUGH * CIV_N_PREM + k;
+        const float brate = civ_rate_from_totals((uint64_t)L[bj], level_count[bj]);
+        const float crate = civ_rate_from_totals((uint64_t)L[cj], level_count[cj]);
+        r = civ_mix_rate(m, tract_sum[j], tract_count[j], brate, crate);
+        rate[j] = r;
+    }
+    unsigned bits = __reduce_max_sync(0xFFFFFFFFu, __float_as_uint(r));
+    if ((threadIdx.x & 31) == 0 && bits) atomicMax(max_bits, bits);
+}
+
+__global__ void k_mix_quantize(const float *rate, const unsigned *max_bits, double *RQ, uint32_t n)
+{
+    uint32_t j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n) return;
+    const int shift = civ_mix_shift(__uint_as_float(*max_bits), CIV_MIX_RATE_BITS);
+    RQ[j] = (double)civ_mix_quantize(rate[j], civ_pow2(shift));
+}
+
+__global__ void k_mix_pressure(const double *P, const unsigned *max_bits, int matrix_shift, float scale,
+                               float *pressure, uint32_t n)
+{
+    uint32_t j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n) return;
+    const int shift = civ_mix_shift(__uint_as_float(*max_bits), CIV_MIX_RATE_BITS);
+    pressure[j] = civ_mix_pressure(P[j], matrix_shift + shift, scale);
 }
 
 __global__ void k_update(const civ_covid_params *m, civ_policy pol, uint64_t seed, const float *table, civ_agents a,
@@ -116,7 +142,15 @@ struct civ_cuda_engine {
     civ_groups g;           // device pointers
     uint8_t *d_tract_borough, *d_out_band;
     uint32_t *d_tract_count;
-    float *d_rates, *d_table;
+    float *d_table;
+    // community mixing (cuBLAS): see cuda/mixing_gemm.h
+    cublasHandle_t blas;
+    double *d_S, *d_member, *d_L, *d_RQ, *d_P, *d_Cq;
+    uint64_t *d_level_count;
+    float *d_mix_rate;
+    unsigned *d_max_bits;
+    float w_community;
+    int matrix_shift;
     float *h_table;             // pinned staging of the decision table
     int *d_series, *h_series;   // h_series: pinned
     cudaStream_t stream;
@@ -124,7 +158,7 @@ struct civ_cuda_engine {
     cudaEvent_t table_copied;   // h_table may be overwritten
     bool table_pending;         // a table copy was queued after table_copied was last waited on
     bool launched;
-    void *allocs[40];
+    void *allocs[64];
     int n_allocs;
 };
 
@@ -134,7 +168,28 @@ extern "C" size_t civ_cuda_bytes_needed(const civ_cuda_setup *s)
 {
     return (size_t)s->n_agents * agent_bytes() + (size_t)s->n_households * 8 + (size_t)s->n_places * (8 + 4 + 1) +
            (size_t)s->n_tracts * CIV_N_PREM * (8 + 4 + 4) + s->n_tracts + sizeof(civ_covid_params) +
-           (size_t)s->n_archetypes * CIV_N_DECISION * 4 + (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands * 4 + 4096;
+           (size_t)s->n_archetypes * CIV_N_DECISION * 4 + (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands * 4 +
+           // mixing: S, RQ, P (double), rates (float) per tract x band; membership; level sums/counts; Cq
+           (size_t)s->n_tracts * CIV_N_PREM * (8 + 8 + 8 + 4) + (size_t)s->n_tracts * CIV_N_LEVEL_SUMS * 8 +
+           CIV_N_LEVEL_SUMS * CIV_N_PREM * 16 + CIV_N_PREM * CIV_N_PREM * 8 + 4096 +
+           ((size_t)32 << 20);   // the cuBLAS handle's workspace (estimate)
+}
+
+// Level sums in double must be exact: the city's total infectiousness stays below 2^53.
+static int check_exact_sums(const civ_cuda_setup *s, char *err, size_t err_len)
+{
+    const civ_covid_params *m = s->model;
+    uint64_t fmax = 0, pmax = 0;
+    for (int k = 0; k < 3; k++) fmax = m->factor_q[k] > fmax ? m->factor_q[k] : fmax;
+    for (int d = 0; d < CIV_MAX_DAYS; d++) pmax = m->profile_q[d] > pmax ? m->profile_q[d] : pmax;
+    const double bound = (double)s->n_agents * (double)((fmax * pmax) >> 16);
+    if (bound >= 9007199254740992.0) {   // 2^53
+        snprintf(err, err_len, "%u agents x the largest infectiousness (%llu in fixed point) can exceed 2^53, the exact "
+                 "range of the GPU's double-precision level sums; use fewer agents or smaller infectiousness factors",
+                 s->n_agents, (unsigned long long)((fmax * pmax) >> 16));
+        return -1;
+    }
+    return 0;
 }
 
 template <typename T>
@@ -143,6 +198,10 @@ static int dev_copy(civ_cuda_engine *g, T **dst, const T *src, size_t count, con
     size_t bytes = count * sizeof(T);
     if (bytes == 0) bytes = sizeof(T);
     void *p = nullptr;
+    if (g->n_allocs == (int)(sizeof g->allocs / sizeof g->allocs[0])) {
+        snprintf(err, err_len, "internal error: more device arrays than civ_cuda_engine.allocs holds (%s)", what);
+        return -1;
+    }
     cudaError_t rc = cudaMalloc(&p, bytes);
     if (rc != cudaSuccess) {
         snprintf(err, err_len, "cudaMalloc(%s, %zu bytes) failed: %s", what, bytes, cudaGetErrorString(rc));
@@ -156,6 +215,53 @@ static int dev_copy(civ_cuda_engine *g, T **dst, const T *src, size_t count, con
             snprintf(err, err_len, "cudaMemcpy(%s, %zu bytes) failed: %s", what, bytes, cudaGetErrorString(rc));
             return -1;
         }
+    }
+    return 0;
+}
+
+// Static inputs of community mixing: borough membership, people per level and band, the quantized
+// contact matrix; and the cuBLAS handle on the engine's stream.
+static int stage_mixing(civ_cuda_engine *g, const civ_cuda_setup *s, char *err, size_t err_len)
+{
+    const uint32_t nt = s->n_tracts;
+    double *member = new double[(size_t)nt * CIV_N_LEVEL_SUMS]();
+    uint64_t count[CIV_N_LEVEL_SUMS * CIV_N_PREM] = {0};
+    for (uint32_t t = 0; t < nt; t++) {
+        const int b = s->tract_borough[t];
+        member[(size_t)b * nt + t] = 1.0;
+        member[(size_t)CIV_NBOROUGH * nt + t] = 1.0;
+        for (int k = 0; k < CIV_N_PREM; k++) {
+            count[b * CIV_N_PREM + k] += s->tract_count[(size_t)t * CIV_N_PREM + k];
+            count[CIV_NBOROUGH * CIV_N_PREM + k] += s->tract_count[(size_t)t * CIV_N_PREM + k];
+        }
+    }
+    double cq[CIV_N_PREM * CIV_N_PREM];   // row-major [a][k]; the GEMM reads it transposed
+    for (int a = 0; a < CIV_N_PREM; a++)
+        for (int k = 0; k < CIV_N_PREM; k++) cq[a * CIV_N_PREM + k] = (double)s->model->community_q[a][k];
+    g->w_community = s->model->w_community;
+    g->matrix_shift = s->model->community_q_shift;
+    int rc = dev_copy(g, &g->d_member, member, (size_t)nt * CIV_N_LEVEL_SUMS, "mixing: membership", err, err_len) ||
+             dev_copy(g, &g->d_level_count, count, CIV_N_LEVEL_SUMS * CIV_N_PREM, "mixing: level counts", err, err_len) ||
+             dev_copy(g, &g->d_Cq, cq, CIV_N_PREM * CIV_N_PREM, "mixing: contact matrix", err, err_len);
+    delete[] member;
+    if (rc) return -1;
+    CIV_CUBLAS(cublasCreate(&g->blas));
+    CIV_CUBLAS(cublasSetStream(g->blas, g->stream));
+    // standard IEEE double arithmetic (no emulation); exactness does not depend on it, but say so
+    CIV_CUBLAS(cublasSetMathMode(g->blas, CUBLAS_PEDANTIC_MATH));
+    return 0;
+}
+
+// One DGEMM of a civ_gemm_shape: C = op(A) . op(B).
+static int dgemm(cublasHandle_t h, const civ_gemm_shape &sh, const double *A, const double *B, double *C,
+                 const char *what, char *err, size_t err_len)
+{
+    const double one = 1.0, zero = 0.0;
+    cublasStatus_t rc = cublasDgemm(h, op(sh.trans_a), op(sh.trans_b), sh.m, sh.n, sh.k, &one, A, sh.lda, B, sh.ldb,
+                                    &zero, C, sh.ldc);
+    if (rc != CUBLAS_STATUS_SUCCESS) {
+        snprintf(err, err_len, "cublasDgemm(%s) failed: %s", what, cublasGetStatusString(rc));
+        return -1;
     }
     return 0;
 }
@@ -174,6 +280,7 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
         snprintf(err, err_len, "cudaMemGetInfo failed: %s", cudaGetErrorString(rc));
         return nullptr;
     }
+    if (check_exact_sums(s, err, err_len)) return nullptr;
     size_t need = civ_cuda_bytes_needed(s);
     if (need > free_b) {
         snprintf(err, err_len, "the population needs %.1f MiB of device memory but %.1f MiB of %.1f MiB are free; "
@@ -222,7 +329,12 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
         dev_copy(g, &g->d_tract_borough, s->tract_borough, s->n_tracts, "tract_borough", err, err_len) == 0 &&
         dev_copy(g, &g->d_out_band, s->out_band_of_age, CIV_MAX_AGE + 1, "out_band_of_age", err, err_len) == 0 &&
         dev_copy(g, &g->d_model, s->model, 1, "model", err, err_len) == 0 &&
-        dev_copy<float>(g, &g->d_rates, nullptr, (CIV_NBOROUGH + 1) * CIV_N_PREM, "rates", err, err_len) == 0 &&
+        dev_copy<double>(g, &g->d_S, nullptr, nt, "mixing: tract sums", err, err_len) == 0 &&
+        dev_copy<double>(g, &g->d_RQ, nullptr, nt, "mixing: quantized rates", err, err_len) == 0 &&
+        dev_copy<double>(g, &g->d_P, nullptr, nt, "mixing: product", err, err_len) == 0 &&
+        dev_copy<float>(g, &g->d_mix_rate, nullptr, nt, "mixing: rates", err, err_len) == 0 &&
+        dev_copy<double>(g, &g->d_L, nullptr, CIV_N_LEVEL_SUMS * CIV_N_PREM, "mixing: level sums", err, err_len) == 0 &&
+        dev_copy<unsigned>(g, &g->d_max_bits, nullptr, 1, "mixing: maximum rate", err, err_len) == 0 &&
         dev_copy<float>(g, &g->d_table, nullptr, (size_t)s->n_archetypes * CIV_N_DECISION, "table", err, err_len) == 0 &&
         dev_copy<int>(g, &g->d_series, nullptr, (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands, "series", err, err_len) == 0;
     if (ok) {
@@ -240,6 +352,7 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
             ok = 0;
         }
     }
+    if (ok) ok = stage_mixing(g, s, err, err_len) == 0;
     // cudaMemcpy from pageable memory may return before its DMA lands; the work stream does not
     // synchronise with the legacy stream, so the staging must be complete before the first launch
     if (ok && (rc = cudaDeviceSynchronize()) != cudaSuccess) {
@@ -285,6 +398,7 @@ extern "C" int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int da
         CIV_CU(cudaMemsetAsync(g->g.place_sum, 0, (size_t)(g->n_places ? g->n_places : 1) * 8, g->stream));
         CIV_CU(cudaMemsetAsync(g->g.tract_sum, 0, (size_t)g->n_tracts * CIV_N_PREM * 8, g->stream));
         CIV_CU(cudaMemsetAsync(g->d_series, 0, nv * sizeof(int), g->stream));
+        CIV_CU(cudaMemsetAsync(g->d_max_bits, 0, sizeof(unsigned), g->stream));
     }
     {
         Range r("civitas: attend");
@@ -292,12 +406,23 @@ extern "C" int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int da
         CIV_CU(cudaGetLastError());
     }
     {
-        Range r("civitas: community pressure");
-        k_level_rates<<<(CIV_NBOROUGH + 1) * CIV_N_PREM, kBlock, 0, g->stream>>>(g->g.tract_sum, g->d_tract_count, g->d_tract_borough, g->n_tracts, g->d_rates);
+        Range r("civitas: community mixing (cuBLAS)");
+        const uint32_t nt = g->n_tracts * CIV_N_PREM;
+        const unsigned tb = (nt + kBlock - 1) / kBlock;
+        k_sums_to_double<<<tb, kBlock, 0, g->stream>>>(g->g.tract_sum, g->d_S, nt);
         CIV_CU(cudaGetLastError());
-        k_tract_pressure<<<(g->n_tracts + 127) / 128, 128, 0, g->stream>>>(
-            g->d_model, *pol, g->g, g->d_tract_count, g->d_tract_borough, g->d_rates,
-            const_cast<float *>(g->g.community_pressure), g->n_tracts);
+        if (dgemm(g->blas, civ_level_sum_gemm(g->n_tracts), g->d_S, g->d_member, g->d_L, "level sums", err, err_len))
+            return -1;
+        k_mix_rate<<<tb, kBlock, 0, g->stream>>>(g->d_model, g->g.tract_sum, g->d_tract_count, g->d_tract_borough,
+                                                 g->d_L, g->d_level_count, g->d_mix_rate, g->d_max_bits, nt);
+        CIV_CU(cudaGetLastError());
+        k_mix_quantize<<<tb, kBlock, 0, g->stream>>>(g->d_mix_rate, g->d_max_bits, g->d_RQ, nt);
+        CIV_CU(cudaGetLastError());
+        if (dgemm(g->blas, civ_mix_gemm(g->n_tracts), g->d_Cq, g->d_RQ, g->d_P, "contact matrix x rates", err, err_len))
+            return -1;
+        const float scale = g->w_community * pol->community_factor;   // as on the CPU
+        k_mix_pressure<<<tb, kBlock, 0, g->stream>>>(g->d_P, g->d_max_bits, g->matrix_shift, scale,
+                                                     const_cast<float *>(g->g.community_pressure), nt);
         CIV_CU(cudaGetLastError());
     }
     {
@@ -352,6 +477,7 @@ extern "C" void civ_cuda_destroy(civ_cuda_engine *g)
     if (!g) return;
     for (int k = 0; k < g->n_allocs; k++) cudaFree(g->allocs[k]);
     if (g->stream) cudaStreamSynchronize(g->stream);
+    if (g->blas) cublasDestroy(g->blas);
     if (g->h_series) cudaFreeHost(g->h_series);
     if (g->h_table) cudaFreeHost(g->h_table);
     if (g->series_ready) cudaEventDestroy(g->series_ready);

@@ -35,6 +35,23 @@ CIV_INLINE float civ_exp_neg(float x)
     return p * s.f;
 }
 
+/* floor(log2(x)) for x > 0, read from the exponent bits (subnormals count as
+ * 2^-127); the same integer on every backend. */
+CIV_INLINE int civ_float_exponent(float x)
+{
+    union { float f; uint32_t u; } b;
+    b.f = x;
+    return (int)((b.u >> 23) & 0xFFu) - 127;
+}
+
+/* 2^e as a double, exactly, for -1022 <= e <= 1023 (built from the bits). */
+CIV_INLINE double civ_pow2(int e)
+{
+    union { uint64_t u; double d; } b;
+    b.u = (uint64_t)(e + 1023) << 52;
+    return b.d;
+}
+
 /* Probability of at least one event for a Poisson hazard x >= 0. */
 CIV_INLINE float civ_hazard_to_prob(float x) { return 1.0f - civ_exp_neg(-x); }
 

@@ -113,6 +113,8 @@ civ_status civ_engine_init_on(civ_engine *e, const civ_study *s, const civ_popul
     e->tract_sum = civ_xcalloc(tb, sizeof(uint64_t));
     e->tract_count = civ_xcalloc(tb, sizeof(uint32_t));
     e->community_pressure = civ_xcalloc(tb, sizeof(float));
+    e->mix_rate = civ_xcalloc(tb, sizeof(float));
+    civ_mix_prepare(&e->model);
     for (size_t i = 0; i < n; i++)
         e->tract_count[(size_t)pop->tract[i] * CIV_N_PREM + e->model.community_band_of_age[pop->age[i]]]++;
 
@@ -188,7 +190,7 @@ void civ_engine_free(civ_engine *e)
     free(e->archetype); free(e->stage); free(e->course); free(e->flags); free(e->today);
     free(e->labour); free(e->infected_day); free(e->next_day); free(e->test_day); free(e->iso_until);
     free(e->place_is_school); free(e->household_sum); free(e->place_sum); free(e->tract_sum);
-    free(e->tract_count); free(e->community_pressure); free(e->out_band_of_age); free(e->series);
+    free(e->tract_count); free(e->community_pressure); free(e->mix_rate); free(e->out_band_of_age); free(e->series);
     free(e->thread_counts);
     memset(e, 0, sizeof *e);
 }
@@ -239,20 +241,42 @@ static civ_status refresh_table(civ_engine *e, double comply_override, civ_error
     return civ_bridge_refresh(e->bridge, &sit, e->heuristic, err);
 }
 
-/* Community pressure per tract x contactor band (see civ_tract_pressure). */
+/* Community pressure per tract x contactor band (see civ_mix_rate in covid_step.h):
+ * the rates, their block exponent, then the exact fixed-point product. */
 static void community_pressure(civ_engine *e, const civ_groups *g)
 {
     const civ_population *pop = e->pop;
+    const civ_covid_params *m = &e->model;
+    const uint32_t nt = pop->n_tracts;
     float brate[CIV_NBOROUGH][CIV_N_PREM], crate[CIV_N_PREM];
     for (int k = 0; k < CIV_N_PREM; k++) {
-        crate[k] = civ_level_rate(e->tract_sum, e->tract_count, pop->tract_borough, pop->n_tracts, -1, k);
+        crate[k] = civ_level_rate(g->tract_sum, e->tract_count, pop->tract_borough, nt, -1, k);
         for (int b = 0; b < CIV_NBOROUGH; b++)
-            brate[b][k] = civ_level_rate(e->tract_sum, e->tract_count, pop->tract_borough, pop->n_tracts, b, k);
+            brate[b][k] = civ_level_rate(g->tract_sum, e->tract_count, pop->tract_borough, nt, b, k);
     }
+    float max = 0.0f;
+    #pragma omp parallel for schedule(static) num_threads(e->nthreads) reduction(max : max)
+    for (uint32_t t = 0; t < nt; t++)
+        for (int k = 0; k < CIV_N_PREM; k++) {
+            const size_t j = (size_t)t * CIV_N_PREM + k;
+            float r = civ_mix_rate(m, g->tract_sum[j], e->tract_count[j], brate[pop->tract_borough[t]][k], crate[k]);
+            e->mix_rate[j] = r;
+            if (r > max) max = r;
+        }
+    const int shift = civ_mix_shift(max, CIV_MIX_RATE_BITS);
+    const double p = civ_pow2(shift);
+    const float scale = m->w_community * e->policy.community_factor;
     #pragma omp parallel for schedule(static) num_threads(e->nthreads)
-    for (uint32_t t = 0; t < pop->n_tracts; t++)
-        civ_tract_pressure(&e->model, &e->policy, g, e->tract_count, brate[pop->tract_borough[t]], crate,
-                           e->community_pressure, t);
+    for (uint32_t t = 0; t < nt; t++) {
+        int64_t rq[CIV_N_PREM];
+        for (int k = 0; k < CIV_N_PREM; k++) rq[k] = (int64_t)civ_mix_quantize(e->mix_rate[(size_t)t * CIV_N_PREM + k], p);
+        for (int a = 0; a < CIV_N_PREM; a++) {
+            int64_t acc = 0;
+            for (int k = 0; k < CIV_N_PREM; k++) acc += (int64_t)m->community_q[a][k] * rq[k];
+            e->community_pressure[(size_t)t * CIV_N_PREM + a] =
+                civ_mix_pressure((double)acc, m->community_q_shift + shift, scale);
+        }
+    }
 }
 
 int civ_engine_refreshes_on(const civ_engine *e, int day) { return day % e->study->refresh_days == 0; }

@@ -47,6 +47,7 @@ typedef struct {
     uint64_t *household_sum, *place_sum, *tract_sum;   /* tract_sum[tract][band] */
     uint32_t *tract_count;                              /* static [tract][band] */
     float *community_pressure;                          /* [tract][band] */
+    float *mix_rate;                                    /* [tract][band] scratch: mixed rates */
     uint8_t *out_band_of_age;
     int n_out_bands;
 

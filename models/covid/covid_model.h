@@ -65,6 +65,8 @@ typedef struct {
     float w_household, w_school, w_work, w_community;   /* per-contact layer weights */
     float contacts_school[CIV_N_PREM], contacts_work[CIV_N_PREM]; /* per day, by age band */
     float community_matrix[CIV_N_PREM][CIV_N_PREM];      /* contacts/day, row = contactor */
+    uint32_t community_q[CIV_N_PREM][CIV_N_PREM];        /* fixed point, 2^community_q_shift (civ_mix_prepare) */
+    int community_q_shift;
     float level_share[CIV_N_LEVEL];
 } civ_covid_params;
 

@@ -69,27 +69,60 @@ CIV_INLINE float civ_level_rate(const uint64_t *tract_sum, const uint32_t *tract
     return civ_rate_from_totals(sum, count);
 }
 
-/* Pass 2 (per tract): community pressure on each contactor band a of tract t:
- * sum over levels of share x sum_k C[a][k] x rate_k, in a fixed order.
- * brate: [CIV_N_PREM] rates of the tract's borough, crate: city rates. */
-CIV_INLINE void civ_tract_pressure(const civ_covid_params *m, const civ_policy *pol, const civ_groups *g,
-                                   const uint32_t *tract_count, const float *brate, const float *crate,
-                                   float *pressure, uint32_t t)
+/* Pass 2: community pressure on contactor band a of tract t,
+ *   pressure[t][a] = w_community x community_factor x sum_k C[a][k] x rate[t][k],
+ * where rate[t][k] mixes the infectiousness per person of band k in the tract,
+ * its borough and the city. The matrix product (a GEMM over all tracts, cuBLAS
+ * on the GPU) runs in block fixed point: C is quantized once with 2^F
+ * (entries <= 2^25), the day's rates with 2^R chosen from their maximum
+ * (entries <= 2^23), so every product and partial sum is an integer below
+ * 2^52: exact in int64 on the CPU and in double in cuBLAS's DGEMM, in any
+ * summation order, and the backends agree to the bit. The quantization error
+ * (2^-24 of the largest rate, 2^-26 of the largest contact rate) is below
+ * float rounding of the largest terms. */
+#define CIV_MIX_RATE_BITS 23
+#define CIV_MIX_MATRIX_BITS 25
+
+/* rate of band k in a tract: level shares x (tract, borough, city) rates, in a fixed order */
+CIV_INLINE float civ_mix_rate(const civ_covid_params *m, uint64_t tract_sum, uint32_t tract_count, float brate,
+                              float crate)
 {
-    const float scale = m->w_community * pol->community_factor;
-    const float s0 = m->level_share[CIV_LEVEL_TRACT], s1 = m->level_share[CIV_LEVEL_BOROUGH],
-                s2 = m->level_share[CIV_LEVEL_CITY];
-    float rate[CIV_N_PREM];
-    for (int k = 0; k < CIV_N_PREM; k++) {
-        uint32_t c = tract_count[t * CIV_N_PREM + k];
-        float tr = c ? (float)g->tract_sum[t * CIV_N_PREM + k] / (float)c : 0.0f;
-        rate[k] = s0 * tr + s1 * brate[k] + s2 * crate[k];
-    }
-    for (int a = 0; a < CIV_N_PREM; a++) {
-        float acc = 0.0f;
-        for (int k = 0; k < CIV_N_PREM; k++) acc = acc + m->community_matrix[a][k] * rate[k];
-        pressure[t * CIV_N_PREM + a] = scale * acc;
-    }
+    float tr = tract_count ? (float)tract_sum / (float)tract_count : 0.0f;
+    return m->level_share[CIV_LEVEL_TRACT] * tr + m->level_share[CIV_LEVEL_BOROUGH] * brate +
+           m->level_share[CIV_LEVEL_CITY] * crate;
+}
+
+/* Block exponent for values <= max: the largest s with max x 2^s < 2^bits (0 when max is 0). */
+CIV_INLINE int civ_mix_shift(float max, int bits)
+{
+    return max > 0.0f ? bits - 1 - civ_float_exponent(max) : 0;
+}
+
+/* round(x x 2^shift) for 0 <= x x 2^shift <= 2^bits, as an exact integer (double or int64) */
+CIV_INLINE uint64_t civ_mix_quantize(float x, double pow2_shift)
+{
+    return (uint64_t)((double)x * pow2_shift + 0.5);
+}
+
+/* The day's pressure from the exact fixed-point product sum_k Cq[a][k] x rq[k] (shift F + R). */
+CIV_INLINE float civ_mix_pressure(double product, int shift, float scale)
+{
+    return scale * (float)(product * civ_pow2(-shift));
+}
+
+/* Quantizes the contact matrix for civ_mix_pressure: Cq[a][k] = round(C[a][k] x 2^F). Host only
+ * (once per engine); fills m->community_q and m->community_q_shift. */
+CIV_INLINE void civ_mix_prepare(civ_covid_params *m)
+{
+    float max = 0.0f;
+    for (int a = 0; a < CIV_N_PREM; a++)
+        for (int k = 0; k < CIV_N_PREM; k++)
+            if (m->community_matrix[a][k] > max) max = m->community_matrix[a][k];
+    m->community_q_shift = civ_mix_shift(max, CIV_MIX_MATRIX_BITS);
+    const double p = civ_pow2(m->community_q_shift);
+    for (int a = 0; a < CIV_N_PREM; a++)
+        for (int k = 0; k < CIV_N_PREM; k++)
+            m->community_q[a][k] = (uint32_t)civ_mix_quantize(m->community_matrix[a][k], p);
 }
 
 #ifndef CIV_NBOROUGH
