@@ -1,8 +1,10 @@
 // CUDA backend: device discovery (the engine is in cuda_engine.cu).
 #include <cstdio>
+#include <cstring>
 #include <cuda_runtime.h>
 #include <nvtx3/nvToolsExt.h>
 
+#include "cuda/cublas_lazy.h"
 #include "cuda/cuda_backend.h"
 
 extern "C" int civ_cuda_device_count(char *name, size_t name_len, char *why, size_t why_len)
@@ -48,4 +50,22 @@ extern "C" double civ_cuda_copy_bandwidth(size_t bytes)
     cudaFree(a);
     cudaFree(b);
     return 2.0 * (double)bytes / (best * 1e-3);
+}
+
+extern "C" void civ_cuda_describe(char *buf, size_t len)
+{
+    int rt = 0;
+    cudaRuntimeGetVersion(&rt);
+    char why[512] = "", name[128] = "";
+    const bool blas = civ_cublas_load(why, sizeof why) != nullptr;
+    char dev[512];
+    int n = civ_cuda_device_count(name, sizeof name, dev, 256);
+    if (n > 0) snprintf(dev, sizeof dev, "%d device(s), device 0: %s", n, name);
+    else {
+        char reason[256];
+        memcpy(reason, dev, sizeof reason);   // dev holds at most 255 characters here
+        snprintf(dev, sizeof dev, "no usable device (%s)", reason);
+    }
+    snprintf(buf, len, "CUDA backend: built for sm_%s, CUDA runtime %d.%d; cuBLAS: %s; %s", CIVITAS_CUDA_ARCHS,
+             rt / 1000, (rt % 1000) / 10, blas ? "loadable" : why, dev);
 }

@@ -62,6 +62,9 @@ int civ_cuda_download(civ_cuda_engine *g, uint8_t *stage, uint8_t *course, uint8
 void civ_cuda_destroy(civ_cuda_engine *g);
 /* Measured device-to-device copy bandwidth in bytes/s (read + write); 0 on failure. */
 double civ_cuda_copy_bandwidth(size_t bytes);
+/* One line on the CUDA build: target architectures, runtime, whether cuBLAS
+ * loads, devices (for `civitas version`). */
+void civ_cuda_describe(char *buf, size_t len);
 /* Device bytes the engine needs for a population (for messages and benchmarks). */
 size_t civ_cuda_bytes_needed(const civ_cuda_setup *s);
 

@@ -7,10 +7,10 @@
 // result does not depend on cuBLAS's summation order (cuda/mixing_gemm.h).
 #include <cstdio>
 #include <cstring>
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <nvtx3/nvToolsExt.h>
 
+#include "cuda/cublas_lazy.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/mixing_gemm.h"
 #include "models/covid/covid_step.h"
@@ -46,11 +46,11 @@ struct Range {
         }                                                                                        \
     } while (0)
 
-#define CIV_CUBLAS(call)                                                                         \
+#define CIV_CUBLAS(blas, fn, name, ...)                                                          \
     do {                                                                                         \
-        cublasStatus_t rc_ = (call);                                                             \
+        cublasStatus_t rc_ = (blas)->fn(__VA_ARGS__);                                            \
         if (rc_ != CUBLAS_STATUS_SUCCESS) {                                                      \
-            snprintf(err, err_len, "%s failed: %s", #call, cublasGetStatusString(rc_));          \
+            snprintf(err, err_len, "%s failed: %s", name, (blas)->status_string(rc_));           \
             return -1;                                                                           \
         }                                                                                        \
     } while (0)
@@ -144,6 +144,7 @@ struct civ_cuda_engine {
     uint32_t *d_tract_count;
     float *d_table;
     // community mixing (cuBLAS): see cuda/mixing_gemm.h
+    const civ_cublas *blas_lib;
     cublasHandle_t blas;
     double *d_S, *d_member, *d_L, *d_RQ, *d_P, *d_Cq;
     uint64_t *d_level_count;
@@ -245,22 +246,24 @@ static int stage_mixing(civ_cuda_engine *g, const civ_cuda_setup *s, char *err, 
              dev_copy(g, &g->d_Cq, cq, CIV_N_PREM * CIV_N_PREM, "mixing: contact matrix", err, err_len);
     delete[] member;
     if (rc) return -1;
-    CIV_CUBLAS(cublasCreate(&g->blas));
-    CIV_CUBLAS(cublasSetStream(g->blas, g->stream));
+    if (!(g->blas_lib = civ_cublas_load(err, err_len))) return -1;
+    const civ_cublas *b = g->blas_lib;
+    CIV_CUBLAS(b, create, "cublasCreate", &g->blas);
+    CIV_CUBLAS(b, set_stream, "cublasSetStream", g->blas, g->stream);
     // standard IEEE double arithmetic (no emulation); exactness does not depend on it, but say so
-    CIV_CUBLAS(cublasSetMathMode(g->blas, CUBLAS_PEDANTIC_MATH));
+    CIV_CUBLAS(b, set_math_mode, "cublasSetMathMode", g->blas, CUBLAS_PEDANTIC_MATH);
     return 0;
 }
 
 // One DGEMM of a civ_gemm_shape: C = op(A) . op(B).
-static int dgemm(cublasHandle_t h, const civ_gemm_shape &sh, const double *A, const double *B, double *C,
+static int dgemm(const civ_cuda_engine *g, const civ_gemm_shape &sh, const double *A, const double *B, double *C,
                  const char *what, char *err, size_t err_len)
 {
     const double one = 1.0, zero = 0.0;
-    cublasStatus_t rc = cublasDgemm(h, op(sh.trans_a), op(sh.trans_b), sh.m, sh.n, sh.k, &one, A, sh.lda, B, sh.ldb,
-                                    &zero, C, sh.ldc);
+    cublasStatus_t rc = g->blas_lib->dgemm(g->blas, op(sh.trans_a), op(sh.trans_b), sh.m, sh.n, sh.k, &one, A, sh.lda,
+                                           B, sh.ldb, &zero, C, sh.ldc);
     if (rc != CUBLAS_STATUS_SUCCESS) {
-        snprintf(err, err_len, "cublasDgemm(%s) failed: %s", what, cublasGetStatusString(rc));
+        snprintf(err, err_len, "cublasDgemm(%s) failed: %s", what, g->blas_lib->status_string(rc));
         return -1;
     }
     return 0;
@@ -411,14 +414,14 @@ extern "C" int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int da
         const unsigned tb = (nt + kBlock - 1) / kBlock;
         k_sums_to_double<<<tb, kBlock, 0, g->stream>>>(g->g.tract_sum, g->d_S, nt);
         CIV_CU(cudaGetLastError());
-        if (dgemm(g->blas, civ_level_sum_gemm(g->n_tracts), g->d_S, g->d_member, g->d_L, "level sums", err, err_len))
+        if (dgemm(g, civ_level_sum_gemm(g->n_tracts), g->d_S, g->d_member, g->d_L, "level sums", err, err_len))
             return -1;
         k_mix_rate<<<tb, kBlock, 0, g->stream>>>(g->d_model, g->g.tract_sum, g->d_tract_count, g->d_tract_borough,
                                                  g->d_L, g->d_level_count, g->d_mix_rate, g->d_max_bits, nt);
         CIV_CU(cudaGetLastError());
         k_mix_quantize<<<tb, kBlock, 0, g->stream>>>(g->d_mix_rate, g->d_max_bits, g->d_RQ, nt);
         CIV_CU(cudaGetLastError());
-        if (dgemm(g->blas, civ_mix_gemm(g->n_tracts), g->d_Cq, g->d_RQ, g->d_P, "contact matrix x rates", err, err_len))
+        if (dgemm(g, civ_mix_gemm(g->n_tracts), g->d_Cq, g->d_RQ, g->d_P, "contact matrix x rates", err, err_len))
             return -1;
         const float scale = g->w_community * pol->community_factor;   // as on the CPU
         k_mix_pressure<<<tb, kBlock, 0, g->stream>>>(g->d_P, g->d_max_bits, g->matrix_shift, scale,
@@ -477,7 +480,7 @@ extern "C" void civ_cuda_destroy(civ_cuda_engine *g)
     if (!g) return;
     for (int k = 0; k < g->n_allocs; k++) cudaFree(g->allocs[k]);
     if (g->stream) cudaStreamSynchronize(g->stream);
-    if (g->blas) cublasDestroy(g->blas);
+    if (g->blas) g->blas_lib->destroy(g->blas);
     if (g->h_series) cudaFreeHost(g->h_series);
     if (g->h_table) cudaFreeHost(g->h_table);
     if (g->series_ready) cudaEventDestroy(g->series_ready);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "calibrate.h"
 #include "ensemble.h"
@@ -14,6 +17,9 @@
 #include "population.h"
 #include "progress.h"
 #include "run.h"
+#ifdef CIVITAS_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 #ifndef CIVITAS_DATA_DIR
 #define CIVITAS_DATA_DIR "data"
@@ -438,12 +444,30 @@ static int cmd_plot(int argc, char **argv)
     return report(&err);
 }
 
+static int cmd_version(void)
+{
+    printf("civitas %s (%s)\n", CIVITAS_VERSION, CIVITAS_GIT);
+#ifdef _OPENMP
+    printf("CPU backend: OpenMP %d, %d threads\n", _OPENMP, omp_get_max_threads());
+#else
+    printf("CPU backend: single-threaded (built without OpenMP)\n");
+#endif
+#ifdef CIVITAS_HAVE_CUDA
+    char line[1024];
+    civ_cuda_describe(line, sizeof line);
+    printf("%s\n", line);
+#else
+    printf("CUDA backend: not built (nvcc was not found at configure time)\n");
+#endif
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) { fputs(usage_main, stderr); return CIV_ERR_USAGE; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { fputs(usage_main, stdout); return 0; }
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) { printf("civitas %s (%s)\n", CIVITAS_VERSION, CIVITAS_GIT); return 0; }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version();
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
     if (!strcmp(cmd, "ensemble")) return cmd_ensemble(argc - 1, argv + 1);

@@ -156,7 +156,23 @@ class CliErrors(unittest.TestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn("--scale applies to synthesized populations", err)
 
+    def test_version_describes_backends(self):
+        rc, out, err = civitas("version")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("CPU backend:", out)
+        cuda = [l for l in out.splitlines() if l.startswith("CUDA backend:")]
+        self.assertEqual(len(cuda), 1, out)
+        if "not built" not in cuda[0]:
+            # the CUDA build opens cuBLAS lazily: it must be found (no GPU needed for that)
+            self.assertIn("cuBLAS: loadable", cuda[0])
+            self.assertIn("sm_90", cuda[0])
+
+    def gpu_present(self):
+        return "device 0:" in civitas("version")[1]
+
     def test_cuda_backend_unavailable(self):
+        if self.gpu_present():
+            self.skipTest("a CUDA device is present")
         rc, out, err = civitas("run", self.base, "--backend", "cuda", "--scale", "0.002", "--steps", "2",
                                "-o", self.out, "-q")
         self.assertEqual(rc, 5, err)
@@ -164,6 +180,8 @@ class CliErrors(unittest.TestCase):
         self.assertFalse(os.path.exists(self.out))
 
     def test_auto_backend_falls_back(self):
+        if self.gpu_present():
+            self.skipTest("a CUDA device is present")
         rc, out, err = civitas("run", self.base, "--backend", "auto", "--scale", "0.002", "--steps", "2", "-o", self.out)
         self.assertEqual(rc, 0, err)
         self.assertIn("using the CPU backend", err)
