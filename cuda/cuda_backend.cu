@@ -6,20 +6,40 @@
 
 #include "cuda/cublas_lazy.h"
 #include "cuda/cuda_backend.h"
+#include "host/trace.h"
+
+static nvtxDomainHandle_t nvtx_domain()
+{
+    static nvtxDomainHandle_t d = nvtxDomainCreateA("civitas");
+    return d;
+}
+
+extern "C" void civ_trace_push(const char *name)
+{
+    nvtxEventAttributes_t a;
+    memset(&a, 0, sizeof a);
+    a.version = NVTX_VERSION;
+    a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
+    a.messageType = NVTX_MESSAGE_TYPE_ASCII;
+    a.message.ascii = name;
+    nvtxDomainRangePushEx(nvtx_domain(), &a);
+}
+
+extern "C" void civ_trace_pop(void) { nvtxDomainRangePop(nvtx_domain()); }
 
 extern "C" int civ_cuda_device_count(char *name, size_t name_len, char *why, size_t why_len)
 {
-    nvtxRangePushA("civitas: cuda probe");
+    civ_trace_push("civitas: cuda probe");
     int n = 0;
     cudaError_t rc = cudaGetDeviceCount(&n);
     if (rc != cudaSuccess || n == 0) {
         snprintf(why, why_len, "cudaGetDeviceCount: %s", rc != cudaSuccess ? cudaGetErrorString(rc) : "no devices");
-        nvtxRangePop();
+        civ_trace_pop();
         return 0;
     }
     cudaDeviceProp p;
     if (cudaGetDeviceProperties(&p, 0) == cudaSuccess) snprintf(name, name_len, "%s (sm_%d%d)", p.name, p.major, p.minor);
-    nvtxRangePop();
+    civ_trace_pop();
     return n;
 }
 

@@ -59,6 +59,8 @@ int civ_cuda_complete(civ_cuda_engine *g, int32_t *series, char *err, size_t err
 int civ_cuda_download(civ_cuda_engine *g, uint8_t *stage, uint8_t *course, uint8_t *flags, uint8_t *labour,
                       int16_t *infected_day, int16_t *next_day, int16_t *test_day, int16_t *iso_until,
                       char *err, size_t err_len);
+/* Copies the last day's community pressure [tract][band] back (parity tests). */
+int civ_cuda_download_pressure(civ_cuda_engine *g, float *pressure, char *err, size_t err_len);
 void civ_cuda_destroy(civ_cuda_engine *g);
 /* Measured device-to-device copy bandwidth in bytes/s (read + write); 0 on failure. */
 double civ_cuda_copy_bandwidth(size_t bytes);

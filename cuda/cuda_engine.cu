@@ -8,33 +8,18 @@
 #include <cstdio>
 #include <cstring>
 #include <cuda_runtime.h>
-#include <nvtx3/nvToolsExt.h>
 
 #include "cuda/cublas_lazy.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/mixing_gemm.h"
+#include "host/trace.h"
 #include "models/covid/covid_step.h"
 
 namespace {
 
-nvtxDomainHandle_t nvtx_domain()
-{
-    static nvtxDomainHandle_t d = nvtxDomainCreateA("civitas");
-    return d;
-}
-
 struct Range {
-    explicit Range(const char *name)
-    {
-        nvtxEventAttributes_t a;
-        memset(&a, 0, sizeof a);
-        a.version = NVTX_VERSION;
-        a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
-        a.messageType = NVTX_MESSAGE_TYPE_ASCII;
-        a.message.ascii = name;
-        nvtxDomainRangePushEx(nvtx_domain(), &a);
-    }
-    ~Range() { nvtxDomainRangePop(nvtx_domain()); }
+    explicit Range(const char *name) { civ_trace_push(name); }
+    ~Range() { civ_trace_pop(); }
 };
 
 #define CIV_CU(call)                                                                             \
@@ -472,6 +457,14 @@ extern "C" int civ_cuda_download(civ_cuda_engine *g, uint8_t *stage, uint8_t *co
     CIV_CU(cudaMemcpy(next_day, g->a.next_day, n * 2, cudaMemcpyDeviceToHost));
     CIV_CU(cudaMemcpy(test_day, g->a.test_day, n * 2, cudaMemcpyDeviceToHost));
     CIV_CU(cudaMemcpy(iso_until, g->a.iso_until, n * 2, cudaMemcpyDeviceToHost));
+    return 0;
+}
+
+extern "C" int civ_cuda_download_pressure(civ_cuda_engine *g, float *pressure, char *err, size_t err_len)
+{
+    CIV_CU(cudaStreamSynchronize(g->stream));
+    CIV_CU(cudaMemcpy(pressure, g->g.community_pressure, (size_t)g->n_tracts * CIV_N_PREM * sizeof(float),
+                      cudaMemcpyDeviceToHost));
     return 0;
 }
 

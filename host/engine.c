@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -298,7 +299,9 @@ civ_status civ_engine_launch(civ_engine *e, civ_error *err)
     civ_study_policy(s, day, demand, n, &e->policy, &comply_override);
     e->launched_refresh = civ_engine_refreshes_on(e, day);
     if (e->launched_refresh) {
+        civ_trace_push("civitas: decision table refresh");
         civ_status st = refresh_table(e, comply_override, err);
+        civ_trace_pop();
         if (st) return st;
     }
     const civ_policy pol = e->policy;

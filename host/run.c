@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "observed.h"
 #include "progress.h"
+#include "trace.h"
 #include "trajectory.h"
 #ifdef CIVITAS_HAVE_CUDA
 #include "cuda/cuda_backend.h"
@@ -169,7 +170,10 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
             if (st) break;
             launched = true;
         }
-        if ((st = civ_traj_append(traj, &e, err))) break;
+        civ_trace_push("civitas: write day (HDF5)");
+        st = civ_traj_append(traj, &e, err);
+        civ_trace_pop();
+        if (st) break;
         cum_inf += civ_engine_total(&e, V_NEW_INFECTIONS);
         cum_cases += civ_engine_total(&e, V_NEW_REPORTED_CASES);
         char detail[160];

@@ -19,6 +19,6 @@ log="${OUT:-/tmp}/gpu_session.log"
         -DCMAKE_C_FLAGS="-isystem $P/usr/include" -DCMAKE_CUDA_FLAGS="-isystem $P/usr/include" \
         -DCMAKE_PREFIX_PATH="$P/usr"
   cmake --build build-gpu -j"$(nproc)"
-  ctest --test-dir build-gpu --output-on-failure -R 'test_(philox|population|engine)'
+  ctest --test-dir build-gpu --output-on-failure -R 'test_(philox|population|engine|mixing)'
   for cmd in "$@"; do echo "== $cmd"; eval "$cmd"; done
 } 2>&1 | tee "$log"

@@ -14,6 +14,7 @@
 
 #define SRC CIVITAS_SOURCE_DIR
 
+#ifdef CIVITAS_HAVE_CUDA
 static int open_sim(sim *m, const char *study, double scale, long steps, long long seed, civ_backend b)
 {
     civ_error err = {0};
@@ -32,11 +33,26 @@ static int compare(const char *label, const char *study, double scale, long step
     const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * c.e.n_out_bands;
     int64_t infections = 0;
     civ_error err = {0};
+    const size_t np = (size_t)c.pop.n_tracts * CIV_N_PREM;
+    float *pressure = civ_xmalloc(np * sizeof(float));
     for (long d = 0; d < c.s.steps; d++) {
         if (civ_engine_step(&c.e, &err) || civ_engine_step(&g.e, &err)) {
             fprintf(stderr, "FAIL %s: %s\n", label, err.msg);
             return 1;
         }
+        /* the community pressure itself, not only its effect on the draws (a small difference in the
+           mixing would rarely flip one) */
+        char msg[512] = "";
+        if (civ_cuda_download_pressure(g.e.gpu, pressure, msg, sizeof msg)) {
+            fprintf(stderr, "FAIL %s: %s\n", label, msg);
+            return 1;
+        }
+        for (size_t j = 0; j < np; j++)
+            if (memcmp(&pressure[j], &c.e.community_pressure[j], sizeof(float)) != 0) {
+                fprintf(stderr, "FAIL %s: day %ld, community pressure [tract %zu][band %zu]: cpu %.9g, gpu %.9g\n",
+                        label, d, j / CIV_N_PREM, j % CIV_N_PREM, c.e.community_pressure[j], pressure[j]);
+                return 1;
+            }
         if (memcmp(c.e.series, g.e.series, nv * sizeof(int32_t)) != 0) {
             for (size_t k = 0; k < nv; k++)
                 if (c.e.series[k] != g.e.series[k]) {
@@ -55,12 +71,15 @@ static int compare(const char *label, const char *study, double scale, long step
                !memcmp(c.e.flags, g.e.flags, n) && !memcmp(c.e.labour, g.e.labour, n) &&
                !memcmp(c.e.infected_day, g.e.infected_day, n * 2) && !memcmp(c.e.next_day, g.e.next_day, n * 2) &&
                !memcmp(c.e.test_day, g.e.test_day, n * 2) && !memcmp(c.e.iso_until, g.e.iso_until, n * 2);
-    printf("%s %s: %u agents, %d days, %lld infections: series %s, final agent state %s\n", same ? "ok" : "FAIL",
+    printf("%s %s: %u agents, %d days, %lld infections: community pressure and series %s, final agent state %s\n", same ? "ok" : "FAIL",
            label, n, c.s.steps, (long long)infections, "identical", same ? "identical" : "DIFFERENT");
+    free(pressure);
     sim_close(&c);
     sim_close(&g);
     return same ? 0 : 1;
 }
+
+#endif
 
 int main(void)
 {
