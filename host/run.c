@@ -140,7 +140,7 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
         fprintf(stderr, "civitas: notice: %d snapshot date(s) fall after the last simulated day and will not be written\n", late);
     civ_bar pr;
     civ_bar_start(&pr, "civitas: simulating", s.steps, o->quiet);
-    double t0 = civ_now(), sim = 0;
+    double t0 = civ_now(), sim = 0, write = 0;
     int64_t cum_inf = 0, cum_cases = 0;
     /* Day d+1 is launched before day d is written, so that on the GPU the HDF5 write of a day
      * overlaps the kernels of the next. Not on days whose record the next launch would change:
@@ -171,7 +171,9 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
             launched = true;
         }
         civ_trace_push("civitas: write day (HDF5)");
+        ts = civ_now();
         st = civ_traj_append(traj, &e, err);
+        write += civ_now() - ts;
         civ_trace_pop();
         if (st) break;
         cum_inf += civ_engine_total(&e, V_NEW_INFECTIONS);
@@ -191,8 +193,9 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     }
     double wall = civ_now() - t0;
     char summary[256];
-    snprintf(summary, sizeof summary, "%d days in %.2fs (%.3fs/day simulation, %.3g agent-days/s)", e.day, wall,
-             e.day ? sim / e.day : 0.0, sim > 0 ? (double)pop.n_agents * e.day / sim : 0.0);
+    snprintf(summary, sizeof summary, "%d days in %.2fs (%.3fs/day simulation, %.3g agent-days/s; %.2f ms/day writing)",
+             e.day, wall, e.day ? sim / e.day : 0.0, sim > 0 ? (double)pop.n_agents * e.day / sim : 0.0,
+             e.day ? 1e3 * write / e.day : 0.0);
     civ_bar_end(&pr, summary);
     if (st) {
         char msg[sizeof err->msg + 16];
