@@ -15,6 +15,7 @@ export PATH="/usr/local/cuda/bin:$PATH"
 log="${OUT:-/tmp}/gpu_session.log"
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+  ls /usr/local/cuda/lib64/libcublas.so* 2>/dev/null || echo "no libcublas in /usr/local/cuda/lib64"
   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCIVITAS_DEPS_VIA_PKGCONFIG=ON \
         -DCMAKE_C_FLAGS="-isystem $P/usr/include" -DCMAKE_CUDA_FLAGS="-isystem $P/usr/include" \
         -DCMAKE_PREFIX_PATH="$P/usr"
