@@ -95,6 +95,14 @@ static bool is_snapshot_step(const civ_study *s, int step)
     return false;
 }
 
+static civ_status launch_timed(civ_engine *e, double *sim, civ_error *err)
+{
+    double t = civ_now();
+    civ_status st = civ_engine_launch(e, err);
+    *sim += civ_now() - t;
+    return st;
+}
+
 civ_status civ_run(const civ_run_options *o, civ_error *err)
 {
     civ_study s;
@@ -146,12 +154,7 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
      * overlaps the kernels of the next. Not on days whose record the next launch would change:
      * snapshots (agent state) and consecutive table refreshes (the table and bridge record). */
     bool launched = false;
-    if (e.day < s.steps && !civ_interrupted) {
-        double ts = civ_now();
-        st = civ_engine_launch(&e, err);
-        sim += civ_now() - ts;
-        launched = !st;
-    }
+    if (e.day < s.steps && !civ_interrupted) launched = !(st = launch_timed(&e, &sim, err));
     while (launched) {
         double ts = civ_now();
         st = civ_engine_complete(&e, err);
@@ -163,13 +166,8 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
         if (snapshot && (st = civ_engine_sync_agents(&e, err))) break;
         const bool more = e.day < s.steps && !civ_interrupted;
         const bool overlap = more && !snapshot && !(e.table_refreshed && civ_engine_refreshes_on(&e, e.day));
-        if (overlap) {
-            ts = civ_now();
-            st = civ_engine_launch(&e, err);
-            sim += civ_now() - ts;
-            if (st) break;
-            launched = true;
-        }
+        civ_status next = CIV_OK;   /* a failed launch of the next day still lets this day be written */
+        if (overlap) launched = !(next = launch_timed(&e, &sim, err));
         civ_trace_push("civitas: write day (HDF5)");
         ts = civ_now();
         st = civ_traj_append(traj, &e, err);
@@ -183,11 +181,9 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
                  (long long)cum_inf, (long long)cum_cases, (long long)civ_engine_total(&e, V_HOSPITALISED),
                  (long long)civ_engine_total(&e, V_DEAD));
         civ_bar_update(&pr, e.day, detail);
+        if ((st = next)) break;
         if (more && !overlap) {
-            ts = civ_now();
-            st = civ_engine_launch(&e, err);
-            sim += civ_now() - ts;
-            if (st) break;
+            if ((st = launch_timed(&e, &sim, err))) break;
             launched = true;
         }
     }
