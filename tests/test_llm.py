@@ -122,6 +122,23 @@ class Bridge(unittest.TestCase):
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn("empty.jsonl: no recorded answer for day 0", p.stderr)
 
+    def test_replay_runs_out_mid_run(self):
+        # answers recorded for the first week only: the replay fails at the day-7 refresh, and the file
+        # keeps the 7 completed days (day 6 is written even though day 7's launch failed)
+        self.control(mode="ok", go_to_work=0.5)
+        self.run_llm("week1", "--steps", "7")
+        cache = os.path.join(self.dir, "cache_week1.jsonl")
+        out = os.path.join(self.dir, "replay_short.h5")
+        p = self.civitas("run", self.study(llm={"base_url": "http://127.0.0.1:9"}, name="replay_short.json"),
+                         "--llm", "replay", cache, "-o", out)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("no recorded answer for day 7", p.stderr)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(int(f.attrs["steps_completed"]), 7)
+            self.assertTrue(str(f.attrs["status"]).startswith("failed"), f.attrs["status"])
+            self.assertEqual(f["timeseries/date"].shape[0], 7)
+            self.assertEqual(f["llm/tables"].shape[0], 1)
+
     def test_concurrency(self):
         for conc in (1, 6):
             self.control(mode="ok", delay=0.2)
