@@ -1,9 +1,13 @@
 #include "answer_cache.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 uint64_t civ_cache_key(const char *s)
 {
@@ -40,6 +44,48 @@ static void insert(civ_answer_cache *c, uint64_t key, char *content, char *error
     c->slots[j].error = error;
 }
 
+/* Writes all of buf at the end of the file, under an exclusive lock: processes sharing one cache
+ * (MPI ranks, parallel runs) never interleave their lines. */
+static int append_locked(int fd, const char *buf, size_t len)
+{
+    if (flock(fd, LOCK_EX) != 0) return -1;
+    int rc = 0;
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) { rc = -1; break; }
+        buf += w;
+        len -= (size_t)w;
+    }
+    flock(fd, LOCK_UN);
+    return rc;
+}
+
+/* Cuts a record left without its newline by a process that died while appending. Under the
+ * exclusive lock no live writer is mid-record, so a missing final newline is always such a tear. */
+static int repair_tail(int fd)
+{
+    if (flock(fd, LOCK_EX) != 0) return -1;
+    int rc = 0;
+    off_t end = lseek(fd, 0, SEEK_END);
+    char last = '\n';
+    if (end > 0 && pread(fd, &last, 1, end - 1) != 1) rc = -1;
+    if (!rc && last != '\n') {
+        off_t keep = 0;
+        char buf[4096];
+        for (off_t pos = end; pos > 0 && !keep;) {
+            size_t n = pos < (off_t)sizeof buf ? (size_t)pos : sizeof buf;
+            pos -= (off_t)n;
+            if (pread(fd, buf, n, pos) != (ssize_t)n) { rc = -1; break; }
+            for (size_t i = n; i > 0; i--)
+                if (buf[i - 1] == '\n') { keep = pos + (off_t)i; break; }
+        }
+        if (!rc && ftruncate(fd, keep) != 0) rc = -1;
+    }
+    flock(fd, LOCK_UN);
+    return rc;
+}
+
 civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist, int writable, civ_error *err)
 {
     memset(c, 0, sizeof *c);
@@ -47,10 +93,12 @@ civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist,
     FILE *f = fopen(path, "r");
     if (!f && must_exist) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open LLM answer file: %m", path);
     if (f) {
+        flock(fileno(f), LOCK_SH);   /* no half-written record of a live writer is read */
         char *line = NULL;
         size_t n = 0;
         int lineno = 0;
-        while (getline(&line, &n, f) > 0) {
+        ssize_t len;
+        while ((len = getline(&line, &n, f)) > 0) {
             lineno++;
             cJSON *j = cJSON_Parse(line);
             cJSON *k = j ? cJSON_GetObjectItemCaseSensitive(j, "key") : NULL;
@@ -60,6 +108,11 @@ civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist,
             if (!cJSON_IsString(k) || sscanf(k->valuestring, "%" SCNx64, &key) != 1 || !key ||
                 (!cJSON_IsString(ct) && !cJSON_IsString(er))) {
                 cJSON_Delete(j);
+                if (line[len - 1] != '\n' && fgetc(f) == EOF) {
+                    fprintf(stderr, "civitas: notice: %s:%d: ignoring a truncated last record (a run stopped while "
+                            "writing it)%s\n", path, lineno, writable ? "; it is removed" : "");
+                    break;
+                }
                 free(line);
                 fclose(f);
                 return civ_fail(err, CIV_ERR_INPUT, "%s:%d: not an LLM answer record (expected {\"key\", \"content\"|\"error\", ...})",
@@ -70,11 +123,13 @@ civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist,
             cJSON_Delete(j);
         }
         free(line);
-        fclose(f);
+        fclose(f);   /* releases the shared lock */
     }
     if (writable) {
-        c->append = fopen(path, "a");
-        if (!c->append) return civ_fail(err, CIV_ERR_IO, "%s: cannot write LLM answer file: %m", path);
+        c->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (c->fd < 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot write LLM answer file: %m", path);
+        c->writable = 1;
+        if (repair_tail(c->fd) != 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot repair LLM answer file: %m", path);
     }
     return CIV_OK;
 }
@@ -93,7 +148,7 @@ const civ_cache_entry *civ_cache_get(const civ_answer_cache *c, uint64_t key)
 void civ_cache_put(civ_answer_cache *c, uint64_t key, const char *request, const char *content, const char *error)
 {
     insert(c, key, content ? strdup(content) : NULL, error ? strdup(error) : NULL);
-    if (!c->append) return;
+    if (!c->writable) return;
     cJSON *j = cJSON_CreateObject();
     char hex[17];
     snprintf(hex, sizeof hex, "%016" PRIx64, key);
@@ -102,9 +157,18 @@ void civ_cache_put(civ_answer_cache *c, uint64_t key, const char *request, const
     if (req) cJSON_AddItemToObject(j, "request", req);
     if (content) cJSON_AddStringToObject(j, "content", content);
     if (error) cJSON_AddStringToObject(j, "error", error);
-    char *line = cJSON_PrintUnformatted(j);
-    fprintf(c->append, "%s\n", line);
-    cJSON_free(line);
+    char *text = cJSON_PrintUnformatted(j);
+    size_t len = strlen(text);
+    char *line = civ_xmalloc(len + 2);
+    memcpy(line, text, len);
+    line[len] = '\n';
+    if (append_locked(c->fd, line, len + 1) != 0 && !c->write_failed) {
+        c->write_failed = 1;   /* the run goes on; the answers stay in memory (and in the output file) */
+        fprintf(stderr, "civitas: warning: %s: cannot append LLM answers (%s); this run's new answers will not "
+                "be reusable or replayable from this file\n", c->path, strerror(errno));
+    }
+    free(line);
+    cJSON_free(text);
     cJSON_Delete(j);
 }
 
@@ -112,7 +176,7 @@ void civ_cache_close(civ_answer_cache *c)
 {
     for (size_t i = 0; i < c->cap; i++) { free(c->slots[i].content); free(c->slots[i].error); }
     free(c->slots);
-    if (c->append) fclose(c->append);
+    if (c->writable) close(c->fd);
     free(c->path);
     memset(c, 0, sizeof *c);
 }

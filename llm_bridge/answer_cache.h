@@ -20,11 +20,15 @@ typedef struct {
     civ_cache_entry *slots;   /* open addressing, key 0 = empty */
     size_t cap, count;
     char *path;
-    FILE *append;             /* open for appending new entries (NULL: read-only) */
+    int writable;             /* fd is open for appending new entries (O_APPEND, one locked write per line) */
+    int fd;
+    int write_failed;         /* an append failed (warned once) */
 } civ_answer_cache;
 
 uint64_t civ_cache_key(const char *canonical_request);
-/* Loads path if it exists (missing is fine unless must_exist); opens it for appending if writable. */
+/* Loads path if it exists (missing is fine unless must_exist; a truncated last line, left by a killed
+ * run, is ignored with a notice); opens it for appending if writable. Several processes may append to
+ * one file at once. */
 civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist, int writable, civ_error *err);
 const civ_cache_entry *civ_cache_get(const civ_answer_cache *c, uint64_t key);
 /* Stores and appends one line (request kept in the file for inspection). */

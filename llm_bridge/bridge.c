@@ -284,7 +284,6 @@ civ_status civ_bridge_refresh(civ_llm_bridge *b, const civ_situation *sit, const
             }
             jobs[j].content = NULL;
         }
-        if (b->cache.append) fflush(b->cache.append);
     }
     rec->latency_s = t0;
 

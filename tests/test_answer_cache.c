@@ -1,0 +1,129 @@
+/* The LLM answer cache file: several processes appending at once (MPI ranks,
+ * parallel runs sharing a cache) never interleave their records, and a record
+ * torn by a killed run is skipped with a notice instead of breaking the next
+ * run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "llm_bridge/answer_cache.h"
+
+#define WRITERS 4
+#define RECORDS 40
+#define ANSWER_BYTES 200000   /* far beyond any stdio buffer and pipe-atomic size */
+
+static char *temp_path(void)
+{
+    char *path = strdup("/tmp/civitas_cache_test_XXXXXX.jsonl");
+    int fd = mkstemps(path, 6);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    return path;
+}
+
+static void test_concurrent_appends(void **state)
+{
+    (void)state;
+    char *path = temp_path();
+    char *answer = malloc(ANSWER_BYTES + 1);
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        assert_true(pids[w] >= 0);
+        if (pids[w] == 0) {
+            civ_answer_cache c;
+            civ_error err = {0};
+            if (civ_cache_open(&c, path, 0, 1, &err)) _exit(2);
+            memset(answer, 'a' + w, ANSWER_BYTES);
+            answer[ANSWER_BYTES] = 0;
+            for (int r = 0; r < RECORDS; r++) {
+                char req[64];
+                snprintf(req, sizeof req, "{\"writer\": %d, \"record\": %d}", w, r);
+                civ_cache_put(&c, civ_cache_key(req), req, answer, NULL);
+            }
+            civ_cache_close(&c);
+            _exit(0);
+        }
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    civ_answer_cache c;
+    civ_error err = {0};
+    if (civ_cache_open(&c, path, 1, 0, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(c.count, WRITERS * RECORDS);
+    for (int w = 0; w < WRITERS; w++)
+        for (int r = 0; r < RECORDS; r++) {
+            char req[64];
+            snprintf(req, sizeof req, "{\"writer\": %d, \"record\": %d}", w, r);
+            const civ_cache_entry *e = civ_cache_get(&c, civ_cache_key(req));
+            assert_non_null(e);
+            assert_int_equal(strlen(e->content), ANSWER_BYTES);
+            assert_true(e->content[0] == 'a' + w && e->content[ANSWER_BYTES - 1] == 'a' + w);
+        }
+    civ_cache_close(&c);
+    unlink(path);
+    free(path);
+    free(answer);
+}
+
+static void test_torn_last_record(void **state)
+{
+    (void)state;
+    char *path = temp_path();
+    civ_answer_cache c;
+    civ_error err = {0};
+    if (civ_cache_open(&c, path, 0, 1, &err)) fail_msg("%s", err.msg);
+    civ_cache_put(&c, civ_cache_key("{\"q\": 1}"), "{\"q\": 1}", "one", NULL);
+    civ_cache_close(&c);
+    FILE *f = fopen(path, "a");
+    fputs("{\"key\": \"00000000000000ff\", \"conte", f);   /* a run killed mid-record */
+    fclose(f);
+
+    /* read-only: the torn record is skipped */
+    if (civ_cache_open(&c, path, 1, 0, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(c.count, 1);
+    civ_cache_close(&c);
+    /* appending: the torn record is cut off, the next record starts on a line of its own */
+    if (civ_cache_open(&c, path, 1, 1, &err)) fail_msg("%s", err.msg);
+    civ_cache_put(&c, civ_cache_key("{\"q\": 2}"), "{\"q\": 2}", "two", NULL);
+    civ_cache_close(&c);
+    if (civ_cache_open(&c, path, 1, 0, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(c.count, 2);
+    assert_string_equal(civ_cache_get(&c, civ_cache_key("{\"q\": 2}"))->content, "two");
+    civ_cache_close(&c);
+    f = fopen(path, "r");
+    int lines = 0;
+    for (int ch; (ch = fgetc(f)) != EOF;) lines += ch == '\n';
+    fclose(f);
+    assert_int_equal(lines, 2);
+
+    /* a broken record that is not the last line is still an error naming the line */
+    f = fopen(path, "a");
+    fputs("not json\n{\"key\": \"0000000000000001\", \"content\": \"x\"}\n", f);
+    fclose(f);
+    civ_error err2 = {0};
+    assert_int_not_equal(civ_cache_open(&c, path, 1, 0, &err2), CIV_OK);
+    assert_non_null(strstr(err2.msg, ":3: not an LLM answer record"));
+    civ_cache_close(&c);
+    unlink(path);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_concurrent_appends),
+        cmocka_unit_test(test_torn_last_record),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
