@@ -174,7 +174,18 @@ int civ_llm_run_batch(const civ_llm_client_config *cfg, civ_llm_job *jobs, int n
             s->state = 0;
             stats->retries++;
         }
-        if (done < n) curl_multi_poll(multi, NULL, 0, 20, NULL);
+        if (done == n) break;
+        /* wait for socket activity, but not past the moment a queued request may start: a request that
+           just finished frees a slot for the next one at once (no fixed sleep per request) */
+        double tn = now_s(), next_start = deadline;
+        for (int i = 0; i < n; i++)
+            if (slots[i].state == 0 && slots[i].next_at < next_start) next_start = slots[i].next_at;
+        int wait_ms = 20;
+        if (in_flight < cfg->concurrency) {
+            double until = (next_start - tn) * 1000.0;
+            wait_ms = until <= 0 ? 0 : until < 20 ? (int)until + 1 : 20;
+        }
+        if (wait_ms > 0) curl_multi_poll(multi, NULL, 0, wait_ms, NULL);
     }
     for (int i = 0; i < n; i++) { free(slots[i].buf); if (slots[i].easy) finish_handle(multi, &slots[i]); }
     free(slots);
