@@ -157,6 +157,18 @@ static int parse_long(const char *s, long long *out)
     return errno == 0 && *s && !*end;
 }
 
+/* An integer option value in [lo, hi], or a usage error "NAME 'ARG': expected LO..HI". */
+static int int_option(const char *usage, const char *name, const char *arg, long long lo, long long hi, long long *out)
+{
+    long long v;
+    if (!parse_long(arg, &v) || v < lo || v > hi) {
+        fprintf(stderr, "civitas: error: %s '%s': expected %lld..%lld\n\n%s", name, arg, lo, hi, usage);
+        return CIV_ERR_USAGE;
+    }
+    *out = v;
+    return 0;
+}
+
 /* Options shared by run and synth, with the same checks and messages. */
 static int parse_scale(const char *arg, double *out) { return parse_double(arg, out) && *out > 0 && *out <= 1; }
 static int parse_seed(const char *arg, long long *out) { return parse_long(arg, out) && *out >= 0; }
@@ -192,6 +204,7 @@ static int cmd_run(int argc, char **argv)
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     long long v;
+    int rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -201,7 +214,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'p': o.ov.population = optarg; break;
         case 'n':
-            if (!parse_long(optarg, &v) || v < 1 || v > 3650) return usage_error(usage_run, "--steps '%s': expected 1..3650", optarg);
+            if ((rc = int_option(usage_run, "--steps", optarg, 1, 3650, &v))) return rc;
             o.ov.steps = (long)v;
             break;
         case 'r':
@@ -210,7 +223,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'o': o.ov.output = optarg; break;
         case 't':
-            if (!parse_long(optarg, &v) || v < 1 || v > 1024) return usage_error(usage_run, "--threads '%s': expected 1..1024", optarg);
+            if ((rc = int_option(usage_run, "--threads", optarg, 1, 1024, &v))) return rc;
             o.threads = (int)v;
             break;
         case 'b': o.backend = optarg; break;
@@ -290,23 +303,24 @@ static int cmd_ensemble(int argc, char **argv)
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     long long v;
+    int rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'b': o.backend = optarg; break;
         case 'n':
-            if (!parse_long(optarg, &v) || v < 1 || v > 10000) return usage_error(usage_ensemble, "--seeds '%s': expected 1..10000", optarg);
+            if ((rc = int_option(usage_ensemble, "--seeds", optarg, 1, 10000, &v))) return rc;
             o.seeds = (int)v;
             break;
         case 's':
             if (!parse_scale(optarg, &o.ov.scale)) return usage_error(usage_ensemble, "--scale '%s': expected a number in (0, 1]", optarg);
             break;
         case 'p':
-            if (!parse_long(optarg, &v) || v < 1 || v > 3650) return usage_error(usage_ensemble, "--steps '%s': expected 1..3650", optarg);
+            if ((rc = int_option(usage_ensemble, "--steps", optarg, 1, 3650, &v))) return rc;
             o.ov.steps = (long)v;
             break;
         case 't':
-            if (!parse_long(optarg, &v) || v < 1 || v > 1024) return usage_error(usage_ensemble, "--threads '%s': expected 1..1024", optarg);
+            if ((rc = int_option(usage_ensemble, "--threads", optarg, 1, 1024, &v))) return rc;
             o.threads = (int)v;
             break;
         case 'o': o.output = optarg; break;
@@ -364,6 +378,7 @@ static int cmd_calibrate(int argc, char **argv)
         {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     long long v;
+    int rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -374,19 +389,19 @@ static int cmd_calibrate(int argc, char **argv)
             if (!parse_scale(optarg, &o.scale)) return usage_error(usage_calibrate, "--scale '%s': expected a number in (0, 1]", optarg);
             break;
         case 'n':
-            if (!parse_long(optarg, &v) || v < 1 || v > 100) return usage_error(usage_calibrate, "--seeds '%s': expected 1..100", optarg);
+            if ((rc = int_option(usage_calibrate, "--seeds", optarg, 1, 100, &v))) return rc;
             o.seeds = (int)v;
             break;
         case 'r':
-            if (!parse_long(optarg, &v) || v < 1 || v > 16) return usage_error(usage_calibrate, "--restarts '%s': expected 1..16", optarg);
+            if ((rc = int_option(usage_calibrate, "--restarts", optarg, 1, 16, &v))) return rc;
             o.restarts = (int)v;
             break;
         case 'm':
-            if (!parse_long(optarg, &v) || v < 5 || v > 10000) return usage_error(usage_calibrate, "--max-evaluations '%s': expected 5..10000", optarg);
+            if ((rc = int_option(usage_calibrate, "--max-evaluations", optarg, 5, 10000, &v))) return rc;
             o.max_evaluations = (int)v;
             break;
         case 't':
-            if (!parse_long(optarg, &v) || v < 1 || v > 1024) return usage_error(usage_calibrate, "--threads '%s': expected 1..1024", optarg);
+            if ((rc = int_option(usage_calibrate, "--threads", optarg, 1, 1024, &v))) return rc;
             o.threads = (int)v;
             break;
         case 'o': o.output = optarg; break;
