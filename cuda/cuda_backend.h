@@ -33,6 +33,7 @@ typedef struct {
     const uint32_t *place_size;
     const uint8_t *tract_borough;
     const uint32_t *tract_count;       /* [tract][community band] */
+    const uint64_t *level_count;       /* [borough, then city][community band]: CIV_N_LEVEL_SUMS x CIV_N_PREM */
     const uint8_t *out_band_of_age;    /* [CIV_MAX_AGE + 1] */
     /* dynamic, initial values (after seeding) */
     const uint8_t *stage, *course, *flags, *labour;

@@ -205,21 +205,15 @@ static int dev_copy(civ_cuda_engine *g, T **dst, const T *src, size_t count, con
     return 0;
 }
 
-// Static inputs of community mixing: borough membership, people per level and band, the quantized
+// Static inputs of community mixing: borough membership, people per level and band (from the host), the quantized
 // contact matrix; and the cuBLAS handle on the engine's stream.
 static int stage_mixing(civ_cuda_engine *g, const civ_cuda_setup *s, char *err, size_t err_len)
 {
     const uint32_t nt = s->n_tracts;
     double *member = new double[(size_t)nt * CIV_N_LEVEL_SUMS]();
-    uint64_t count[CIV_N_LEVEL_SUMS * CIV_N_PREM] = {0};
     for (uint32_t t = 0; t < nt; t++) {
-        const int b = s->tract_borough[t];
-        member[(size_t)b * nt + t] = 1.0;
+        member[(size_t)s->tract_borough[t] * nt + t] = 1.0;
         member[(size_t)CIV_NBOROUGH * nt + t] = 1.0;
-        for (int k = 0; k < CIV_N_PREM; k++) {
-            count[b * CIV_N_PREM + k] += s->tract_count[(size_t)t * CIV_N_PREM + k];
-            count[CIV_NBOROUGH * CIV_N_PREM + k] += s->tract_count[(size_t)t * CIV_N_PREM + k];
-        }
     }
     double cq[CIV_N_PREM * CIV_N_PREM];   // row-major [a][k]; the GEMM reads it transposed
     for (int a = 0; a < CIV_N_PREM; a++)
@@ -227,7 +221,7 @@ static int stage_mixing(civ_cuda_engine *g, const civ_cuda_setup *s, char *err, 
     g->w_community = s->model->w_community;
     g->matrix_shift = s->model->community_q_shift;
     int rc = dev_copy(g, &g->d_member, member, (size_t)nt * CIV_N_LEVEL_SUMS, "mixing: membership", err, err_len) ||
-             dev_copy(g, &g->d_level_count, count, CIV_N_LEVEL_SUMS * CIV_N_PREM, "mixing: level counts", err, err_len) ||
+             dev_copy(g, &g->d_level_count, s->level_count, CIV_N_LEVEL_SUMS * CIV_N_PREM, "mixing: level counts", err, err_len) ||
              dev_copy(g, &g->d_Cq, cq, CIV_N_PREM * CIV_N_PREM, "mixing: contact matrix", err, err_len);
     delete[] member;
     if (rc) return -1;

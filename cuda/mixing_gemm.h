@@ -20,9 +20,7 @@
 
 #include <stdint.h>
 
-#include "models/covid/covid_model.h"
-
-#define CIV_N_LEVEL_SUMS 6   /* 5 boroughs and the city */
+#include "models/covid/covid_step.h"
 
 typedef struct {
     int trans_a, trans_b;   /* 1: op(X) = X^T */

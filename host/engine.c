@@ -47,7 +47,8 @@ static civ_status start_gpu(civ_engine *e, civ_error *err)
     civ_cuda_setup cs = {e->device, pop->n_agents, pop->n_households, pop->n_places, pop->n_tracts, e->n_out_bands,
                          e->table.n_archetypes, e->study->seed, &e->model,
                          pop->age, pop->borough, pop->tract, e->archetype, pop->household, pop->place,
-                         e->place_is_school, pop->place_size, pop->tract_borough, e->tract_count, e->out_band_of_age,
+                         e->place_is_school, pop->place_size, pop->tract_borough, e->tract_count, &e->level_count[0][0],
+                         e->out_band_of_age,
                          e->stage, e->course, e->flags, e->labour, e->infected_day, e->next_day, e->test_day,
                          e->iso_until};
     char msg[512] = "";
@@ -118,6 +119,11 @@ civ_status civ_engine_init_on(civ_engine *e, const civ_study *s, const civ_popul
     civ_mix_prepare(&e->model);
     for (size_t i = 0; i < n; i++)
         e->tract_count[(size_t)pop->tract[i] * CIV_N_PREM + e->model.community_band_of_age[pop->age[i]]]++;
+    for (uint32_t t = 0; t < pop->n_tracts; t++)
+        for (int k = 0; k < CIV_N_PREM; k++) {
+            e->level_count[pop->tract_borough[t]][k] += e->tract_count[(size_t)t * CIV_N_PREM + k];
+            e->level_count[CIV_NBOROUGH][k] += e->tract_count[(size_t)t * CIV_N_PREM + k];
+        }
 
     e->n_out_bands = s->n_out_bands;
     e->out_band_of_age = civ_xmalloc(CIV_MAX_AGE + 1);
@@ -249,12 +255,17 @@ static void community_pressure(civ_engine *e, const civ_groups *g)
     const civ_population *pop = e->pop;
     const civ_covid_params *m = &e->model;
     const uint32_t nt = pop->n_tracts;
-    float brate[CIV_NBOROUGH][CIV_N_PREM], crate[CIV_N_PREM];
-    for (int k = 0; k < CIV_N_PREM; k++) {
-        crate[k] = civ_level_rate(g->tract_sum, e->tract_count, pop->tract_borough, nt, -1, k);
-        for (int b = 0; b < CIV_NBOROUGH; b++)
-            brate[b][k] = civ_level_rate(g->tract_sum, e->tract_count, pop->tract_borough, nt, b, k);
-    }
+    /* level totals in one pass (exact integers), then rates: brate[b] per borough, brate[CIV_NBOROUGH] city */
+    uint64_t total[CIV_N_LEVEL_SUMS][CIV_N_PREM] = {{0}};
+    for (uint32_t t = 0; t < nt; t++)
+        for (int k = 0; k < CIV_N_PREM; k++) {
+            total[pop->tract_borough[t]][k] += g->tract_sum[(size_t)t * CIV_N_PREM + k];
+            total[CIV_NBOROUGH][k] += g->tract_sum[(size_t)t * CIV_N_PREM + k];
+        }
+    float brate[CIV_N_LEVEL_SUMS][CIV_N_PREM];
+    for (int l = 0; l < CIV_N_LEVEL_SUMS; l++)
+        for (int k = 0; k < CIV_N_PREM; k++) brate[l][k] = civ_rate_from_totals(total[l][k], e->level_count[l][k]);
+    const float *crate = brate[CIV_NBOROUGH];
     float max = 0.0f;
     #pragma omp parallel for schedule(static) num_threads(e->nthreads) reduction(max : max)
     for (uint32_t t = 0; t < nt; t++)

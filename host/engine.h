@@ -46,6 +46,7 @@ typedef struct {
     /* per-group sums (fixed point) and community structure */
     uint64_t *household_sum, *place_sum, *tract_sum;   /* tract_sum[tract][band] */
     uint32_t *tract_count;                              /* static [tract][band] */
+    uint64_t level_count[CIV_N_LEVEL_SUMS][CIV_N_PREM]; /* static: people per borough (and city) and band */
     float *community_pressure;                          /* [tract][band] */
     float *mix_rate;                                    /* [tract][band] scratch: mixed rates */
     uint8_t *out_band_of_age;

@@ -112,16 +112,9 @@ static void test_accuracy_and_gpu_route(void **state)
     double *S = malloc(n * sizeof(double)), *member = calloc((size_t)nt * CIV_N_LEVEL_SUMS, sizeof(double));
     double *RQ = malloc(n * sizeof(double)), *P = malloc(n * sizeof(double));
     float *rate = malloc(n * sizeof(float)), *pressure = malloc(n * sizeof(float));
-    uint64_t count[CIV_N_LEVEL_SUMS * CIV_N_PREM] = {0};
     double L[3][CIV_N_LEVEL_SUMS * CIV_N_PREM], cq[CIV_N_PREM * CIV_N_PREM];
-    for (uint32_t t = 0; t < nt; t++) {
-        int b = pop->tract_borough[t];
-        member[(size_t)b * nt + t] = member[(size_t)CIV_NBOROUGH * nt + t] = 1.0;
-        for (int k = 0; k < CIV_N_PREM; k++) {
-            count[b * CIV_N_PREM + k] += e->tract_count[(size_t)t * CIV_N_PREM + k];
-            count[CIV_NBOROUGH * CIV_N_PREM + k] += e->tract_count[(size_t)t * CIV_N_PREM + k];
-        }
-    }
+    for (uint32_t t = 0; t < nt; t++)
+        member[(size_t)pop->tract_borough[t] * nt + t] = member[(size_t)CIV_NBOROUGH * nt + t] = 1.0;
     for (size_t j = 0; j < n; j++) S[j] = (double)e->tract_sum[j];
     for (int a = 0; a < CIV_N_PREM; a++)
         for (int k = 0; k < CIV_N_PREM; k++) cq[a * CIV_N_PREM + k] = p->community_q[a][k];
@@ -132,8 +125,8 @@ static void test_accuracy_and_gpu_route(void **state)
     float max = 0.0f;
     for (size_t j = 0; j < n; j++) {
         int k = (int)(j % CIV_N_PREM), b = pop->tract_borough[j / CIV_N_PREM];
-        float br = civ_rate_from_totals((uint64_t)L[0][b * CIV_N_PREM + k], count[b * CIV_N_PREM + k]);
-        float cr = civ_rate_from_totals((uint64_t)L[0][CIV_NBOROUGH * CIV_N_PREM + k], count[CIV_NBOROUGH * CIV_N_PREM + k]);
+        float br = civ_rate_from_totals((uint64_t)L[0][b * CIV_N_PREM + k], e->level_count[b][k]);
+        float cr = civ_rate_from_totals((uint64_t)L[0][CIV_NBOROUGH * CIV_N_PREM + k], e->level_count[CIV_NBOROUGH][k]);
         rate[j] = civ_mix_rate(p, e->tract_sum[j], e->tract_count[j], br, cr);
         if (rate[j] > max) max = rate[j];
     }

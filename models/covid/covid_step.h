@@ -18,6 +18,12 @@
 #  define CIV_ATOMIC_ADD_U64(p, v) (*(p) += (v))
 #endif
 
+#ifndef CIV_NBOROUGH
+#define CIV_NBOROUGH 5
+#endif
+/* levels of the community totals: the 5 boroughs, then the city */
+#define CIV_N_LEVEL_SUMS (CIV_NBOROUGH + 1)
+
 /* bits of the per-agent "today" byte written by the attendance pass */
 #define CIV_TODAY_OUT 1u
 #define CIV_TODAY_PLACE 2u
@@ -49,24 +55,12 @@ CIV_INLINE void civ_pass_attend(const civ_covid_params *m, const civ_policy *pol
     if (t & CIV_TODAY_PLACE) CIV_ATOMIC_ADD_U64(&g->place_sum[a->place[i]], q);
 }
 
-/* Infectiousness per person of band k over the tracts of one borough (b >= 0)
- * or of the city (b < 0). Totals are exact integers (any summation order gives
- * the same), converted once: every backend gets the same float. */
+/* Infectiousness per person of band k at one level (a borough or the city),
+ * from exact integer totals over its tracts (any summation order gives the
+ * same), converted once: every backend gets the same float. */
 CIV_INLINE float civ_rate_from_totals(uint64_t sum, uint64_t count)
 {
     return count ? (float)((double)sum / (double)count) : 0.0f;
-}
-
-CIV_INLINE float civ_level_rate(const uint64_t *tract_sum, const uint32_t *tract_count,
-                                const uint8_t *tract_borough, uint32_t n_tracts, int b, int k)
-{
-    uint64_t sum = 0, count = 0;
-    for (uint32_t t = 0; t < n_tracts; t++) {
-        if (b >= 0 && tract_borough[t] != b) continue;
-        sum += tract_sum[t * CIV_N_PREM + k];
-        count += tract_count[t * CIV_N_PREM + k];
-    }
-    return civ_rate_from_totals(sum, count);
 }
 
 /* Pass 2: community pressure on contactor band a of tract t,
@@ -125,9 +119,6 @@ CIV_INLINE void civ_mix_prepare(civ_covid_params *m)
             m->community_q[a][k] = (uint32_t)civ_mix_quantize(m->community_matrix[a][k], p);
 }
 
-#ifndef CIV_NBOROUGH
-#define CIV_NBOROUGH 5
-#endif
 
 /* Output variables: series[var][borough][age band] per day. */
 enum civ_var {
