@@ -53,7 +53,7 @@ int civ_cuda_upload_table(civ_cuda_engine *g, const float *table, char *err, siz
 /* Queues the kernels of `day` and the copy of its series into a pinned buffer;
  * returns without waiting, so the host can write the previous day meanwhile. */
 int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int day, char *err, size_t err_len);
-/* Waits for the launched day; writes series[var][borough][band]. 0 on success
+/* Waits for the launched day (the engine calls it once per launch); writes series[var][borough][band]. 0 on success
  * (a kernel fault of the day is reported here). */
 int civ_cuda_complete(civ_cuda_engine *g, int32_t *series, char *err, size_t err_len);
 /* Copies the dynamic agent state back (snapshots, end of run, parity tests). */

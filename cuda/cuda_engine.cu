@@ -142,8 +142,6 @@ struct civ_cuda_engine {
     cudaStream_t stream;
     cudaEvent_t series_ready;   // the launched day's series are in h_series
     cudaEvent_t table_copied;   // h_table may be overwritten
-    bool table_pending;         // a table copy was queued after table_copied was last waited on
-    bool launched;
     void *allocs[64];
     int n_allocs;
 };
@@ -359,13 +357,13 @@ extern "C" int civ_cuda_upload_table(civ_cuda_engine *g, const float *table, cha
     Range r("civitas: table upload");
     const size_t bytes = (size_t)g->n_arch * CIV_N_DECISION * sizeof(float);
     // The staging buffer is reused only once its last copy has left it (days ago at any refresh
-    // interval: this wait returns at once). The host never waits for the kernels.
-    if (g->table_pending) CIV_CU(cudaEventSynchronize(g->table_copied));
+    // interval, and at once before the first upload: the event is unrecorded). The host never waits
+    // for the kernels.
+    CIV_CU(cudaEventSynchronize(g->table_copied));
     memcpy(g->h_table, table, bytes);
     // stream-ordered: the next day's kernels see the new table, the previous day's the old one
     CIV_CU(cudaMemcpyAsync(g->d_table, g->h_table, bytes, cudaMemcpyHostToDevice, g->stream));
     CIV_CU(cudaEventRecord(g->table_copied, g->stream));
-    g->table_pending = true;
     return 0;
 }
 
@@ -418,18 +416,12 @@ extern "C" int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int da
         CIV_CU(cudaMemcpyAsync(g->h_series, g->d_series, nv * sizeof(int), cudaMemcpyDeviceToHost, g->stream));
         CIV_CU(cudaEventRecord(g->series_ready, g->stream));
     }
-    g->launched = true;
     return 0;
 }
 
 extern "C" int civ_cuda_complete(civ_cuda_engine *g, int32_t *series, char *err, size_t err_len)
 {
     Range r("civitas: wait for day");
-    if (!g->launched) {
-        snprintf(err, err_len, "civ_cuda_complete: no day launched (internal error)");
-        return -1;
-    }
-    g->launched = false;
     // a fault in any of the day's kernels surfaces here
     CIV_CU(cudaEventSynchronize(g->series_ready));
     memcpy(series, g->h_series, (size_t)V_NVARS * CIV_NBOROUGH * g->nb * sizeof(int));
