@@ -76,16 +76,12 @@ extern "C" void civ_cuda_describe(char *buf, size_t len)
 {
     int rt = 0;
     cudaRuntimeGetVersion(&rt);
-    char why[512] = "", name[128] = "";
-    const bool blas = civ_cublas_load(why, sizeof why) != nullptr;
-    char dev[512];
-    int n = civ_cuda_device_count(name, sizeof name, dev, 256);
-    if (n > 0) snprintf(dev, sizeof dev, "%d device(s), device 0: %s", n, name);
-    else {
-        char reason[256];
-        memcpy(reason, dev, sizeof reason);   // dev holds at most 255 characters here
-        snprintf(dev, sizeof dev, "no usable device (%s)", reason);
-    }
-    snprintf(buf, len, "CUDA backend: built for sm_%s, CUDA runtime %d.%d; cuBLAS: %s; %s", CIVITAS_CUDA_ARCHS,
-             rt / 1000, (rt % 1000) / 10, blas ? "loadable" : why, dev);
+    char blas_why[512] = "", name[128] = "", dev_why[256] = "";
+    const bool blas = civ_cublas_load(blas_why, sizeof blas_why) != nullptr;
+    const int n = civ_cuda_device_count(name, sizeof name, dev_why, sizeof dev_why);
+    snprintf(buf, len, "CUDA backend: built for sm_%s, CUDA runtime %d.%d; cuBLAS: %s; ", CIVITAS_CUDA_ARCHS,
+             rt / 1000, (rt % 1000) / 10, blas ? "loadable" : blas_why);
+    const size_t used = strlen(buf);
+    if (n > 0) snprintf(buf + used, len - used, "%d device(s), device 0: %s", n, name);
+    else snprintf(buf + used, len - used, "no usable device (%s)", dev_why);
 }
