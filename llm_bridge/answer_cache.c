@@ -61,8 +61,9 @@ static int append_locked(int fd, const char *buf, size_t len)
     return rc;
 }
 
-/* Cuts a record left without its newline by a process that died while appending. Under the
- * exclusive lock no live writer is mid-record, so a missing final newline is always such a tear. */
+/* Ends the file on a newline. Under the exclusive lock no live writer is mid-record, so a last line
+ * without one is either a record torn by a process that died while appending (cut off) or a
+ * complete record written without its newline, e.g. by hand (kept, newline added). */
 static int repair_tail(int fd)
 {
     if (flock(fd, LOCK_EX) != 0) return -1;
@@ -80,7 +81,16 @@ static int repair_tail(int fd)
             for (size_t i = n; i > 0; i--)
                 if (buf[i - 1] == '\n') { keep = pos + (off_t)i; break; }
         }
-        if (!rc && ftruncate(fd, keep) != 0) rc = -1;
+        char *tail = rc ? NULL : civ_xmalloc((size_t)(end - keep) + 1);
+        if (tail && pread(fd, tail, (size_t)(end - keep), keep) != (ssize_t)(end - keep)) rc = -1;
+        if (!rc) {
+            tail[end - keep] = 0;
+            cJSON *j = cJSON_Parse(tail);
+            int complete = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "key"));
+            cJSON_Delete(j);
+            if (complete ? write(fd, "\n", 1) != 1 : ftruncate(fd, keep) != 0) rc = -1;
+        }
+        free(tail);
     }
     flock(fd, LOCK_UN);
     return rc;
@@ -159,7 +169,7 @@ void civ_cache_put(civ_answer_cache *c, uint64_t key, const char *request, const
     if (error) cJSON_AddStringToObject(j, "error", error);
     char *text = cJSON_PrintUnformatted(j);
     size_t len = strlen(text);
-    char *line = civ_xmalloc(len + 2);
+    char *line = civ_xmalloc(len + 1);
     memcpy(line, text, len);
     line[len] = '\n';
     if (append_locked(c->fd, line, len + 1) != 0 && !c->write_failed) {

@@ -107,13 +107,25 @@ static void test_torn_last_record(void **state)
     fclose(f);
     assert_int_equal(lines, 2);
 
+    /* a complete last record without its newline (written by hand) is kept, not cut off */
+    f = fopen(path, "a");
+    fputs("{\"key\": \"00000000000000aa\", \"content\": \"by hand\"}", f);
+    fclose(f);
+    if (civ_cache_open(&c, path, 1, 1, &err)) fail_msg("%s", err.msg);
+    civ_cache_put(&c, civ_cache_key("{\"q\": 3}"), "{\"q\": 3}", "three", NULL);
+    civ_cache_close(&c);
+    if (civ_cache_open(&c, path, 1, 0, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(c.count, 4);
+    assert_string_equal(civ_cache_get(&c, 0xaa)->content, "by hand");
+    civ_cache_close(&c);
+
     /* a broken record that is not the last line is still an error naming the line */
     f = fopen(path, "a");
     fputs("not json\n{\"key\": \"0000000000000001\", \"content\": \"x\"}\n", f);
     fclose(f);
     civ_error err2 = {0};
     assert_int_not_equal(civ_cache_open(&c, path, 1, 0, &err2), CIV_OK);
-    assert_non_null(strstr(err2.msg, ":3: not an LLM answer record"));
+    assert_non_null(strstr(err2.msg, ":5: not an LLM answer record"));
     civ_cache_close(&c);
     unlink(path);
     free(path);
