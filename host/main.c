@@ -173,25 +173,23 @@ static int int_option(const char *usage, const char *name, const char *arg, long
 static int parse_scale(const char *arg, double *out) { return parse_double(arg, out) && *out > 0 && *out <= 1; }
 static int parse_seed(const char *arg, long long *out) { return parse_long(arg, out) && *out >= 0; }
 
-static int cmd_run(int argc, char **argv)
+/* cmd_run's work; `args` (argc + 1 slots, owned by cmd_run) receives argv without the --llm words. */
+static int run_command(int argc, char **argv, char **args)
 {
     civ_run_options o = {0};
     o.ov.scale = -1; o.ov.steps = -1; o.ov.seed = -1;
     o.backend = "cpu";
     /* --llm MODE [FILE]: "replay" takes the answer file as a second word, so take it out before getopt */
-    char **args = calloc((size_t)argc + 1, sizeof(char *));
     int nargs = 0;
     for (int k = 0; k < argc; k++) {
         if (strcmp(argv[k], "--llm") == 0) {
-            if (k + 1 >= argc) { free(args); return usage_error(usage_run, "%s", "--llm needs heuristic, llm or replay FILE"); }
+            if (k + 1 >= argc) { return usage_error(usage_run, "%s", "--llm needs heuristic, llm or replay FILE"); }
             o.ov.llm_mode = argv[++k];
             if (strcmp(o.ov.llm_mode, "replay") == 0) {
-                if (k + 1 >= argc || argv[k + 1][0] == '-') { free(args); return usage_error(usage_run, "%s", "--llm replay needs the recorded answer file"); }
+                if (k + 1 >= argc || argv[k + 1][0] == '-') { return usage_error(usage_run, "%s", "--llm replay needs the recorded answer file"); }
                 o.ov.llm_replay = argv[++k];
             } else if (strcmp(o.ov.llm_mode, "heuristic") && strcmp(o.ov.llm_mode, "llm")) {
-                const char *bad = o.ov.llm_mode;
-                free(args);
-                return usage_error(usage_run, "--llm '%s': expected heuristic, llm or replay FILE", bad);
+                return usage_error(usage_run, "--llm '%s': expected heuristic, llm or replay FILE", o.ov.llm_mode);
             }
             continue;
         }
@@ -228,22 +226,31 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'b': o.backend = optarg; break;
         case 'q': o.quiet = true; break;
-        case 'h': fputs(usage_run, stdout); free(args); return 0;
-        default: fprintf(stderr, "\n%s", usage_run); free(args); return CIV_ERR_USAGE;
+        case 'h': fputs(usage_run, stdout); return 0;
+        default: fprintf(stderr, "\n%s", usage_run); return CIV_ERR_USAGE;
         }
     }
     if (optind != argc - 1) {
-        int missing = optind >= argc;
-        free(args);
-        return usage_error(usage_run, "%s", missing ? "missing STUDY.json" : "too many arguments");
+        return usage_error(usage_run, "%s", optind >= argc ? "missing STUDY.json" : "too many arguments");
     }
     o.study = argv[optind];
     o.ov.quiet = o.quiet;
     civ_install_signal_handlers();
     civ_error err = {0};
     civ_run(&o, &err);
-    free(args);
     return report(&err);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    char **args = calloc((size_t)argc + 1, sizeof(char *));
+    if (!args) {
+        fprintf(stderr, "civitas: error: out of memory parsing the command line\n");
+        return CIV_ERR_RUNTIME;
+    }
+    int rc = run_command(argc, argv, args);
+    free(args);
+    return rc;
 }
 
 static int cmd_synth(int argc, char **argv)
