@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../llm_bridge/prompt.h"
@@ -70,6 +71,19 @@ static char *read_text(const char *path, civ_error *err, const char *study, cons
     }
     while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
     return buf;
+}
+
+/* An input named by a study field must exist and be readable (a directory when want_dir), so the
+ * error names the field rather than only the resolved path. */
+static civ_status need_input(const civ_jctx *c, const char *field, const char *path, bool want_dir)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || access(path, R_OK) != 0)
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", c->file, field, path);
+    if (want_dir != (S_ISDIR(sb.st_mode) != 0))
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": %s", c->file, field, path,
+                        want_dir ? "not a directory (expected the data directory)" : "is a directory, expected a file");
+    return CIV_OK;
 }
 
 /* behavior.llm and the mode; templates are loaded and checked here so a bad one fails before any work. */
@@ -311,13 +325,18 @@ static civ_status read_interventions(civ_jctx *c, const cJSON *arr, civ_study *s
     return CIV_OK;
 }
 
+/* obj.key = item, replacing or adding (cJSON's Replace leaves a missing key alone and the item unowned) */
+static void set_item(cJSON *obj, const char *key, cJSON *item)
+{
+    if (cJSON_GetObjectItemCaseSensitive(obj, key)) cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+    else cJSON_AddItemToObject(obj, key, item);
+}
+
 static civ_status apply_overrides(cJSON *j, const civ_study_overrides *ov, const char *file, civ_error *err)
 {
     if (!ov) return CIV_OK;
-    if (ov->steps >= 0) cJSON_ReplaceItemInObjectCaseSensitive(j, "steps", cJSON_CreateNumber((double)ov->steps));
-    if (ov->seed >= 0) cJSON_ReplaceItemInObjectCaseSensitive(j, "seed", cJSON_CreateNumber((double)ov->seed));
-    if (ov->steps >= 0 && !cJSON_GetObjectItemCaseSensitive(j, "steps")) cJSON_AddNumberToObject(j, "steps", (double)ov->steps);
-    if (ov->seed >= 0 && !cJSON_GetObjectItemCaseSensitive(j, "seed")) cJSON_AddNumberToObject(j, "seed", (double)ov->seed);
+    if (ov->steps >= 0) set_item(j, "steps", cJSON_CreateNumber((double)ov->steps));
+    if (ov->seed >= 0) set_item(j, "seed", cJSON_CreateNumber((double)ov->seed));
     cJSON *pop = cJSON_GetObjectItemCaseSensitive(j, "population");
     if (ov->population) {
         char cwd[PATH_MAX] = ".";
@@ -326,8 +345,7 @@ static civ_status apply_overrides(cJSON *j, const civ_study_overrides *ov, const
         cJSON *np = cJSON_CreateObject();
         cJSON_AddStringToObject(np, "file", abs);
         free(abs);
-        if (pop) cJSON_ReplaceItemInObjectCaseSensitive(j, "population", np);
-        else cJSON_AddItemToObject(j, "population", np);
+        set_item(j, "population", np);
         pop = np;
     }
     if (ov->scale >= 0) {
@@ -335,16 +353,13 @@ static civ_status apply_overrides(cJSON *j, const civ_study_overrides *ov, const
         if (!syn)
             return civ_fail(err, CIV_ERR_USAGE, "--scale applies to synthesized populations, but %s loads a population file",
                             file);
-        if (cJSON_GetObjectItemCaseSensitive(syn, "scale"))
-            cJSON_ReplaceItemInObjectCaseSensitive(syn, "scale", cJSON_CreateNumber(ov->scale));
-        else cJSON_AddNumberToObject(syn, "scale", ov->scale);
+        /* a malformed 'synthesize' is reported by the validation below, naming the field */
+        if (cJSON_IsObject(syn)) set_item(syn, "scale", cJSON_CreateNumber(ov->scale));
     }
     if (ov->output) {
         cJSON *out = cJSON_GetObjectItemCaseSensitive(j, "output");
         if (!out) { out = cJSON_CreateObject(); cJSON_AddItemToObject(j, "output", out); }
-        if (cJSON_GetObjectItemCaseSensitive(out, "file"))
-            cJSON_ReplaceItemInObjectCaseSensitive(out, "file", cJSON_CreateString(ov->output));
-        else cJSON_AddStringToObject(out, "file", ov->output);
+        if (cJSON_IsObject(out)) set_item(out, "file", cJSON_CreateString(ov->output));   /* else reported below */
     }
     return CIV_OK;
 }
@@ -413,6 +428,8 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     if (!pfile == !syn)
         return civ_fail(err, CIV_ERR_INPUT, "%s: field 'population' needs exactly one of 'file' or 'synthesize' "
                         "(a counterfactual replacing its base's population sets the other one to null)", path);
+    /* from --population the loader's own message names the file given on the command line */
+    if (pfile && !(ov && ov->population) && need_input(&c, "population.file", pfile, false)) return err->status;
     s->population_file = xstrdup(pfile);
     s->scale = 1.0; s->laus_year = 2020; s->laus_month = 2; s->population_seed = 1;
     if (syn) {
@@ -425,6 +442,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
             civ_json_int(&c, syn, "population.synthesize", "seed", 0, 0x7FFFFFFFL, false, &pseed) ||
             civ_json_string(&c, syn, "population.synthesize", "employment_reference", false, &ref))
             return err->status;
+        if (need_input(&c, "population.synthesize.data_dir", dd, true)) return err->status;
         s->data_dir = strdup(dd);
         s->population_seed = (uint64_t)pseed;
         if (ref && (sscanf(ref, "%4d-%2d", &s->laus_year, &s->laus_month) != 2 || s->laus_month < 1 ||
@@ -473,6 +491,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
             civ_json_string(&c, mat, "contacts.matrices", "file", true, &mf) ||
             civ_json_string(&c, mat, "contacts.matrices", "region_type", false, &rt))
             return err->status;
+        if (need_input(&c, "contacts.matrices.file", mf, false)) return err->status;
         s->matrix_file = strdup(mf);
         s->region_type = strdup(rt);
         if ((st = civ_covid_load_prem(s->matrix_file, s->region_type, &s->model, err))) return st;
@@ -631,6 +650,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
         const char *of = NULL;
         if (civ_json_check_keys(&c, obs, "observed", k_obs) || civ_json_string(&c, obs, "observed", "file", true, &of))
             return err->status;
+        if (need_input(&c, "observed.file", of, false)) return err->status;
         s->observed_file = strdup(of);
     }
     return CIV_OK;

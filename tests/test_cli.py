@@ -109,7 +109,29 @@ class CliErrors(unittest.TestCase):
 
     def test_missing_data_dir(self):
         pop = {"synthesize": {"data_dir": os.path.join(self.dir, "no_data")}}
-        self.expect_error(["run", self.variant(population=pop)], 3, "no_data", "cannot open data file")
+        self.expect_error(["run", self.variant(population=pop)], 3, "field 'population.synthesize.data_dir'", "no_data",
+                          "cannot open")
+        pop = {"synthesize": {"data_dir": self.base}}
+        self.expect_error(["run", self.variant(population=pop)], 3, "field 'population.synthesize.data_dir'",
+                          "not a directory")
+
+    def test_missing_input_files_name_their_field(self):
+        missing = os.path.join(self.dir, "missing.csv")
+        variants = {
+            "contacts.matrices.file": {"contacts": {"matrices": {"file": missing}}},
+            "observed.file": {"observed": {"file": missing}},
+        }
+        for field, body in variants.items():
+            with self.subTest(field=field):
+                self.expect_error(["run", self.variant(**body)], 3, f"field '{field}'", "missing.csv", "cannot open")
+        # a study that loads a population file takes no --scale
+        rc, _, err = civitas("run", self.variant(population={"file": missing, "synthesize": None}), "-o", self.out, "-q")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("field 'population.file'", err)
+        self.assertIn("missing.csv\": cannot open", err)
+        self.assertFalse(os.path.exists(self.out))
+        self.expect_error(["run", self.variant(observed={"file": self.dir})], 3, "field 'observed.file'",
+                          "is a directory")
 
     def test_snapshot_outside_run(self):
         self.expect_error(["run", self.variant(output={"snapshots": ["2021-01-01"]}, steps=10)], 3,
