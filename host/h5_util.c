@@ -48,7 +48,7 @@ civ_status civ_h5_read_1d(hid_t loc, const char *name, hid_t mem_type, uint64_t 
     int rank = H5Sget_simple_extent_ndims(space);
     if (rank == 1) H5Sget_simple_extent_dims(space, dims, NULL);
     H5Sclose(space);
-    if (rank != 1 || (*n && dims[0] != *n)) {
+    if (rank != 1 || (data && dims[0] != *n)) {
         H5Dclose(ds);
         return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has %llu elements, expected %llu",
                         file, name, (unsigned long long)dims[0], (unsigned long long)*n);

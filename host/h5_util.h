@@ -13,7 +13,7 @@ void civ_h5_quiet(void);
 /* 1-D dataset of n elements, chunked and deflated. */
 civ_status civ_h5_write_1d(hid_t loc, const char *name, hid_t type, uint64_t n,
                            const void *data, const char *file, civ_error *err);
-/* Reads a 1-D dataset that must have exactly n elements (n=0: any, returned). */
+/* Reads a 1-D dataset that must have exactly *n elements into data; with data NULL, only returns its length in *n. */
 civ_status civ_h5_read_1d(hid_t loc, const char *name, hid_t mem_type, uint64_t *n,
                           void *data, const char *file, civ_error *err);
 /* Variable-length UTF-8 string attribute (h5py reads it as str). */

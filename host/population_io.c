@@ -95,9 +95,18 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
         H5Fclose(f);
         return civ_fail(err, CIV_ERR_INPUT, "%s: missing attributes n_agents/n_households/n_places/seed/scale", path);
     }
-    if (n == 0 || n > 0xFFFFFFF0u) {
+    /* every household and every place has at least one member, so neither outnumbers the agents */
+    const char *bad = NULL, *range = NULL;
+    uint64_t bad_value = 0;
+    if (n == 0 || n > 0xFFFFFFF0u) { bad = "n_agents"; range = "1 to 4294967280"; bad_value = n; }
+    else if (nh == 0 || nh > n) { bad = "n_households"; range = "1 to n_agents"; bad_value = nh; }
+    else if (np > n) { bad = "n_places"; range = "0 to n_agents"; bad_value = np; }
+    if (bad || !(pop->scale > 0 && pop->scale <= 1)) {
         H5Fclose(f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute n_agents = %llu is out of range", path, (unsigned long long)n);
+        if (bad)
+            return civ_fail(err, CIV_ERR_INPUT, "%s: attribute %s = %llu is out of range (%s; n_agents = %llu)", path,
+                            bad, (unsigned long long)bad_value, range, (unsigned long long)n);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute scale = %g is out of range (0, 1]", path, pop->scale);
     }
     char *ref = civ_h5_read_attr_string(f, "employment_reference");
     snprintf(pop->employment_reference, sizeof pop->employment_reference, "%s", ref ? ref : "?");
@@ -111,6 +120,11 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
     hid_t geoid_t = H5Tcopy(H5T_C_S1);
     H5Tset_size(geoid_t, 12);
     if ((st = civ_h5_read_1d(f, "tracts/borough", H5T_NATIVE_UINT8, &nt, NULL, path, err))) goto out;
+    if (nt == 0 || nt > 65536) {   /* agents/tract is 16-bit */
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: dataset 'tracts/borough' has %llu elements, expected 1 to 65536 tracts",
+                      path, (unsigned long long)nt);
+        goto out;
+    }
     pop->n_tracts = (uint32_t)nt;
     pop->tract_borough = civ_xmalloc(nt);
     pop->tract_geoid = civ_xcalloc(nt, 12);
@@ -141,6 +155,13 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
         (st = check_range(path, "places/type", np, pop->place_type, 1, 0, 1, err)) ||
         (st = check_range(path, "places/borough", np, pop->place_borough, 1, 0, CIV_NBOROUGH - 1, err)))
         goto out;
+    for (uint64_t i = 0; i < n; i++)
+        if (pop->borough[i] != pop->tract_borough[pop->tract[i]]) {
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: agent %llu lives in borough %d but its tract %d is in borough %d "
+                          "(agents/borough disagrees with tracts/borough)", path, (unsigned long long)i,
+                          pop->borough[i], pop->tract[i], pop->tract_borough[pop->tract[i]]);
+            goto out;
+        }
     for (uint64_t t = 0; t < nt; t++) pop->tract_geoid[t][11] = 0;
 out:
     H5Tclose(geoid_t);

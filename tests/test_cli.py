@@ -158,6 +158,48 @@ class CliErrors(unittest.TestCase):
         self.assertIn("not a civitas population file", err)
         self.assertFalse(os.path.exists(self.out))
 
+    def test_population_corrupt_counts_and_indices(self):
+        import h5py
+        import numpy as np
+        good = os.path.join(self.dir, "good.h5")
+        rc, _, err = civitas("synth", "--scale", "0.002", "-o", good, "-q")
+        self.assertEqual(rc, 0, err)
+
+        def corrupt(edit):
+            bad = os.path.join(self.dir, "bad.h5")
+            with open(good, "rb") as src, open(bad, "wb") as dst:
+                dst.write(src.read())
+            with h5py.File(bad, "r+") as f:
+                edit(f)
+            rc, _, err = civitas("run", self.base, "--population", bad, "-o", self.out, "-q", "--steps", "2")
+            self.assertEqual(rc, 3, err)
+            self.assertFalse(os.path.exists(self.out))
+            return err
+
+        def replace(f, name, values):
+            del f[name]
+            f[name] = values
+
+        def set_value(f, name, index, value):
+            a = f[name][()]
+            a[index] = value
+            f[name][...] = a
+
+        # an empty tract table once made the geoid read overrun its buffer
+        err = corrupt(lambda f: replace(f, "tracts/borough", np.zeros(0, np.uint8)))
+        self.assertIn("'tracts/borough' has 0 elements", err)
+        # a huge household count once aborted in calloc
+        err = corrupt(lambda f: f.attrs.modify("n_households", 10**12))
+        self.assertIn("attribute n_households = 1000000000000 is out of range", err)
+        err = corrupt(lambda f: f.attrs.modify("scale", 5.0))
+        self.assertIn("attribute scale = 5 is out of range", err)
+        err = corrupt(lambda f: set_value(f, "agents/household", 7, 2**32 - 1))
+        self.assertIn("'agents/household'[7] = 4294967295 is out of range", err)
+        err = corrupt(lambda f: set_value(f, "agents/borough", 0, (f["agents/borough"][0] + 1) % 5))
+        self.assertIn("agent 0 lives in borough", err)
+        err = corrupt(lambda f: replace(f, "tracts/geoid", f["tracts/geoid"][:-1]))
+        self.assertIn("'tracts/geoid' has", err)
+
     # --- outputs and command line ---------------------------------------------
     def test_unwritable_output(self):
         rc, out, err = civitas("run", self.base, "--scale", "0.002", "--steps", "2", "-q",
