@@ -75,7 +75,8 @@ static void fill_vars(const civ_llm_bridge *b, const civ_situation *sit, int a, 
     civ_age_band_label(t->band_edges, t->n_bands, p.band, v->age_band, sizeof v->age_band);
     if (p.band + 1 < t->n_bands) snprintf(v->age_phrase, sizeof v->age_phrase, "aged %d to %d", lo, t->band_edges[p.band + 1] - 1);
     else snprintf(v->age_phrase, sizeof v->age_phrase, "aged %d or older", lo);
-    snprintf(v->sex, sizeof v->sex, "%s", t->n_sex == 2 ? (p.sex ? "male" : "female") : "adult");
+    /* without a sex split: "a typical resident" (not "adult": age bands may hold children) */
+    snprintf(v->sex, sizeof v->sex, "%s", t->n_sex == 2 ? (p.sex ? "male" : "female") : "typical");
     int boro = t->n_borough == CIV_NBOROUGH ? p.borough : -1;
     snprintf(v->borough, sizeof v->borough, "%s", boro >= 0 ? civ_borough_code[boro] : "NYC");
     snprintf(v->borough_name, sizeof v->borough_name, "%s", boro >= 0 ? civ_borough_name[boro] : "New York City");
@@ -250,9 +251,15 @@ civ_status civ_bridge_refresh(civ_llm_bridge *b, const civ_situation *sit, const
                 if (replay) {
                     char label[64];
                     civ_archetype_label(t, a, label, sizeof label);
-                    st = civ_fail(err, CIV_ERR_INPUT, "%s: no recorded answer for day %d, archetype %s, sample %d "
-                                  "(the prompts differ from the recorded run: same study, seed and population?)",
-                                  b->cache.path, sit->day, label, k);
+                    if (round > 0)   /* a recorded run re-asks only answers it rejected, so this one was accepted then */
+                        st = civ_fail(err, CIV_ERR_INPUT, "%s: the recorded answer for day %d, archetype %s, sample %d is "
+                                      "rejected (%s) and no re-asked answer is recorded (validation retry %d): was the "
+                                      "file edited, or recorded with other validation settings?",
+                                      b->cache.path, sit->day, label, k, x->why, round);
+                    else
+                        st = civ_fail(err, CIV_ERR_INPUT, "%s: no recorded answer for day %d, archetype %s, sample %d "
+                                      "(the prompts differ from the recorded run: same study, seed and population?)",
+                                      b->cache.path, sit->day, label, k);
                     goto out;
                 }
                 jobs[njobs].body = x->request;

@@ -122,6 +122,26 @@ class Bridge(unittest.TestCase):
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn("empty.jsonl: no recorded answer for day 0", p.stderr)
 
+    def test_replay_of_an_edited_answer(self):
+        # an answer accepted when recorded but edited out of range since: the replay names the value and why it
+        # cannot go on, instead of blaming the prompts
+        self.control(mode="ok", go_to_work=0.4)
+        self.run_llm("edited", "--steps", "1")
+        cache = os.path.join(self.dir, "cache_edited.jsonl")
+        with open(cache) as f:
+            records = [json.loads(line) for line in f]
+        answer = json.loads(records[0]["content"])
+        answer["go_to_work"] = 1.7
+        records[0]["content"] = json.dumps(answer)
+        with open(cache, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
+        out = os.path.join(self.dir, "edited_replay.h5")
+        p = self.civitas("run", self.study(llm={"base_url": "http://127.0.0.1:9"}, name="edited_replay.json"),
+                         "--llm", "replay", cache, "--steps", "1", "-o", out)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("go_to_work = 1.7, outside [0, 1]", p.stderr)
+        self.assertIn("no re-asked answer is recorded", p.stderr)
+
     def test_replay_runs_out_mid_run(self):
         # answers recorded for the first week only: the replay fails at the day-7 refresh, and the file
         # keeps the 7 completed days (day 6 is written even though day 7's launch failed)
