@@ -15,7 +15,12 @@ typedef struct {
     size_t len, cap;
     double first_sent, next_at;   /* next_at: earliest time of the next attempt */
     int state;                    /* 0 waiting, 1 in flight, 2 done */
+    int too_big;                  /* the response passed CIV_LLM_MAX_RESPONSE: transfer aborted */
 } slot;
+
+/* A chat completion of at most 32768 tokens is well under 1 MiB; a larger body is not one, and is
+ * cut off rather than held in memory until the timeout. */
+#define CIV_LLM_MAX_RESPONSE ((size_t)16 << 20)
 
 static double now_s(void)
 {
@@ -28,6 +33,10 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 {
     slot *s = user;
     size_t n = size * nmemb;
+    if (s->len + n > CIV_LLM_MAX_RESPONSE) {
+        s->too_big = 1;
+        return 0;   /* curl ends the transfer with CURLE_WRITE_ERROR */
+    }
     if (s->len + n + 1 > s->cap) {
         size_t cap = s->cap ? s->cap : 4096;
         while (cap < s->len + n + 1) cap *= 2;
@@ -60,9 +69,26 @@ static char *extract_content(const char *body, char *why, size_t why_len)
     return out;
 }
 
+/* "HTTP <status>" with the server's reason when the body carries one (OpenAI-style {"error": {"message"}},
+ * {"error": "..."}, or a short plain-text body), e.g. the unknown model name behind a 404. */
+static void http_error(long status, const char *body, char *out, size_t out_len)
+{
+    char detail[200] = "";
+    cJSON *j = body && *body ? cJSON_Parse(body) : NULL;
+    const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+    const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
+    if (cJSON_IsString(m)) snprintf(detail, sizeof detail, "%s", m->valuestring);
+    else if (!j && body && *body && strlen(body) < sizeof detail) snprintf(detail, sizeof detail, "%s", body);
+    cJSON_Delete(j);
+    for (char *p = detail; *p; p++) if (*p == '\n' || *p == '\r') *p = ' ';
+    if (detail[0]) snprintf(out, out_len, "HTTP %ld: %s", status, detail);
+    else snprintf(out, out_len, "HTTP %ld", status);
+}
+
 static void start(CURLM *multi, const civ_llm_client_config *cfg, const char *url, slot *s, double t)
 {
     s->len = 0;
+    s->too_big = 0;
     if (s->buf) s->buf[0] = 0;
     s->easy = curl_easy_init();
     s->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -154,9 +180,13 @@ int civ_llm_run_batch(const civ_llm_client_config *cfg, civ_llm_job *jobs, int n
                 done++;
                 continue;
             }
-            if (rc != CURLE_OK) snprintf(job->error, sizeof job->error, "%s", curl_easy_strerror(rc));
-            else snprintf(job->error, sizeof job->error, "HTTP %ld", status);
-            if (rc == CURLE_OK && !retryable((int)status)) {   /* e.g. 400, 401, 404: retrying cannot help */
+            if (s->too_big)
+                snprintf(job->error, sizeof job->error, "response larger than %zu MiB (not a chat completion)",
+                         CIV_LLM_MAX_RESPONSE >> 20);
+            else if (rc != CURLE_OK) snprintf(job->error, sizeof job->error, "%s", curl_easy_strerror(rc));
+            else http_error(status, s->buf, job->error, sizeof job->error);
+            /* e.g. 400, 401, 404, or an oversized body: retrying cannot help */
+            if (s->too_big || (rc == CURLE_OK && !retryable((int)status))) {
                 s->state = 2; stats->failures++; done++;
                 continue;
             }

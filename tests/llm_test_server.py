@@ -13,6 +13,7 @@ Behaviour is switched at run time with POST /control {"mode": ..., ...}:
   malformed  content is not JSON
   schema     content lacks comply_isolation
   range      go_to_work = 1.7
+  huge       HTTP 200 with a body of <size> bytes (default 17 MiB) that is no chat completion
 GET /stats returns {"requests", "max_in_flight", "auth", "modes_seen"}; POST /control resets it.
 """
 import json
@@ -83,6 +84,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if st["delay"] or mode == "slow":
                 time.sleep(st["delay"] or 5.0)
+            if mode == "huge":
+                self.reply(200, {"padding": "x" * int(st.get("size", 17 << 20))})
+                return
             if mode == "status":
                 self.reply(st["status"], {"error": {"message": "scripted failure"}})
                 return

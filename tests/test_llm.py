@@ -202,7 +202,33 @@ class Bridge(unittest.TestCase):
 
     def test_500_falls_back(self):
         self.control(mode="status", status=500)
-        self.assert_fallback("e500", "HTTP 500")
+        self.assert_fallback("e500", "HTTP 500: scripted failure")   # the server's own reason is kept
+
+    def test_4xx_not_retried(self):
+        # e.g. a wrong model name: the server's message is shown, and asking again cannot help
+        self.control(mode="status", status=404)
+        out, _ = self.run_llm("e404", "--steps", "1")
+        with h5py.File(out, "r") as f:
+            reasons = [r.decode() if isinstance(r, bytes) else r for r in f["llm/fallback_reason"][:]]
+        self.assertTrue(all("HTTP 404: scripted failure" in r for r in reasons), reasons[:2])
+        self.assertNotIn("gave up after", reasons[0])
+        # one request per sample and validation round (llm.json: validation_retries 1), no transport retries
+        self.assertEqual(self.stats()["requests"], 2 * ARCHETYPES_WITH_AGENTS * SAMPLES)
+
+    def test_oversized_response_cut_off(self):
+        self.control(mode="huge")
+        body = {"base": os.path.join(ARGS.source, "tests", "data", "llm.json"), "name": "llm_huge",
+                "behavior": {"archetypes": {"age_bands": [0], "borough": False},
+                             "llm": {"base_url": self.url, "cache": os.path.join(self.dir, "cache_huge.jsonl"),
+                                     "samples": 1, "validation_retries": 0}}}
+        path = os.path.join(self.dir, "huge.json")
+        with open(path, "w") as f:
+            json.dump(body, f)
+        out = os.path.join(self.dir, "huge.h5")
+        p = self.civitas("run", path, "--steps", "1", "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("response larger than 16 MiB", p.stderr)
+        self.assertEqual(self.stats()["requests"], 1)   # not retried
 
     def test_timeout_falls_back(self):
         self.control(mode="slow", delay=3)
