@@ -36,27 +36,52 @@ civ_status civ_read_borough_series(const char *path, const char *var, int **out,
         H5Fclose(f);
         return civ_fail(err, CIV_ERR_INPUT, "%s: no dataset '%s' (not a civitas run file?)", path, name);
     }
+    /* the days the file vouches for: rows past steps_completed may belong to a day cut off by a kill */
+    int64_t done = -1;
+    if (civ_h5_read_attr_i64(f, "steps_completed", &done) || done < 0 || done > CIV_MAX_STEPS) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'steps_completed' is missing or out of range (0 to %d)",
+                        path, CIV_MAX_STEPS);
+    }
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(ds);
     hsize_t dims[3] = {0, 0, 0};
     int rank = H5Sget_simple_extent_ndims(sp);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
-    if (rank != 3 || dims[1] != CIV_NBOROUGH) {
-        H5Dclose(ds); H5Fclose(f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has an unexpected shape", path, name);
+    if (rank == 3) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (rank != 3 || dims[0] < (hsize_t)done || dims[1] != CIV_NBOROUGH || dims[2] == 0 || dims[2] > CIV_MAX_AGE + 1) {
+        H5Sclose(sp); H5Dclose(ds); H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has shape (%llu, %llu, %llu), expected (at least "
+                        "steps_completed = %lld, %d boroughs, 1 to %d age bands)", path, name, (unsigned long long)dims[0],
+                        (unsigned long long)dims[1], (unsigned long long)dims[2], (long long)done, CIV_NBOROUGH,
+                        CIV_MAX_AGE + 1);
     }
-    int *raw = civ_xmalloc((size_t)(dims[0] * dims[1] * dims[2] + 1) * sizeof(int));
-    herr_t rc = dims[0] ? H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) : 0;
+    const hsize_t start[3] = {0, 0, 0}, count[3] = {(hsize_t)done, dims[1], dims[2]};
+    const size_t cells = (size_t)done * CIV_NBOROUGH;
+    int *raw = civ_xmalloc((cells * dims[2] + 1) * sizeof(int));
+    herr_t rc = 0;
+    if (done) {
+        hid_t ms = H5Screate_simple(3, count, NULL);
+        rc = H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+        if (rc >= 0) rc = H5Dread(ds, H5T_NATIVE_INT, ms, sp, H5P_DEFAULT, raw);
+        H5Sclose(ms);
+    }
+    H5Sclose(sp);
     H5Dclose(ds);
     H5Fclose(f);
     if (rc < 0) { free(raw); return civ_fail(err, CIV_ERR_INPUT, "%s: cannot read '%s'", path, name); }
-    int *o = civ_xcalloc((size_t)dims[0] * CIV_NBOROUGH + 1, sizeof(int));
-    for (hsize_t t = 0; t < dims[0]; t++)
-        for (int b = 0; b < CIV_NBOROUGH; b++)
-            for (hsize_t k = 0; k < dims[2]; k++) o[t * CIV_NBOROUGH + b] += raw[(t * CIV_NBOROUGH + b) * dims[2] + k];
+    int *o = civ_xcalloc(cells + 1, sizeof(int));
+    for (size_t c = 0; c < cells; c++) {
+        int64_t sum = 0;   /* a corrupt file must not overflow the int total */
+        for (hsize_t k = 0; k < dims[2]; k++) sum += raw[c * dims[2] + k];
+        if (sum < 0 || sum > INT32_MAX) {
+            free(raw); free(o);
+            return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' day %zu, borough %zu sums to %lld, not a count",
+                            path, name, c / CIV_NBOROUGH, c % CIV_NBOROUGH, (long long)sum);
+        }
+        o[c] = (int)sum;
+    }
     free(raw);
     *out = o;
-    *steps = (int)dims[0];
+    *steps = (int)done;
     return CIV_OK;
 }
 

@@ -212,7 +212,7 @@ static int run_command(int argc, char **argv, char **args)
             break;
         case 'p': o.ov.population = optarg; break;
         case 'n':
-            if ((rc = int_option(usage_run, "--steps", optarg, 1, 3650, &v))) return rc;
+            if ((rc = int_option(usage_run, "--steps", optarg, 1, CIV_MAX_STEPS, &v))) return rc;
             o.ov.steps = (long)v;
             break;
         case 'r':
@@ -323,7 +323,7 @@ static int cmd_ensemble(int argc, char **argv)
             if (!parse_scale(optarg, &o.ov.scale)) return usage_error(usage_ensemble, "--scale '%s': expected a number in (0, 1]", optarg);
             break;
         case 'p':
-            if ((rc = int_option(usage_ensemble, "--steps", optarg, 1, 3650, &v))) return rc;
+            if ((rc = int_option(usage_ensemble, "--steps", optarg, 1, CIV_MAX_STEPS, &v))) return rc;
             o.ov.steps = (long)v;
             break;
         case 't':

@@ -454,7 +454,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     /* dates, seed, steps */
     long steps = 0, seed = 0;
     if (civ_json_date(&c, j, "", "start_date", true, &s->start_day) ||
-        civ_json_int(&c, j, "", "steps", 1, 3650, true, &steps) ||
+        civ_json_int(&c, j, "", "steps", 1, CIV_MAX_STEPS, true, &steps) ||
         civ_json_int(&c, j, "", "seed", 0, 0x7FFFFFFFFFFFL, true, &seed))
         return err->status;
     s->steps = (int)steps;

@@ -13,6 +13,7 @@
 
 #define CIV_MAX_BANDS 16
 #define CIV_MAX_SNAPSHOTS 64
+#define CIV_MAX_STEPS 3650   /* simulated days in one run (ten years) */
 
 typedef enum { IV_SCHOOL_CLOSURE, IV_WORKPLACE_CLOSURE, IV_COMMUNITY_CONTACTS, IV_TESTING,
                IV_ISOLATION_COMPLIANCE, IV_TRANSMISSION } civ_iv_type;

@@ -264,6 +264,36 @@ class CliErrors(unittest.TestCase):
         rc, out, err = civitas("plot", os.path.join(self.dir, "none.h5"))
         self.assertEqual(rc, 3)
 
+    def test_run_file_readers_check_shapes(self):
+        # info, plot and report once read a series shorter than the run past its buffer
+        import h5py
+        run = os.path.join(self.dir, "run.h5")
+        rc, _, err = civitas("run", self.base, "--scale", "0.002", "--steps", "20", "-o", run, "-q")
+        self.assertEqual(rc, 0, err)
+        with h5py.File(run, "r+") as f:
+            short = f["timeseries/new_reported_cases"][:4]
+            del f["timeseries/new_reported_cases"]
+            f["timeseries/new_reported_cases"] = short
+        for cmd in (["info", run], ["plot", run, "-o", os.path.join(self.dir, "p.svg")],
+                    ["report", run, "-o", os.path.join(self.dir, "rep")]):
+            with self.subTest(cmd=cmd[0]):
+                rc, _, err = civitas(*cmd)
+                self.assertEqual(rc, 3, err)
+                self.assertIn("'timeseries/new_reported_cases' has shape (4, 5, ", err)
+                self.assertIn("steps_completed = 20", err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "rep")))
+        # a bad series found after some plots were written: the failed report still leaves nothing behind
+        with h5py.File(run, "r+") as f:
+            del f["timeseries/new_reported_cases"]
+            f["timeseries/new_reported_cases"] = f["timeseries/new_infections"][()]
+            short = f["timeseries/new_deaths"][:4]
+            del f["timeseries/new_deaths"]
+            f["timeseries/new_deaths"] = short
+        rc, _, err = civitas("report", run, "-o", os.path.join(self.dir, "rep"))
+        self.assertEqual(rc, 3, err)
+        self.assertIn("'timeseries/new_deaths' has shape (4, 5, ", err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "rep")))
+
 
 if __name__ == "__main__":
     civtest.main(sys.modules[__name__])
