@@ -11,6 +11,7 @@
 
 #include "date.h"
 #include "engine.h"
+#include "file.h"
 #include "json_util.h"
 #include "observed.h"
 #include "progress.h"
@@ -178,6 +179,17 @@ static void relative_to_output(const char *target, const char *output, char *out
     free(dir);
 }
 
+/* cJSON_Print's text with the final newline a text file ends with */
+static char *with_newline(char *text)
+{
+    size_t n = strlen(text);
+    char *t = realloc(text, n + 2);
+    if (!t) abort();
+    t[n] = '\n';
+    t[n + 1] = 0;
+    return t;
+}
+
 civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
 {
     civ_study s;
@@ -318,11 +330,13 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     cJSON_Delete(sum);
     char sumpath[4096];
     snprintf(sumpath, sizeof sumpath, "%s.fit.json", o->output);
-    FILE *f1 = fopen(o->output, "w"), *f2 = fopen(sumpath, "w");
-    if (!f1 || !f2 || fprintf(f1, "%s\n", text) < 0 || fprintf(f2, "%s\n", sumtext) < 0)
+    text = with_newline(text);
+    sumtext = with_newline(sumtext);
+    /* the summary first: the calibrated study's note points to it */
+    if (civ_write_file_atomic(sumpath, sumtext) != 0)
+        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write the calibration summary: %m", sumpath);
+    else if (civ_write_file_atomic(o->output, text) != 0)
         st = civ_fail(err, CIV_ERR_IO, "%s: cannot write calibrated study: %m", o->output);
-    if (f1) fclose(f1);
-    if (f2) fclose(f2);
     if (!st && !o->quiet) {
         fprintf(stderr, "civitas: fitted (mean +- sd over %d restarts):", o->restarts);
         for (int k = 0; k < N_PARAMS; k++) if (c.active[k]) fprintf(stderr, " %s %.4g +- %.2g;", param_name[k], mean[k], sd[k]);
