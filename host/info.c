@@ -72,7 +72,7 @@ civ_status civ_read_borough_series(const char *path, const char *var, int **out,
     for (size_t c = 0; c < cells; c++) {
         int64_t sum = 0;   /* a corrupt file must not overflow the int total */
         for (hsize_t k = 0; k < dims[2]; k++) sum += raw[c * dims[2] + k];
-        if (sum < 0 || sum > INT32_MAX) {
+        if (sum < 0 || sum > CIV_MAX_DAILY_COUNT) {
             free(raw); free(o);
             return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' day %zu, borough %zu sums to %lld, not a count",
                             path, name, c / CIV_NBOROUGH, c % CIV_NBOROUGH, (long long)sum);
@@ -118,6 +118,14 @@ civ_status civ_read_observed(const char *path, const char *name, int steps, int 
         *out = NULL;
         return civ_fail(err, CIV_ERR_INPUT, "%s: cannot read %s for %d days", path, ds_name, steps);
     }
+    for (int c = 0; c < steps * CIV_NBOROUGH; c++)
+        if ((*out)[c] < 0 || (*out)[c] > CIV_MAX_DAILY_COUNT) {
+            int v = (*out)[c];
+            free(*out);
+            *out = NULL;
+            return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' day %d, borough %d is %d, not a daily count",
+                            path, ds_name, c / CIV_NBOROUGH, c % CIV_NBOROUGH, v);
+        }
     return CIV_OK;
 }
 

@@ -19,6 +19,10 @@ civ_status civ_svg_panels(const char *svg_path, const char *title, int steps, in
 /* 7-day trailing mean of in[t * stride + col] times scale. */
 void civ_smooth7(const int *in, int steps, int stride, int col, double scale, double *out);
 
+/* Largest count per day and borough the readers accept: the city total of five stays an int. A larger
+ * value means a damaged file (NYC has 8.4 million people). */
+#define CIV_MAX_DAILY_COUNT 400000000
+
 /* Reads /timeseries/<var> summed over age bands into out[step][borough] (malloc'd). */
 civ_status civ_read_borough_series(const char *path, const char *var, int **out, int *steps, civ_error *err);
 

@@ -133,12 +133,15 @@ civ_status civ_plot(const char *run_path, const char *svg_path, int show_observe
     char *status = civ_h5_read_attr_string(f, "status");
     double scale = 1;
     civ_h5_read_attr_f64(f, "population_scale", &scale);
+    const int has_observed = H5Lexists(f, "observed", H5P_DEFAULT) > 0;
     H5Fclose(f);
     int start_day = 0;
     if (!start || !civ_date_parse(start, &start_day)) start_day = 0;
     civ_error no_obs = {0};   /* observed data are optional on plots */
     int have_obs = show_observed && civ_read_observed(run_path, "cases", steps, &obs_c, &no_obs) == CIV_OK &&
                    civ_read_observed(run_path, "hospitalized", steps, &obs_h, &no_obs) == CIV_OK;
+    if (show_observed && has_observed && !have_obs)   /* present but unreadable: say why it is missing */
+        fprintf(stderr, "civitas: warning: observed data left off the plot: %s\n", no_obs.msg);
 
     /* per panel: 0 = NYC (sum), 1..5 = boroughs */
     int *src[5] = {inf, rep, hosp, obs_c, obs_h};
