@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Mutation fuzzing of every input civitas reads: study files, population
+files, run files (info/plot/report) and recorded LLM answers (replay).
+
+Each case mutates a valid input at random (a value replaced by one of another
+type or out of range, a key or dataset deleted, a dataset resized, a file
+truncated) and runs civitas on it. Whatever the mutation, civitas must exit 0
+or 3 (bad input) with one error line naming the file, never crash, hang or
+leave an output file behind when it fails; under a sanitizer build
+(-DCIVITAS_SANITIZE=ON) no sanitizer report may appear either.
+
+CTest runs a few cases of each kind with a fixed seed. For a deeper search:
+  CIVITAS_FUZZ_COUNT=500 CIVITAS_FUZZ_SEED=7 /usr/bin/python3 tests/test_fuzz_inputs.py \\
+      --civitas build-asan/civitas --source .
+A failing case is kept in $CIVITAS_FUZZ_KEEP (default: not kept) for replaying by hand.
+"""
+import copy
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import civtest
+import h5py
+import numpy as np
+
+ARGS = None
+COUNT = int(os.environ.get("CIVITAS_FUZZ_COUNT", "12"))
+SEED = int(os.environ.get("CIVITAS_FUZZ_SEED", "1"))
+KEEP = os.environ.get("CIVITAS_FUZZ_KEEP")
+
+ODD_VALUES = [None, True, False, -1, 0, 1, 0.5, 2, 367, 1e6, 1e308, -1e308, 1e-320, 2**63, -2**63, -0.0,
+              "", "x", "2020-13-45", "nan", [], {}, [1, 2], {"a": 1}]
+
+
+def json_paths(o, prefix=()):
+    yield prefix
+    if isinstance(o, dict):
+        for k, v in o.items():
+            yield from json_paths(v, prefix + (k,))
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            yield from json_paths(v, prefix + (i,))
+
+
+def mutate_json(rng, doc):
+    doc = copy.deepcopy(doc)
+    paths = [p for p in json_paths(doc) if p]
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        p = rng.choice(paths)
+        parent = doc
+        try:
+            for k in p[:-1]:
+                parent = parent[k]
+            if rng.random() < 0.2:
+                del parent[p[-1]]
+            else:
+                parent[p[-1]] = rng.choice(ODD_VALUES)
+        except (KeyError, IndexError, TypeError):
+            pass   # an earlier mutation removed the path
+    return doc
+
+
+def mutate_h5(rng, path, prefer=()):
+    """One random change to an HDF5 file in place; returns a description."""
+    with h5py.File(path, "r+") as f:
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        names += [n for n in names if n.startswith(prefer)] * 3
+        attrs = list(f.attrs)
+        kind = rng.choice(["value", "value", "shape", "shape", "dtype", "delete", "attr", "attr_delete"])
+        name = rng.choice(names)
+        d = f[name]
+        if kind == "value" and d.dtype.kind in "iu" and d.size:
+            a = d[()]
+            info = np.iinfo(a.dtype)
+            v = rng.choice([info.max, info.min, 0, 5, 6, 255, 65535, 2**31 - 1])
+            a.flat[rng.randrange(a.size) if rng.random() < 0.8 else slice(None)] = max(min(v, info.max), info.min)
+            d[...] = a
+        elif kind == "shape":
+            a = d[()]
+            del f[name]
+            if a.ndim and a.shape[0]:
+                f[name] = rng.choice([a[:0], a[:1], a[:-1], np.concatenate([a, a[:2]])])
+            else:
+                f[name] = np.zeros(3, np.int32)
+        elif kind == "dtype":
+            a = d[()]
+            del f[name]
+            f[name] = a.astype(np.float64) if a.dtype.kind in "iuf" else np.zeros(a.shape, np.int32)
+        elif kind == "delete":
+            del f[name]
+        elif kind == "attr":
+            name = rng.choice(attrs)
+            f.attrs[name] = rng.choice([-1, 0, 10**12, "x", 1e300, "", "2020-99-99", 5])
+        else:
+            name = rng.choice(attrs)
+            del f.attrs[name]
+        return f"{kind} {name}"
+
+
+class Fuzz(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = cls.tmp.name
+        cls.base = os.path.join(ARGS.source, "models", "covid", "nyc2020.json")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def civitas(self, *args):
+        try:
+            p = subprocess.run([ARGS.civitas, *args], capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            return None, "timed out after 120 s"
+        return p.returncode, p.stderr
+
+    def check(self, what, rc, err, names, outputs, keep, allowed=(0, 3)):
+        """The contract for one mutated input; keeps the input when it is broken."""
+        problems = []
+        if rc is None:
+            problems.append(err)
+        elif rc < 0:
+            problems.append(f"killed by signal {-rc}")
+        elif rc not in allowed:
+            problems.append(f"exit code {rc} (expected one of {allowed})")
+        if "Sanitizer" in err or "runtime error:" in err:
+            problems.append("sanitizer report")
+        if rc in (2, 3):
+            lines = [l for l in err.splitlines() if l.startswith("civitas: error:")]
+            if len(lines) != 1:
+                problems.append(f"{len(lines)} error lines")
+            elif rc == 3 and not any(n in lines[0] for n in names):
+                problems.append(f"error does not name {' or '.join(names)}")
+            left = [o for o in outputs if os.path.exists(o)]
+            if left:
+                problems.append(f"left {left} behind")
+        if problems and KEEP:
+            os.makedirs(KEEP, exist_ok=True)
+            for src in keep:
+                shutil.copy(src, os.path.join(KEEP, os.path.basename(src)))
+        self.assertFalse(problems, f"{what}: {'; '.join(problems)}\n{err[-1500:]}")
+        for o in outputs:
+            if os.path.exists(o):
+                shutil.rmtree(o) if os.path.isdir(o) else os.remove(o)
+
+    def test_study_files(self):
+        rng = random.Random(SEED)
+        with open(self.base) as f:
+            study = json.load(f)
+        with open(os.path.join(ARGS.source, "models", "covid", "params.json")) as f:
+            params = json.load(f)
+        # absolute paths, so the mutated copies may live elsewhere
+        data = os.path.join(ARGS.source, "data")
+        study["population"]["synthesize"]["data_dir"] = data
+        study["contacts"]["matrices"]["file"] = os.path.join(data, "contact_matrix_prem2021_usa.csv")
+        study["observed"]["file"] = os.path.join(data, "nyc_covid_daily_by_borough.csv")
+        study["model"] = "params.json"
+        s_path, p_path = os.path.join(self.dir, "s.json"), os.path.join(self.dir, "params.json")
+        out = os.path.join(self.dir, "s.h5")
+        for case in range(COUNT):
+            target = rng.choice(["study", "params"])
+            s_doc = mutate_json(rng, study) if target == "study" else study
+            p_doc = mutate_json(rng, params) if target == "params" else params
+            s_text, p_text = json.dumps(s_doc), json.dumps(p_doc)
+            if rng.random() < 0.1:   # a file cut short
+                if target == "study":
+                    s_text = s_text[:rng.randrange(len(s_text))]
+                else:
+                    p_text = p_text[:rng.randrange(len(p_text))]
+            with open(s_path, "w") as f:
+                f.write(s_text)
+            with open(p_path, "w") as f:
+                f.write(p_text)
+            rc, err = self.civitas("run", s_path, "--scale", "0.001", "--steps", "3", "-o", out, "-q")
+            # an error may name a file the study points to (data, matrices): any path under the test dirs
+            # exit 2: the mutated study loads a population file, which takes no --scale
+            self.check(f"study case {case} ({target})", rc, err, [s_path, p_path, data, self.dir], [out],
+                       [s_path, p_path], allowed=(0, 2, 3))
+
+    def population(self):
+        pop = os.path.join(self.dir, "pop.h5")
+        if not os.path.exists(pop):
+            rc, err = self.civitas("synth", "--scale", "0.002", "-o", pop, "-q")
+            self.assertEqual(rc, 0, err)
+        return pop
+
+    def test_population_files(self):
+        rng = random.Random(SEED + 1)
+        good, bad, out = self.population(), os.path.join(self.dir, "bad_pop.h5"), os.path.join(self.dir, "p.h5")
+        for case in range(COUNT):
+            shutil.copy(good, bad)
+            what = mutate_h5(rng, bad, prefer=("agents",))
+            rc, err = self.civitas("run", self.base, "--population", bad, "--steps", "2", "-o", out, "-q")
+            self.check(f"population case {case} ({what})", rc, err, [bad], [out], [bad])
+
+    def test_run_files(self):
+        rng = random.Random(SEED + 2)
+        good = os.path.join(self.dir, "run.h5")
+        rc, err = self.civitas("run", self.base, "--population", self.population(), "--steps", "20", "-o", good, "-q")
+        self.assertEqual(rc, 0, err)
+        bad = os.path.join(self.dir, "bad_run.h5")
+        svg, rep = os.path.join(self.dir, "bad.svg"), os.path.join(self.dir, "bad_report")
+        for case in range(COUNT):
+            shutil.copy(good, bad)
+            what = mutate_h5(rng, bad, prefer=("timeseries", "observed"))
+            for cmd, outputs in ((["info", bad], []), (["plot", bad, "-o", svg], [svg]),
+                                 (["report", bad, "-o", rep], [rep])):
+                rc, err = self.civitas(*cmd)
+                self.check(f"run-file case {case} ({what}), {cmd[0]}", rc, err, [bad], outputs, [bad])
+
+    def test_replay_files(self):
+        # answers recorded from the scripted test server (tests/llm_test_server.py: no model), then mutated
+        server = subprocess.Popen([sys.executable, os.path.join(ARGS.source, "tests", "llm_test_server.py"), "300"],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(server.stdout.readline().split()[1])
+            cache = os.path.join(self.dir, "answers.jsonl")
+            study = os.path.join(self.dir, "llm.json")
+            with open(study, "w") as f:
+                json.dump({"base": os.path.join(ARGS.source, "tests", "data", "llm.json"), "name": "llm_fuzz",
+                           "behavior": {"llm": {"base_url": f"http://127.0.0.1:{port}", "cache": cache}}}, f)
+            rc, err = self.civitas("run", study, "--steps", "8", "-o", os.path.join(self.dir, "rec.h5"), "-q")
+            self.assertEqual(rc, 0, err)
+        finally:
+            server.kill()
+            server.wait()
+            server.stdout.close()
+        with open(cache) as f:
+            records = [json.loads(line) for line in f]
+        rng = random.Random(SEED + 3)
+        bad, out = os.path.join(self.dir, "bad_answers.jsonl"), os.path.join(self.dir, "replay.h5")
+        for case in range(COUNT):
+            kind = rng.choice(["content", "raw", "record", "line"])
+            lines = []
+            for r in records:
+                r = copy.deepcopy(r)
+                if rng.random() < 0.1:
+                    if kind == "content":
+                        r["content"] = json.dumps(mutate_json(rng, json.loads(r["content"])))
+                    elif kind == "raw":
+                        c, i = r["content"], rng.randrange(len(r["content"]) + 1)
+                        r["content"] = c[:i] + rng.choice(["", "\\", '"', "}", "\u00ff", " " * 5000]) + c[i:]
+                    elif kind == "record":
+                        r[rng.choice(["key", "content", "request"])] = rng.choice(ODD_VALUES)
+                line = json.dumps(r)
+                if kind == "line" and rng.random() < 0.05:
+                    i = rng.randrange(len(line))
+                    line = line[:i] + rng.choice(["", "\n", "}", "garbage"]) + line[i:]
+                lines.append(line)
+            with open(bad, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            rc, err = self.civitas("run", study, "--llm", "replay", bad, "--steps", "8", "-o", out, "-q")
+            # a replay that fails part-way keeps the completed days (a valid, failed-status file), so the
+            # output may remain; only the contract on the exit and the message applies
+            self.check(f"replay case {case} ({kind})", rc, err, [bad], [], [bad])
+            if os.path.exists(out):
+                os.remove(out)
+
+
+if __name__ == "__main__":
+    civtest.main(sys.modules[__name__])
