@@ -57,7 +57,7 @@ static civ_status start_gpu(civ_engine *e, civ_error *err)
     return CIV_OK;
 #else
     (void)e;
-    return civ_fail(err, CIV_ERR_UNAVAILABLE, "this build has no CUDA backend (nvcc was not found at configure time)");
+    return civ_fail(err, CIV_ERR_UNAVAILABLE, "this build has no CUDA backend (configured without nvcc, or with -DCIVITAS_ENABLE_CUDA=OFF)");
 #endif
 }
 

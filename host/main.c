@@ -479,7 +479,7 @@ static int cmd_version(void)
     civ_cuda_describe(line, sizeof line);
     printf("%s\n", line);
 #else
-    printf("CUDA backend: not built (nvcc was not found at configure time)\n");
+    printf("CUDA backend: not built (configured without nvcc, or with -DCIVITAS_ENABLE_CUDA=OFF)\n");
 #endif
     return 0;
 }

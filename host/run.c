@@ -74,7 +74,7 @@ static civ_status choose_backend(const char *want, bool quiet, civ_backend *back
     if (!want || strcmp(want, "cpu") == 0) return CIV_OK;
     if (strcmp(want, "cuda") != 0 && strcmp(want, "auto") != 0)
         return civ_fail(err, CIV_ERR_USAGE, "--backend '%s': expected cpu, cuda or auto", want);
-    char why[256] = "this build has no CUDA support (nvcc was not found at configure time)";
+    char why[256] = "this build has no CUDA support (configured without nvcc, or with -DCIVITAS_ENABLE_CUDA=OFF)";
 #ifdef CIVITAS_HAVE_CUDA
     char name[128] = "";
     if (civ_cuda_device_count(name, sizeof name, why, sizeof why) > 0) {

@@ -84,7 +84,7 @@ static int compare(const char *label, const char *study, double scale, long step
 int main(void)
 {
 #ifndef CIVITAS_HAVE_CUDA
-    printf("SKIPPED: GPU parity needs a build with CUDA (nvcc was not found at configure time)\n");
+    printf("SKIPPED: GPU parity needs a build with CUDA (configured without nvcc, or with -DCIVITAS_ENABLE_CUDA=OFF)\n");
     return 77;
 #else
     char name[128] = "", why[256] = "";
