@@ -51,7 +51,7 @@ static const char *usage_run =
     "default <name>.h5 in the current directory).\n"
     "\n"
     "options:\n"
-    "  --scale X          fraction of the real population to synthesize, (0, 1] (default: the study's)\n"
+    "  --scale X          fraction of the real population to synthesize, 1e-5 to 1 (default: the study's)\n"
     "  --population FILE  use a population saved by 'civitas synth' instead of synthesizing\n"
     "  --steps N          number of simulated days (default: the study's)\n"
     "  --seed N           simulation seed (default: the study's)\n"
@@ -71,7 +71,7 @@ static const char *usage_synth =
     "\n"
     "options:\n"
     "  -o, --output FILE        population file to write (required)\n"
-    "  --scale X                fraction of the real population, (0, 1] (default 1 = 8.4M agents)\n"
+    "  --scale X                fraction of the real population, 1e-5 to 1 (default 1 = 8.4M agents)\n"
     "  --seed N                 synthesis seed (default 1)\n"
     "  --data DIR               data directory (default " CIVITAS_DATA_DIR ")\n"
     "  --employment-reference YYYY-MM  LAUS month for the labour force (default 2020-02)\n"
@@ -169,9 +169,17 @@ static int int_option(const char *usage, const char *name, const char *arg, long
     return 0;
 }
 
-/* Options shared by run and synth, with the same checks and messages. */
-static int parse_scale(const char *arg, double *out) { return parse_double(arg, out) && *out > 0 && *out <= 1; }
-static int parse_seed(const char *arg, long long *out) { return parse_long(arg, out) && *out >= 0; }
+/* --scale, with the same range and message in every command (and as the study field's) */
+static int scale_option(const char *usage, const char *arg, double *out)
+{
+    double v;
+    if (!parse_double(arg, &v) || !(v >= CIV_MIN_SCALE && v <= 1)) {
+        fprintf(stderr, "civitas: error: --scale '%s': expected a number in [%g, 1]\n\n%s", arg, CIV_MIN_SCALE, usage);
+        return CIV_ERR_USAGE;
+    }
+    *out = v;
+    return 0;
+}
 
 /* cmd_run's work; `args` (argc + 1 slots, owned by cmd_run) receives argv without the --llm words. */
 static int run_command(int argc, char **argv, char **args)
@@ -207,8 +215,7 @@ static int run_command(int argc, char **argv, char **args)
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (!parse_scale(optarg, &o.ov.scale))
-                return usage_error(usage_run, "--scale '%s': expected a number in (0, 1]", optarg);
+            if ((rc = scale_option(usage_run, optarg, &o.ov.scale))) return rc;
             break;
         case 'p': o.ov.population = optarg; break;
         case 'n':
@@ -216,7 +223,7 @@ static int run_command(int argc, char **argv, char **args)
             o.ov.steps = (long)v;
             break;
         case 'r':
-            if (!parse_seed(optarg, &v)) return usage_error(usage_run, "--seed '%s': expected a non-negative integer", optarg);
+            if ((rc = int_option(usage_run, "--seed", optarg, 0, CIV_MAX_SEED, &v))) return rc;
             o.ov.seed = v;
             break;
         case 'o': o.ov.output = optarg; break;
@@ -257,6 +264,7 @@ static int cmd_synth(int argc, char **argv)
 {
     civ_synth_options so = {CIVITAS_DATA_DIR, 1.0, 1, 2020, 2, false};
     const char *outp = NULL;
+    int rc;
     static const struct option opts[] = {{"scale", 1, 0, 's'}, {"seed", 1, 0, 'r'}, {"data", 1, 0, 'd'},
         {"employment-reference", 1, 0, 'e'}, {"output", 1, 0, 'o'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
@@ -265,11 +273,10 @@ static int cmd_synth(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (!parse_scale(optarg, &so.scale))
-                return usage_error(usage_synth, "--scale '%s': expected a number in (0, 1]", optarg);
+            if ((rc = scale_option(usage_synth, optarg, &so.scale))) return rc;
             break;
         case 'r':
-            if (!parse_seed(optarg, &v)) return usage_error(usage_synth, "--seed '%s': expected a non-negative integer", optarg);
+            if ((rc = int_option(usage_synth, "--seed", optarg, 0, CIV_MAX_POPULATION_SEED, &v))) return rc;
             so.seed = (uint64_t)v;
             break;
         case 'd': so.data_dir = optarg; break;
@@ -320,7 +327,7 @@ static int cmd_ensemble(int argc, char **argv)
             o.seeds = (int)v;
             break;
         case 's':
-            if (!parse_scale(optarg, &o.ov.scale)) return usage_error(usage_ensemble, "--scale '%s': expected a number in (0, 1]", optarg);
+            if ((rc = scale_option(usage_ensemble, optarg, &o.ov.scale))) return rc;
             break;
         case 'p':
             if ((rc = int_option(usage_ensemble, "--steps", optarg, 1, CIV_MAX_STEPS, &v))) return rc;
@@ -393,7 +400,7 @@ static int cmd_calibrate(int argc, char **argv)
         case 'p': o.fit_after_stay_at_home = true; break;
         case 'T': o.fit_testing = true; break;
         case 's':
-            if (!parse_scale(optarg, &o.scale)) return usage_error(usage_calibrate, "--scale '%s': expected a number in (0, 1]", optarg);
+            if ((rc = scale_option(usage_calibrate, optarg, &o.scale))) return rc;
             break;
         case 'n':
             if ((rc = int_option(usage_calibrate, "--seeds", optarg, 1, 100, &v))) return rc;

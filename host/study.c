@@ -438,8 +438,8 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
         long pseed = 1;
         if (civ_json_check_keys(&c, syn, "population.synthesize", k_syn) ||
             civ_json_string(&c, syn, "population.synthesize", "data_dir", true, &dd) ||
-            civ_json_number(&c, syn, "population.synthesize", "scale", 1e-5, 1, false, &s->scale) ||
-            civ_json_int(&c, syn, "population.synthesize", "seed", 0, 0x7FFFFFFFL, false, &pseed) ||
+            civ_json_number(&c, syn, "population.synthesize", "scale", CIV_MIN_SCALE, 1, false, &s->scale) ||
+            civ_json_int(&c, syn, "population.synthesize", "seed", 0, CIV_MAX_POPULATION_SEED, false, &pseed) ||
             civ_json_string(&c, syn, "population.synthesize", "employment_reference", false, &ref))
             return err->status;
         if (need_input(&c, "population.synthesize.data_dir", dd, true)) return err->status;
@@ -455,7 +455,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     long steps = 0, seed = 0;
     if (civ_json_date(&c, j, "", "start_date", true, &s->start_day) ||
         civ_json_int(&c, j, "", "steps", 1, CIV_MAX_STEPS, true, &steps) ||
-        civ_json_int(&c, j, "", "seed", 0, 0x7FFFFFFFFFFFL, true, &seed))
+        civ_json_int(&c, j, "", "seed", 0, CIV_MAX_SEED, true, &seed))
         return err->status;
     s->steps = (int)steps;
     s->seed = (uint64_t)seed;

@@ -14,6 +14,9 @@
 #define CIV_MAX_BANDS 16
 #define CIV_MAX_SNAPSHOTS 64
 #define CIV_MAX_STEPS 3650   /* simulated days in one run (ten years) */
+#define CIV_MIN_SCALE 1e-5   /* smallest population scale (84 agents for NYC) */
+#define CIV_MAX_SEED 0x7FFFFFFFFFFFLL           /* simulation seeds: 0 .. 2^47 - 1 (exact in a JSON double) */
+#define CIV_MAX_POPULATION_SEED 0x7FFFFFFFLL     /* synthesis seeds: 0 .. 2^31 - 1 */
 
 typedef enum { IV_SCHOOL_CLOSURE, IV_WORKPLACE_CLOSURE, IV_COMMUNITY_CONTACTS, IV_TESTING,
                IV_ISOLATION_COMPLIANCE, IV_TRANSMISSION } civ_iv_type;

@@ -214,6 +214,13 @@ class CliErrors(unittest.TestCase):
             rc, out, err = civitas(*args)
             self.assertEqual(rc, 2, f"{args}: {err}")
             self.assertIn("civitas: error:", err)
+        # command-line values outside what a study file accepts are usage errors, not the study's
+        for args, needle in ((["run", self.base, "--scale", "1e-9"], "--scale '1e-9': expected a number in [1e-05, 1]"),
+                             (["run", self.base, "--seed", "9223372036854775807"], "expected 0..140737488355327"),
+                             (["synth", "--seed", "4294967296"], "--seed '4294967296': expected 0..2147483647")):
+            rc, out, err = civitas(*args)
+            self.assertEqual(rc, 2, f"{args}: {err}")
+            self.assertIn(needle, err)
 
     def test_scale_with_population_file(self):
         rc, out, err = civitas("run", self.variant(population={"file": "x.h5", "synthesize": None}), "--scale", "0.1", "-o", self.out)
