@@ -1,6 +1,7 @@
 #include "cuda/cublas_lazy.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <mutex>
 
@@ -13,25 +14,36 @@ namespace {
 civ_cublas g_blas;
 const char *g_failed;            // the first failure, kept for later callers
 char g_why[512];
+const char *g_from = CIV_CUBLAS_SONAME;   // what was opened, for messages
 
 template <typename F>
 bool sym(void *lib, const char *name, F *out)
 {
     *out = reinterpret_cast<F>(dlsym(lib, name));
-    if (!*out) snprintf(g_why, sizeof g_why, "%s has no symbol %s", CIV_CUBLAS_SONAME, name);
+    if (!*out) snprintf(g_why, sizeof g_why, "%s has no symbol %s (not cuBLAS %d?)", g_from, name, CUBLAS_VER_MAJOR);
     return *out != nullptr;
 }
 
 void load()
 {
-    // the soname first (RUNPATH, LD_LIBRARY_PATH, ld.so.cache), then the toolkit this was built with
-    void *lib = dlopen(CIV_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    void *lib = nullptr;
+    const char *forced = getenv("CIVITAS_CUBLAS");
+    if (forced && *forced) {   // an explicit library, e.g. from a Python wheel; nothing else is tried
+        g_from = forced;
+        if (!(lib = dlopen(forced, RTLD_NOW | RTLD_LOCAL)))
+            snprintf(g_why, sizeof g_why, "cannot load cuBLAS from CIVITAS_CUBLAS=%s: %s", forced, dlerror());
+    } else {
+        // the soname first (RUNPATH, LD_LIBRARY_PATH, ld.so.cache), then the toolkit this was built with
+        lib = dlopen(CIV_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
 #ifdef CIVITAS_CUDA_LIBRARY_DIR
-    if (!lib) lib = dlopen(CIVITAS_CUDA_LIBRARY_DIR "/" CIV_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!lib) lib = dlopen(CIVITAS_CUDA_LIBRARY_DIR "/" CIV_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
 #endif
+        if (!lib)
+            snprintf(g_why, sizeof g_why, "cannot load cuBLAS (%s): %s; the CUDA backend needs the CUDA toolkit's "
+                     "cuBLAS on the library path (LD_LIBRARY_PATH) or named by CIVITAS_CUBLAS", CIV_CUBLAS_SONAME,
+                     dlerror());
+    }
     if (!lib) {
-        snprintf(g_why, sizeof g_why, "cannot load cuBLAS (%s): %s; the CUDA backend needs the CUDA toolkit's cuBLAS "
-                 "on the library path (LD_LIBRARY_PATH)", CIV_CUBLAS_SONAME, dlerror());
         g_failed = g_why;
         return;
     }

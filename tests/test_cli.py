@@ -237,6 +237,13 @@ class CliErrors(unittest.TestCase):
             # the CUDA build opens cuBLAS lazily: it must be found (no GPU needed for that)
             self.assertIn("cuBLAS: loadable", cuda[0])
             self.assertIn("sm_90", cuda[0])
+            # CIVITAS_CUBLAS names the library; a wrong one is reported, not a crash
+            for lib, needle in (("/nonexistent/libcublas.so", "cannot load cuBLAS from CIVITAS_CUBLAS=/nonexistent"),
+                                ("libm.so.6", "libm.so.6 has no symbol cublasCreate_v2")):
+                p = subprocess.run([ARGS.civitas, "version"], capture_output=True, text=True, timeout=60,
+                                   env=dict(os.environ, CIVITAS_CUBLAS=lib))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn(needle, p.stdout)
 
     def gpu_present(self):
         return "device 0:" in civitas("version")[1]
