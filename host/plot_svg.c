@@ -136,7 +136,10 @@ civ_status civ_plot(const char *run_path, const char *svg_path, int show_observe
     const int has_observed = H5Lexists(f, "observed", H5P_DEFAULT) > 0;
     H5Fclose(f);
     int start_day = 0;
-    if (!start || !civ_date_parse(start, &start_day)) start_day = 0;
+    if (!start || !civ_date_parse(start, &start_day)) {
+        free(inf); free(rep); free(hosp); free(start); free(study); free(status);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'start_date' is missing or not a date YYYY-MM-DD", run_path);
+    }
     civ_error no_obs = {0};   /* observed data are optional on plots */
     int have_obs = show_observed && civ_read_observed(run_path, "cases", steps, &obs_c, &no_obs) == CIV_OK &&
                    civ_read_observed(run_path, "hospitalized", steps, &obs_h, &no_obs) == CIV_OK;

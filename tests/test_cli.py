@@ -307,6 +307,13 @@ class CliErrors(unittest.TestCase):
         self.assertEqual(rc, 3, err)
         self.assertIn("'timeseries/new_deaths' has shape (4, 5, ", err)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "rep")))
+        # no start date: no plot with a made-up time axis
+        with h5py.File(run, "r+") as f:
+            del f.attrs["start_date"]
+        rc, _, err = civitas("plot", run, "-o", os.path.join(self.dir, "p.svg"))
+        self.assertEqual(rc, 3, err)
+        self.assertIn("attribute 'start_date' is missing", err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "p.svg")))
 
 
 if __name__ == "__main__":
