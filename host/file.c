@@ -27,25 +27,42 @@ char *civ_read_file(const char *path, size_t *len)
     return buf;
 }
 
+FILE *civ_partial_open(const char *path, char *tmp, size_t tmp_len)
+{
+    if ((size_t)snprintf(tmp, tmp_len, "%s.partial", path) >= tmp_len) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    return fopen(tmp, "w");
+}
+
+int civ_partial_commit(FILE *f, const char *tmp, const char *path)
+{
+    int rc = fclose(f) != 0 || rename(tmp, path) != 0 ? -1 : 0;
+    if (rc) {
+        int e = errno;
+        remove(tmp);
+        errno = e;
+    }
+    return rc;
+}
+
+void civ_partial_discard(FILE *f, const char *tmp)
+{
+    fclose(f);
+    remove(tmp);
+}
+
 int civ_write_file_atomic(const char *path, const char *text)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return -1;
-    snprintf(tmp, n, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
-    int rc = f ? 0 : -1;
-    if (f) {
-        size_t len = strlen(text);
-        if (fwrite(text, 1, len, f) != len) rc = -1;
-        if (fclose(f) != 0) rc = -1;
-        if (rc == 0 && rename(tmp, path) != 0) rc = -1;
-        if (rc != 0) {
-            int e = errno;
-            remove(tmp);
-            errno = e;
-        }
+    char tmp[4096];
+    FILE *f = civ_partial_open(path, tmp, sizeof tmp);
+    if (!f) return -1;
+    if (fputs(text, f) == EOF) {
+        int e = errno;
+        civ_partial_discard(f, tmp);
+        errno = e;
+        return -1;
     }
-    free(tmp);
-    return rc;
+    return civ_partial_commit(f, tmp, path);
 }

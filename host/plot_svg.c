@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "date.h"
+#include "file.h"
 #include "h5_util.h"
 #include "info.h"
 #include "population.h"
@@ -46,8 +46,7 @@ civ_status civ_svg_panels(const char *svg_path, const char *title, int steps, in
 {
     civ_status st = CIV_OK;
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.partial", svg_path);
-    FILE *o = fopen(tmp, "w");
+    FILE *o = civ_partial_open(svg_path, tmp, sizeof tmp);
     if (!o) {
         return civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
     }
@@ -106,10 +105,7 @@ civ_status civ_svg_panels(const char *svg_path, const char *title, int steps, in
     if (footnote)
         fprintf(o, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%s</text>\n", W - 10, H - 4, footnote);
     fprintf(o, "</svg>\n");
-    if (fclose(o) != 0 || rename(tmp, svg_path) != 0) {
-        unlink(tmp);
-        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
-    }
+    if (civ_partial_commit(o, tmp, svg_path) != 0) st = civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
     return st;
 }
 
