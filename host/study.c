@@ -181,14 +181,8 @@ static civ_status load_merged(const char *path, int depth, cJSON **out, civ_erro
         }
         char *bpath = join_path(dir, base->valuestring);
         cJSON *b = NULL;
-        st = load_merged(bpath, depth + 1, &b, err);
-        if (st) {
-            if (err->msg[0] && strstr(err->msg, "cannot open") && strstr(err->msg, bpath)) {
-                err->status = CIV_OK;
-                err->msg[0] = 0;
-                st = civ_fail(err, CIV_ERR_INPUT, "%s: field 'base' = \"%s\": cannot open %s",
-                              path, base->valuestring, bpath);
-            }
+        const civ_jctx c = {path, err};
+        if ((st = need_input(&c, "base", bpath, false)) || (st = load_merged(bpath, depth + 1, &b, err))) {
             free(bpath); free(dir); cJSON_Delete(j);
             return st;
         }
@@ -400,15 +394,9 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     /* model parameters with study overrides */
     const cJSON *povr = NULL;
     if (civ_json_object(&c, j, "", "parameters", false, &povr)) return err->status;
-    if ((st = civ_json_load(s->model_file, &s->model_json, err))) {
-        if (strstr(err->msg, "cannot open")) {
-            err->status = CIV_OK;
-            char tmp[sizeof err->msg];
-            snprintf(tmp, sizeof tmp, "%s", err->msg);
-            civ_fail(err, CIV_ERR_INPUT, "%s: field 'model': %s", path, tmp);
-        }
-        return err->status;
-    }
+    if ((st = need_input(&c, "model", s->model_file, false)) ||
+        (st = civ_json_load(s->model_file, &s->model_json, err)))
+        return st;
     if ((st = civ_covid_params_build(s->model_json, povr, s->model_file, path, &s->model, err))) return st;
     double beta = 0;
     {

@@ -120,6 +120,7 @@ class CliErrors(unittest.TestCase):
         variants = {
             "contacts.matrices.file": {"contacts": {"matrices": {"file": missing}}},
             "observed.file": {"observed": {"file": missing}},
+            "model": {"model": missing},
         }
         for field, body in variants.items():
             with self.subTest(field=field):
