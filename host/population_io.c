@@ -96,17 +96,20 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
         return civ_fail(err, CIV_ERR_INPUT, "%s: missing attributes n_agents/n_households/n_places/seed/scale", path);
     }
     /* every household and every place has at least one member, so neither outnumbers the agents */
-    const char *bad = NULL, *range = NULL;
-    uint64_t bad_value = 0;
-    if (n == 0 || n > 0xFFFFFFF0u) { bad = "n_agents"; range = "1 to 4294967280"; bad_value = n; }
-    else if (nh == 0 || nh > n) { bad = "n_households"; range = "1 to n_agents"; bad_value = nh; }
-    else if (np > n) { bad = "n_places"; range = "0 to n_agents"; bad_value = np; }
-    if (bad || !(pop->scale > 0 && pop->scale <= 1)) {
+    if (n == 0 || n > 0xFFFFFFF0u)
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute n_agents = %llu is out of range (1 to 4294967280)", path,
+                      (unsigned long long)n);
+    else if (nh == 0 || nh > n)
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute n_households = %llu is out of range (1 to n_agents = %llu)",
+                      path, (unsigned long long)nh, (unsigned long long)n);
+    else if (np > n)
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute n_places = %llu is out of range (0 to n_agents = %llu)",
+                      path, (unsigned long long)np, (unsigned long long)n);
+    else if (!(pop->scale > 0 && pop->scale <= 1))
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute scale = %g is out of range (0, 1]", path, pop->scale);
+    if (st) {
         H5Fclose(f);
-        if (bad)
-            return civ_fail(err, CIV_ERR_INPUT, "%s: attribute %s = %llu is out of range (%s; n_agents = %llu)", path,
-                            bad, (unsigned long long)bad_value, range, (unsigned long long)n);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute scale = %g is out of range (0, 1]", path, pop->scale);
+        return st;
     }
     char *ref = civ_h5_read_attr_string(f, "employment_reference");
     snprintf(pop->employment_reference, sizeof pop->employment_reference, "%s", ref ? ref : "?");
