@@ -3,6 +3,7 @@
 field and the value, a non-zero exit code, and no output file."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,8 +169,7 @@ class CliErrors(unittest.TestCase):
 
         def corrupt(edit):
             bad = os.path.join(self.dir, "bad.h5")
-            with open(good, "rb") as src, open(bad, "wb") as dst:
-                dst.write(src.read())
+            shutil.copyfile(good, bad)
             with h5py.File(bad, "r+") as f:
                 edit(f)
             rc, _, err = civitas("run", self.base, "--population", bad, "-o", self.out, "-q", "--steps", "2")

@@ -50,10 +50,11 @@ class Bridge(unittest.TestCase):
                               env=dict(os.environ, **(env or {})))
 
     @classmethod
-    def study(cls, llm=None, name="s.json", **fields):
+    def study(cls, llm=None, name="s.json", behavior=None, **fields):
         body = {"base": os.path.join(ARGS.source, "tests", "data", "llm.json"), "name": "llm_test"}
-        body["behavior"] = {"llm": dict({"base_url": cls.url, "cache": os.path.join(cls.dir, "cache_" + name + "l")},
-                                        **(llm or {}))}
+        body["behavior"] = dict(behavior or {}, llm=dict({"base_url": cls.url,
+                                                          "cache": os.path.join(cls.dir, "cache_" + name + "l")},
+                                                         **(llm or {})))
         body.update(fields)
         path = os.path.join(cls.dir, name)
         with open(path, "w") as f:
@@ -217,13 +218,8 @@ class Bridge(unittest.TestCase):
 
     def test_oversized_response_cut_off(self):
         self.control(mode="huge")
-        body = {"base": os.path.join(ARGS.source, "tests", "data", "llm.json"), "name": "llm_huge",
-                "behavior": {"archetypes": {"age_bands": [0], "borough": False},
-                             "llm": {"base_url": self.url, "cache": os.path.join(self.dir, "cache_huge.jsonl"),
-                                     "samples": 1, "validation_retries": 0}}}
-        path = os.path.join(self.dir, "huge.json")
-        with open(path, "w") as f:
-            json.dump(body, f)
+        path = self.study(llm={"samples": 1, "validation_retries": 0}, name="huge.json",
+                          behavior={"archetypes": {"age_bands": [0], "borough": False}})
         out = os.path.join(self.dir, "huge.h5")
         p = self.civitas("run", path, "--steps", "1", "-o", out)
         self.assertEqual(p.returncode, 0, p.stderr)
