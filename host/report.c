@@ -168,8 +168,6 @@ civ_status civ_report(const civ_report_options *o, civ_error *err)
     /* the plots written so far, removed again if the report fails: no half report is left behind */
     char **written = civ_xcalloc((size_t)o->n_runs * N_SERIES + 1, sizeof(char *));
     int n_written = 0;
-    char mdpath[4096], mdtmp[4200];
-    snprintf(mdpath, sizeof mdpath, "%s/report.md", o->out_dir);
     civ_status st = CIV_OK;
     for (int k = 0; k < o->n_runs && !st; k++) {
         st = run_meta(o->runs[k], &ri[k], err);
@@ -193,6 +191,8 @@ civ_status civ_report(const civ_report_options *o, civ_error *err)
     }
     if (holdout < 7) holdout = ri[0].steps;   /* short run: everything is the fitted window */
 
+    char mdpath[4096], mdtmp[4200];
+    snprintf(mdpath, sizeof mdpath, "%s/report.md", o->out_dir);
     FILE *md = civ_partial_open(mdpath, mdtmp, sizeof mdtmp);   /* report.md once complete */
     if (!md) { st = civ_fail(err, CIV_ERR_IO, "%s: cannot write: %m", mdpath); goto out; }
     char hd[11];
