@@ -61,18 +61,6 @@ static void absolutize_inputs(cJSON *j, const char *dir)
     absolutize(llm, "replay", dir);
 }
 
-static char *read_text(const char *path, civ_error *err, const char *study, const char *field)
-{
-    size_t got;
-    char *buf = civ_read_file(path, &got);
-    if (!buf) {
-        civ_fail(err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", study, field, path);
-        return NULL;
-    }
-    while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
-    return buf;
-}
-
 /* An input named by a study field must exist and be readable (a directory when want_dir), so the
  * error names the field rather than only the resolved path. */
 static civ_status need_input(const civ_jctx *c, const char *field, const char *path, bool want_dir)
@@ -84,6 +72,20 @@ static civ_status need_input(const civ_jctx *c, const char *field, const char *p
         return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": %s", c->file, field, path,
                         want_dir ? "not a directory (expected the data directory)" : "is a directory, expected a file");
     return CIV_OK;
+}
+
+/* A text file named by a study field, trailing newlines and spaces cut; NULL with the error set. */
+static char *read_text(const civ_jctx *c, const char *field, const char *path)
+{
+    if (need_input(c, field, path, false)) return NULL;
+    size_t got;
+    char *buf = civ_read_file(path, &got);
+    if (!buf) {
+        civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", c->file, field, path);
+        return NULL;
+    }
+    while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
+    return buf;
 }
 
 /* behavior.llm and the mode; templates are loaded and checked here so a bad one fails before any work. */
@@ -154,8 +156,8 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
     L->cache_file = cache ? strdup(cache) : join_path(dir, "llm_cache.jsonl");
     L->replay_file = replay ? strdup(replay) : NULL;
     free(dir);
-    if (!(L->system_prompt = read_text(L->system_prompt_file, c->err, c->file, "behavior.llm.system_prompt")) ||
-        !(L->user_prompt = read_text(L->user_prompt_file, c->err, c->file, "behavior.llm.user_prompt")) ||
+    if (!(L->system_prompt = read_text(c, "behavior.llm.system_prompt", L->system_prompt_file)) ||
+        !(L->user_prompt = read_text(c, "behavior.llm.user_prompt", L->user_prompt_file)) ||
         civ_prompt_check(L->system_prompt, L->system_prompt_file, c->err) ||
         civ_prompt_check(L->user_prompt, L->user_prompt_file, c->err))
         return c->err->status;

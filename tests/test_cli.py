@@ -122,6 +122,8 @@ class CliErrors(unittest.TestCase):
             "contacts.matrices.file": {"contacts": {"matrices": {"file": missing}}},
             "observed.file": {"observed": {"file": missing}},
             "model": {"model": missing},
+            "behavior.llm.user_prompt": {"behavior": {"mode": "llm", "llm": {
+                "base_url": "http://127.0.0.1:9", "model": "m", "user_prompt": missing}}},
         }
         for field, body in variants.items():
             with self.subTest(field=field):
@@ -134,6 +136,8 @@ class CliErrors(unittest.TestCase):
         self.assertFalse(os.path.exists(self.out))
         self.expect_error(["run", self.variant(observed={"file": self.dir})], 3, "field 'observed.file'",
                           "is a directory")
+        llm = {"mode": "llm", "llm": {"base_url": "http://127.0.0.1:9", "model": "m", "system_prompt": self.dir}}
+        self.expect_error(["run", self.variant(behavior=llm)], 3, "field 'behavior.llm.system_prompt'", "is a directory")
 
     def test_snapshot_outside_run(self):
         self.expect_error(["run", self.variant(output={"snapshots": ["2021-01-01"]}, steps=10)], 3,
