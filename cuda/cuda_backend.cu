@@ -30,17 +30,24 @@ extern "C" void civ_trace_pop(void) { nvtxDomainRangePop(nvtx_domain()); }
 extern "C" int civ_cuda_device_count(char *name, size_t name_len, char *why, size_t why_len)
 {
     civ_trace_push("civitas: cuda probe");
-    int n = 0;
+    int n = 0, usable = 0;
     cudaError_t rc = cudaGetDeviceCount(&n);
-    if (rc != cudaSuccess || n == 0) {
+    if (rc != cudaSuccess || n == 0)
         snprintf(why, why_len, "cudaGetDeviceCount: %s", rc != cudaSuccess ? cudaGetErrorString(rc) : "no devices");
-        civ_trace_pop();
-        return 0;
+    // only devices this build has code for: on others every launch would fail
+    for (int d = 0; d < n; d++) {
+        char reason[512] = "";
+        if (!civ_cuda_device_runs_kernels(d, reason, sizeof reason)) {
+            if (usable == 0) snprintf(why, why_len, "%s", reason);
+            continue;
+        }
+        cudaDeviceProp p;
+        if (usable == 0 && cudaGetDeviceProperties(&p, d) == cudaSuccess)
+            snprintf(name, name_len, "%s (sm_%d%d)", p.name, p.major, p.minor);
+        usable++;
     }
-    cudaDeviceProp p;
-    if (cudaGetDeviceProperties(&p, 0) == cudaSuccess) snprintf(name, name_len, "%s (sm_%d%d)", p.name, p.major, p.minor);
     civ_trace_pop();
-    return n;
+    return usable;
 }
 
 // Device-to-device copy bandwidth (bytes read + written per second), the

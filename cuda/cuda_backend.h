@@ -14,8 +14,12 @@
 extern "C" {
 #endif
 
-/* Number of usable CUDA devices; 0 with a reason in `why` when none. */
+/* Number of usable CUDA devices (those this build has kernel code for); 0 with a reason in `why`
+ * when none. `name` describes the first usable one. */
 int civ_cuda_device_count(char *name, size_t name_len, char *why, size_t why_len);
+/* Whether `device` can run this build's kernels (its compute capability is among those compiled);
+ * 0 with the reason otherwise. */
+int civ_cuda_device_runs_kernels(int device, char *why, size_t why_len);
 
 typedef struct {
     int device;                        /* CUDA device index */
@@ -42,7 +46,7 @@ typedef struct {
 
 typedef struct civ_cuda_engine civ_cuda_engine;
 
-/* Allocates and stages everything on device 0. NULL with a message on failure
+/* Allocates and stages everything on s->device. NULL with a message on failure
  * (out of memory names the bytes needed and what is free). */
 civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, size_t err_len);
 /* Replaces the decision table (n_archetypes x CIV_N_DECISION) from the next

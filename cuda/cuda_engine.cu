@@ -6,6 +6,7 @@
 // tracts) on integer-valued doubles in block fixed point: exact, so the
 // result does not depend on cuBLAS's summation order (cuda/mixing_gemm.h).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <cuda_runtime.h>
 
@@ -41,14 +42,33 @@ struct Range {
     } while (0)
 
 constexpr int kBlock = 256;
+// k_update is limited to 40 registers (65536 / (256 x 6)) without spills (nvcc -Xptxas -v, sm_90): more
+// resident warps to hide the random reads of group sums.
+constexpr int kUpdateMinBlocksPerSM = 6;
+
+// The first index fault a kernel found (CIVITAS_CUDA_SYNC=1 only; code 0 = none).
+struct civ_device_fault {
+    int code;
+    uint32_t agent;
+};
+
+// Checks agent i's indices when checking is on (fault != nullptr); records the first fault.
+__device__ bool index_fault(const civ_agents &a, const civ_index_limits &lim, civ_device_fault *fault, uint32_t i)
+{
+    if (!fault) return false;
+    const int code = civ_agent_index_fault(&a, &lim, i);
+    if (code == CIV_FAULT_NONE) return false;
+    if (atomicCAS(&fault->code, 0, code) == 0) fault->agent = i;
+    return true;
+}
 
 static cublasOperation_t op(int trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 __global__ void k_attend(const civ_covid_params *m, civ_policy pol, uint64_t seed, const float *table,
-                         civ_agents a, civ_groups g, int day)
+                         civ_agents a, civ_groups g, int day, civ_index_limits lim, civ_device_fault *fault)
 {
     uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < a.n) civ_pass_attend(m, &pol, seed, table, &a, &g, i, day);
+    if (i < a.n && !index_fault(a, lim, fault, i)) civ_pass_attend(m, &pol, seed, table, &a, &g, i, day);
 }
 
 // S[j] = tract_sum[j] as a double (exact: every sum is below 2^53, checked at staging)
@@ -95,8 +115,11 @@ __global__ void k_mix_pressure(const double *P, const unsigned *max_bits, int ma
     pressure[j] = civ_mix_pressure(P[j], matrix_shift + shift, scale);
 }
 
-__global__ void k_update(const civ_covid_params *m, civ_policy pol, uint64_t seed, const float *table, civ_agents a,
-                         civ_groups g, int day, const uint8_t *out_band_of_age, int nb, int *series)
+// Pass 3 (transmit and progress) of covid_step.h, with the day's tallies counted per block in shared memory.
+__global__ void __launch_bounds__(kBlock, kUpdateMinBlocksPerSM)
+k_transmit_progress(const civ_covid_params *m, civ_policy pol, uint64_t seed, const float *table, civ_agents a,
+                    civ_groups g, int day, const uint8_t *out_band_of_age, int nb, int *series, civ_index_limits lim,
+                    civ_device_fault *fault)
 {
     extern __shared__ int counts[];
     const int nv = V_NVARS * CIV_NBOROUGH * nb;
@@ -104,6 +127,7 @@ __global__ void k_update(const civ_covid_params *m, civ_policy pol, uint64_t see
     __syncthreads();
     // grid-stride: few blocks, so few block-to-global counter flushes
     for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += gridDim.x * blockDim.x) {
+        if (index_fault(a, lim, fault, i)) continue;
         civ_tally r = civ_pass_update(m, &pol, seed, table, &a, &g, i, day);
         const int cell = a.borough[i] * nb + out_band_of_age[a.age[i]];
 #define CIV_GPU_INC(idx) atomicAdd(&counts[idx], 1)
@@ -117,10 +141,31 @@ __global__ void k_update(const civ_covid_params *m, civ_policy pol, uint64_t see
 
 }  // namespace
 
+extern "C" int civ_cuda_device_runs_kernels(int device, char *why, size_t why_len)
+{
+    cudaFuncAttributes attr;
+    cudaError_t rc = cudaSetDevice(device);
+    if (rc == cudaSuccess) rc = cudaFuncGetAttributes(&attr, k_transmit_progress);
+    if (rc == cudaSuccess) return 1;
+    cudaDeviceProp p;
+    char dev[300] = "";
+    if (cudaGetDeviceProperties(&p, device) == cudaSuccess)
+        snprintf(dev, sizeof dev, " (%s, sm_%d%d)", p.name, p.major, p.minor);
+    snprintf(why, why_len, "device %d%s cannot run this build's kernels, built for sm_%s (%s); rebuild with "
+             "-DCMAKE_CUDA_ARCHITECTURES set to the device's compute capability", device, dev, CIVITAS_CUDA_ARCHS,
+             cudaGetErrorString(rc));
+    cudaGetLastError();   // not sticky, but leave no error behind for the next call
+    return 0;
+}
+
 struct civ_cuda_engine {
+    int device;
     uint32_t n, n_households, n_places, n_tracts;
     int nb, n_arch;
-    unsigned update_blocks;   // grid of k_update: 4 blocks per multiprocessor
+    unsigned update_blocks;   // grid of k_transmit_progress: as many blocks as can be resident at once
+    bool sync_each_launch;    // CIVITAS_CUDA_SYNC=1: wait after every launch, check indices in the kernels
+    civ_index_limits lim;
+    civ_device_fault *d_fault;   // nullptr unless sync_each_launch
     uint64_t seed;
     civ_covid_params *d_model;
     civ_agents a;           // device pointers
@@ -171,6 +216,36 @@ static int check_exact_sums(const civ_cuda_setup *s, char *err, size_t err_len)
         snprintf(err, err_len, "%u agents x the largest infectiousness (%llu in fixed point) can exceed 2^53, the exact "
                  "range of the GPU's double-precision level sums; use fewer agents or smaller infectiousness factors",
                  s->n_agents, (unsigned long long)((fmax * pmax) >> 16));
+        return -1;
+    }
+    return 0;
+}
+
+// After a launch: its launch error; with CIVITAS_CUDA_SYNC=1 also the error of the work itself and
+// any index fault a kernel recorded, named after `what` (otherwise a fault surfaces at the day's end,
+// unattributed).
+static int check_launch(const civ_cuda_engine *g, const char *what, char *err, size_t err_len)
+{
+    cudaError_t rc = cudaGetLastError();
+    if (rc != cudaSuccess) {
+        snprintf(err, err_len, "launching %s failed: %s", what, cudaGetErrorString(rc));
+        return -1;
+    }
+    if (!g->sync_each_launch) return 0;
+    rc = cudaStreamSynchronize(g->stream);
+    if (rc != cudaSuccess) {
+        snprintf(err, err_len, "%s failed: %s (found by CIVITAS_CUDA_SYNC=1)", what, cudaGetErrorString(rc));
+        return -1;
+    }
+    civ_device_fault f;
+    rc = cudaMemcpy(&f, g->d_fault, sizeof f, cudaMemcpyDeviceToHost);
+    if (rc != cudaSuccess) {
+        snprintf(err, err_len, "reading the index check of %s failed: %s", what, cudaGetErrorString(rc));
+        return -1;
+    }
+    if (f.code != CIV_FAULT_NONE) {
+        snprintf(err, err_len, "%s: agent %u has a %s index outside its table (found by CIVITAS_CUDA_SYNC=1)", what,
+                 f.agent, civ_index_fault_field(f.code));
         return -1;
     }
     return 0;
@@ -268,11 +343,22 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
         return nullptr;
     }
     civ_cuda_engine *g = new civ_cuda_engine();
+    g->device = s->device;
+    const char *sync = getenv("CIVITAS_CUDA_SYNC");
+    g->sync_each_launch = sync && *sync && strcmp(sync, "0") != 0;
+    g->lim.n_households = s->n_households;
+    g->lim.n_places = s->n_places;
+    g->lim.n_tracts = s->n_tracts;
+    g->lim.n_archetypes = (uint32_t)s->n_archetypes;
     g->n = s->n_agents; g->n_households = s->n_households; g->n_places = s->n_places; g->n_tracts = s->n_tracts;
     g->nb = s->n_out_bands; g->n_arch = s->n_archetypes; g->seed = s->seed;
-    int sms = 0;
+    int sms = 0, per_sm = 0;
     if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, s->device) != cudaSuccess || sms <= 0) sms = 132;
-    g->update_blocks = (unsigned)(4 * sms);
+    const size_t tally_bytes = (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands * sizeof(int);
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_transmit_progress, kBlock, tally_bytes) != cudaSuccess ||
+        per_sm <= 0)
+        per_sm = 4;
+    g->update_blocks = (unsigned)(per_sm * sms);
     const size_t n = s->n_agents;
     const size_t nt = (size_t)s->n_tracts * CIV_N_PREM;
     civ_agents &a = g->a;
@@ -316,7 +402,12 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
         dev_copy<double>(g, &g->d_L, nullptr, CIV_N_LEVEL_SUMS * CIV_N_PREM, "mixing: level sums", err, err_len) == 0 &&
         dev_copy<unsigned>(g, &g->d_max_bits, nullptr, 1, "mixing: maximum rate", err, err_len) == 0 &&
         dev_copy<float>(g, &g->d_table, nullptr, (size_t)s->n_archetypes * CIV_N_DECISION, "table", err, err_len) == 0 &&
-        dev_copy<int>(g, &g->d_series, nullptr, (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands, "series", err, err_len) == 0;
+        dev_copy<int>(g, &g->d_series, nullptr, (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands, "series", err, err_len) == 0 &&
+        (!g->sync_each_launch || dev_copy<civ_device_fault>(g, &g->d_fault, nullptr, 1, "index check", err, err_len) == 0);
+    if (ok && g->d_fault && (rc = cudaMemset(g->d_fault, 0, sizeof(civ_device_fault))) != cudaSuccess) {
+        snprintf(err, err_len, "cudaMemset(index check) failed: %s", cudaGetErrorString(rc));
+        ok = 0;
+    }
     if (ok) {
         const char *what = "cudaMallocHost(series)";
         rc = cudaMallocHost(&g->h_series, (size_t)V_NVARS * CIV_NBOROUGH * s->n_out_bands * sizeof(int));
@@ -355,6 +446,7 @@ extern "C" civ_cuda_engine *civ_cuda_create(const civ_cuda_setup *s, char *err, 
 extern "C" int civ_cuda_upload_table(civ_cuda_engine *g, const float *table, char *err, size_t err_len)
 {
     Range r("civitas: table upload");
+    CIV_CU(cudaSetDevice(g->device));
     const size_t bytes = (size_t)g->n_arch * CIV_N_DECISION * sizeof(float);
     // The staging buffer is reused only once its last copy has left it (days ago at any refresh
     // interval, and at once before the first upload: the event is unrecorded). The host never waits
@@ -370,6 +462,7 @@ extern "C" int civ_cuda_upload_table(civ_cuda_engine *g, const float *table, cha
 extern "C" int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int day, char *err, size_t err_len)
 {
     Range day_range("civitas: launch day");
+    CIV_CU(cudaSetDevice(g->device));
     const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * g->nb;
     const unsigned blocks = (unsigned)((g->n + kBlock - 1) / kBlock);
     {
@@ -382,34 +475,37 @@ extern "C" int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int da
     }
     {
         Range r("civitas: attend");
-        k_attend<<<blocks, kBlock, 0, g->stream>>>(g->d_model, *pol, g->seed, g->d_table, g->a, g->g, day);
-        CIV_CU(cudaGetLastError());
+        k_attend<<<blocks, kBlock, 0, g->stream>>>(g->d_model, *pol, g->seed, g->d_table, g->a, g->g, day, g->lim,
+                                                   g->d_fault);
+        if (check_launch(g, "k_attend", err, err_len)) return -1;
     }
     {
         Range r("civitas: community mixing (cuBLAS)");
         const uint32_t nt = g->n_tracts * CIV_N_PREM;
         const unsigned tb = (nt + kBlock - 1) / kBlock;
         k_sums_to_double<<<tb, kBlock, 0, g->stream>>>(g->g.tract_sum, g->d_S, nt);
-        CIV_CU(cudaGetLastError());
-        if (dgemm(g, civ_level_sum_gemm(g->n_tracts), g->d_S, g->d_member, g->d_L, "level sums", err, err_len))
+        if (check_launch(g, "k_sums_to_double", err, err_len)) return -1;
+        if (dgemm(g, civ_level_sum_gemm(g->n_tracts), g->d_S, g->d_member, g->d_L, "level sums", err, err_len) ||
+            check_launch(g, "cublasDgemm(level sums)", err, err_len))
             return -1;
         k_mix_rate<<<tb, kBlock, 0, g->stream>>>(g->d_model, g->g.tract_sum, g->d_tract_count, g->d_tract_borough,
                                                  g->d_L, g->d_level_count, g->d_mix_rate, g->d_max_bits, nt);
-        CIV_CU(cudaGetLastError());
+        if (check_launch(g, "k_mix_rate", err, err_len)) return -1;
         k_mix_quantize<<<tb, kBlock, 0, g->stream>>>(g->d_mix_rate, g->d_max_bits, g->d_RQ, nt);
-        CIV_CU(cudaGetLastError());
-        if (dgemm(g, civ_mix_gemm(g->n_tracts), g->d_Cq, g->d_RQ, g->d_P, "contact matrix x rates", err, err_len))
+        if (check_launch(g, "k_mix_quantize", err, err_len)) return -1;
+        if (dgemm(g, civ_mix_gemm(g->n_tracts), g->d_Cq, g->d_RQ, g->d_P, "contact matrix x rates", err, err_len) ||
+            check_launch(g, "cublasDgemm(contact matrix x rates)", err, err_len))
             return -1;
         const float scale = g->w_community * pol->community_factor;   // as on the CPU
         k_mix_pressure<<<tb, kBlock, 0, g->stream>>>(g->d_P, g->d_max_bits, g->matrix_shift, scale,
                                                      const_cast<float *>(g->g.community_pressure), nt);
-        CIV_CU(cudaGetLastError());
+        if (check_launch(g, "k_mix_pressure", err, err_len)) return -1;
     }
     {
         Range r("civitas: transmit and progress");
-        k_update<<<g->update_blocks, kBlock, nv * sizeof(int), g->stream>>>(g->d_model, *pol, g->seed, g->d_table, g->a, g->g,
-                                                                  day, g->d_out_band, g->nb, g->d_series);
-        CIV_CU(cudaGetLastError());
+        k_transmit_progress<<<g->update_blocks, kBlock, nv * sizeof(int), g->stream>>>(
+            g->d_model, *pol, g->seed, g->d_table, g->a, g->g, day, g->d_out_band, g->nb, g->d_series, g->lim, g->d_fault);
+        if (check_launch(g, "k_transmit_progress", err, err_len)) return -1;
     }
     {
         Range r("civitas: series to host (queued)");
@@ -422,6 +518,7 @@ extern "C" int civ_cuda_launch(civ_cuda_engine *g, const civ_policy *pol, int da
 extern "C" int civ_cuda_complete(civ_cuda_engine *g, int32_t *series, char *err, size_t err_len)
 {
     Range r("civitas: wait for day");
+    CIV_CU(cudaSetDevice(g->device));
     // a fault in any of the day's kernels surfaces here
     CIV_CU(cudaEventSynchronize(g->series_ready));
     memcpy(series, g->h_series, (size_t)V_NVARS * CIV_NBOROUGH * g->nb * sizeof(int));
@@ -434,6 +531,7 @@ extern "C" int civ_cuda_download(civ_cuda_engine *g, uint8_t *stage, uint8_t *co
 {
     Range r("civitas: state to host");
     const size_t n = g->n;
+    CIV_CU(cudaSetDevice(g->device));
     CIV_CU(cudaStreamSynchronize(g->stream));   // the state after the last launched day
     CIV_CU(cudaMemcpy(stage, g->a.stage, n, cudaMemcpyDeviceToHost));
     CIV_CU(cudaMemcpy(course, g->a.course, n, cudaMemcpyDeviceToHost));
@@ -448,6 +546,7 @@ extern "C" int civ_cuda_download(civ_cuda_engine *g, uint8_t *stage, uint8_t *co
 
 extern "C" int civ_cuda_download_pressure(civ_cuda_engine *g, float *pressure, char *err, size_t err_len)
 {
+    CIV_CU(cudaSetDevice(g->device));
     CIV_CU(cudaStreamSynchronize(g->stream));
     CIV_CU(cudaMemcpy(pressure, g->g.community_pressure, (size_t)g->n_tracts * CIV_N_PREM * sizeof(float),
                       cudaMemcpyDeviceToHost));
@@ -457,8 +556,10 @@ extern "C" int civ_cuda_download_pressure(civ_cuda_engine *g, float *pressure, c
 extern "C" void civ_cuda_destroy(civ_cuda_engine *g)
 {
     if (!g) return;
-    for (int k = 0; k < g->n_allocs; k++) cudaFree(g->allocs[k]);
+    cudaSetDevice(g->device);
+    // queued kernels and copies may still use the buffers: wait before freeing
     if (g->stream) cudaStreamSynchronize(g->stream);
+    for (int k = 0; k < g->n_allocs; k++) cudaFree(g->allocs[k]);
     if (g->blas) g->blas_lib->destroy(g->blas);
     if (g->h_series) cudaFreeHost(g->h_series);
     if (g->h_table) cudaFreeHost(g->h_table);

@@ -44,13 +44,17 @@ static civ_status start_gpu(civ_engine *e, civ_error *err)
 {
 #ifdef CIVITAS_HAVE_CUDA
     const civ_population *pop = e->pop;
-    civ_cuda_setup cs = {e->device, pop->n_agents, pop->n_households, pop->n_places, pop->n_tracts, e->n_out_bands,
-                         e->table.n_archetypes, e->study->seed, &e->model,
-                         pop->age, pop->borough, pop->tract, e->archetype, pop->household, pop->place,
-                         e->place_is_school, pop->place_size, pop->tract_borough, e->tract_count, &e->level_count[0][0],
-                         e->out_band_of_age,
-                         e->stage, e->course, e->flags, e->labour, e->infected_day, e->next_day, e->test_day,
-                         e->iso_until};
+    civ_cuda_setup cs = {
+        .device = e->device, .n_agents = pop->n_agents, .n_households = pop->n_households,
+        .n_places = pop->n_places, .n_tracts = pop->n_tracts, .n_out_bands = e->n_out_bands,
+        .n_archetypes = e->table.n_archetypes, .seed = e->study->seed, .model = &e->model,
+        .age = pop->age, .borough = pop->borough, .tract = pop->tract, .archetype = e->archetype,
+        .household = pop->household, .place = pop->place, .place_is_school = e->place_is_school,
+        .place_size = pop->place_size, .tract_borough = pop->tract_borough, .tract_count = e->tract_count,
+        .level_count = &e->level_count[0][0], .out_band_of_age = e->out_band_of_age,
+        .stage = e->stage, .course = e->course, .flags = e->flags, .labour = e->labour,
+        .infected_day = e->infected_day, .next_day = e->next_day, .test_day = e->test_day,
+        .iso_until = e->iso_until};
     char msg[512] = "";
     e->gpu = civ_cuda_create(&cs, msg, sizeof msg);
     if (!e->gpu) return civ_fail(err, CIV_ERR_UNAVAILABLE, "CUDA backend: %s", msg);
@@ -143,6 +147,14 @@ civ_status civ_engine_init_on(civ_engine *e, const civ_study *s, const civ_popul
     a->stage = e->stage; a->course = e->course; a->flags = e->flags; a->labour = e->labour;
     a->infected_day = e->infected_day; a->next_day = e->next_day; a->test_day = e->test_day;
     a->iso_until = e->iso_until;
+
+    const civ_index_limits lim = {pop->n_households, pop->n_places, pop->n_tracts, (uint32_t)e->table.n_archetypes};
+    for (uint32_t i = 0; i < pop->n_agents; i++) {
+        const int fault = civ_agent_index_fault(a, &lim, i);
+        if (fault != CIV_FAULT_NONE)
+            return civ_fail(err, CIV_ERR_INPUT, "population: agent %u has a %s index outside its table", i,
+                            civ_index_fault_field(fault));
+    }
 
     /* initial infections: distinct random agents, infected over the 7 days before day 0 */
     uint64_t want = (uint64_t)(s->initial_per_100k * (double)n / 1e5 + 0.5);

@@ -17,9 +17,15 @@ typedef struct { uint32_t v[4]; } civ_u32x4;
 
 CIV_INLINE uint32_t civ_mulhilo32(uint32_t a, uint32_t b, uint32_t *hi)
 {
+#if defined(__CUDA_ARCH__)
+    /* the high word in one instruction instead of a 64-bit product (fewer registers in the kernels) */
+    *hi = __umulhi(a, b);
+    return a * b;
+#else
     uint64_t p = (uint64_t)a * (uint64_t)b;
     *hi = (uint32_t)(p >> 32);
     return (uint32_t)p;
+#endif
 }
 
 CIV_INLINE civ_u32x4 civ_philox4x32_10(civ_u32x4 ctr, uint32_t k0, uint32_t k1)

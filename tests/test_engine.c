@@ -147,6 +147,46 @@ static void test_interventions_reduce_transmission(void **state)
     }
 }
 
+/* Every agent index is checked against its table when an engine starts (the same check the GPU
+ * kernels run with CIVITAS_CUDA_SYNC=1): each corrupted field is named, a sound population passes. */
+static void test_index_check(void **state)
+{
+    (void)state;
+    sim m;
+    sim_open(&m, SRC "/models/covid/nyc2020.json", 0.002, 5, 1);
+    const civ_index_limits lim = {m.pop.n_households, m.pop.n_places, m.pop.n_tracts, (uint32_t)m.e.table.n_archetypes};
+    const uint32_t i = m.pop.n_agents / 2;
+    for (uint32_t k = 0; k < m.pop.n_agents; k++) assert_int_equal(civ_agent_index_fault(&m.e.a, &lim, k), CIV_FAULT_NONE);
+    uint32_t hh = m.pop.household[i];
+    m.pop.household[i] = m.pop.n_households;
+    assert_int_equal(civ_agent_index_fault(&m.e.a, &lim, i), CIV_FAULT_HOUSEHOLD);
+    civ_engine e2;
+    civ_error err = {0};
+    assert_int_equal(civ_engine_init(&e2, &m.s, &m.pop, 1, CIV_BACKEND_CPU, &err), CIV_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "household index"));
+    civ_engine_free(&e2);
+    m.pop.household[i] = hh;
+    int32_t place = m.pop.place[i];
+    m.pop.place[i] = (int32_t)m.pop.n_places;
+    assert_int_equal(civ_agent_index_fault(&m.e.a, &lim, i), CIV_FAULT_PLACE);
+    m.pop.place[i] = -2;
+    assert_int_equal(civ_agent_index_fault(&m.e.a, &lim, i), CIV_FAULT_PLACE);
+    m.pop.place[i] = -1;   /* no place: valid */
+    assert_int_equal(civ_agent_index_fault(&m.e.a, &lim, i), CIV_FAULT_NONE);
+    m.pop.place[i] = place;
+    uint16_t tract = m.pop.tract[i];
+    m.pop.tract[i] = (uint16_t)m.pop.n_tracts;
+    assert_int_equal(civ_agent_index_fault(&m.e.a, &lim, i), CIV_FAULT_TRACT);
+    m.pop.tract[i] = tract;
+    m.e.archetype[i] = (uint16_t)m.e.table.n_archetypes;
+    assert_int_equal(civ_agent_index_fault(&m.e.a, &lim, i), CIV_FAULT_ARCHETYPE);
+    m.e.archetype[i] = 0;
+    m.e.stage[i] = CIV_NSTAGE;
+    assert_int_equal(civ_agent_index_fault(&m.e.a, &lim, i), CIV_FAULT_STAGE);
+    assert_string_equal(civ_index_fault_field(CIV_FAULT_STAGE), "stage");
+    sim_close(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_thread_independence),
         cmocka_unit_test(test_sir_final_size),
         cmocka_unit_test(test_interventions_reduce_transmission),
+        cmocka_unit_test(test_index_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

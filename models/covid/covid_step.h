@@ -35,6 +35,45 @@ typedef struct {
     uint8_t *today;
 } civ_groups;
 
+/* Sizes of the tables an agent's indices point into. */
+typedef struct {
+    uint32_t n_households, n_places, n_tracts, n_archetypes;
+} civ_index_limits;
+
+enum civ_index_fault { CIV_FAULT_NONE = 0, CIV_FAULT_HOUSEHOLD, CIV_FAULT_PLACE, CIV_FAULT_TRACT,
+                       CIV_FAULT_ARCHETYPE, CIV_FAULT_AGE, CIV_FAULT_BOROUGH, CIV_FAULT_STAGE };
+
+/* Which of agent i's indices falls outside its table (CIV_FAULT_NONE when all are inside). The
+ * CPU engine checks every agent once at start; with CIVITAS_CUDA_SYNC=1 every GPU kernel checks
+ * the agents it touches, so a corrupt index is named instead of faulting somewhere later. */
+CIV_INLINE int civ_agent_index_fault(const civ_agents *a, const civ_index_limits *lim, uint32_t i)
+{
+    if (a->household[i] >= lim->n_households) return CIV_FAULT_HOUSEHOLD;
+    if (a->place[i] < -1 || (a->place[i] >= 0 && (uint32_t)a->place[i] >= lim->n_places))
+        return CIV_FAULT_PLACE;
+    if (a->tract[i] >= lim->n_tracts) return CIV_FAULT_TRACT;
+    if (a->archetype[i] >= lim->n_archetypes) return CIV_FAULT_ARCHETYPE;
+    if (a->age[i] > CIV_MAX_AGE) return CIV_FAULT_AGE;
+    if (a->borough[i] >= CIV_NBOROUGH) return CIV_FAULT_BOROUGH;
+    if (a->stage[i] >= CIV_NSTAGE) return CIV_FAULT_STAGE;
+    return CIV_FAULT_NONE;
+}
+
+/* The field a civ_index_fault names, for messages. */
+CIV_INLINE const char *civ_index_fault_field(int fault)
+{
+    switch (fault) {
+    case CIV_FAULT_HOUSEHOLD: return "household";
+    case CIV_FAULT_PLACE: return "place";
+    case CIV_FAULT_TRACT: return "tract";
+    case CIV_FAULT_ARCHETYPE: return "archetype";
+    case CIV_FAULT_AGE: return "age";
+    case CIV_FAULT_BOROUGH: return "borough";
+    case CIV_FAULT_STAGE: return "stage";
+    default: return "none";
+    }
+}
+
 /* Pass 1: who is out today and who mixes at school/work; infectious agents add
  * their infectiousness to their household, place and community sums. */
 CIV_INLINE void civ_pass_attend(const civ_covid_params *m, const civ_policy *pol, uint64_t seed,
