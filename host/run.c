@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -188,10 +189,12 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
         }
     }
     double wall = civ_now() - t0;
+    struct rusage ru;
+    long peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : -1;   /* ru_maxrss is in KiB */
     char summary[256];
-    snprintf(summary, sizeof summary, "%d days in %.2fs (%.3fs/day simulation, %.3g agent-days/s; %.2f ms/day writing)",
-             e.day, wall, e.day ? sim / e.day : 0.0, sim > 0 ? (double)pop.n_agents * e.day / sim : 0.0,
-             e.day ? 1e3 * write / e.day : 0.0);
+    snprintf(summary, sizeof summary, "%d days in %.2fs (%.3fs/day simulation, %.3g agent-days/s; %.2f ms/day writing; "
+             "peak memory %ld MB)", e.day, wall, e.day ? sim / e.day : 0.0,
+             sim > 0 ? (double)pop.n_agents * e.day / sim : 0.0, e.day ? 1e3 * write / e.day : 0.0, peak_mb);
     civ_bar_end(&pr, summary);
     if (st) {
         char msg[sizeof err->msg + 16];
