@@ -6,7 +6,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT:-/tmp}/civitas"
-NSYS="${NSYS:-$(command -v nsys || ls /opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys 2>/dev/null | head -1)}"
+# Nsight Systems proper: the nsys inside an Nsight Compute install records a .qdstrm but cannot turn it
+# into a report, so it is not used
+NSYS="${NSYS:-$(command -v nsys || true)}"
+[ -n "$NSYS" ] || { echo "nsys.sh: Nsight Systems (nsys) is not on the PATH; set NSYS=/path/to/nsys" >&2; exit 2; }
 "$NSYS" profile --trace=cuda,nvtx,osrt,cublas --force-overwrite=true -o "$out" \
   "$root/${BUILD:-build-gpu}/civitas" run "$root/models/covid/nyc2020.json" --backend cuda \
   --scale "${1:-1}" --steps "${2:-20}" -o /tmp/nsys_run.h5 -q
