@@ -6,7 +6,7 @@
 
 #include "cuda/cublas_lazy.h"
 #include "cuda/cuda_backend.h"
-#include "host/trace.h"
+#include "host/core/trace.h"
 
 static nvtxDomainHandle_t nvtx_domain()
 {

@@ -13,7 +13,7 @@
 #include "cuda/cublas_lazy.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/mixing_gemm.h"
-#include "host/trace.h"
+#include "host/core/trace.h"
 #include "models/covid/covid_step.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "answer_cache.h"
+#include "llm_bridge/answer_cache.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

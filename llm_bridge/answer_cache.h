@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../host/error.h"
+#include "host/util/error.h"
 
 typedef struct {
     uint64_t key;

@@ -1,4 +1,4 @@
-#include "bridge.h"
+#include "llm_bridge/bridge.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../host/date.h"
-#include "../host/philox.h"
-#include "prompt.h"
+#include "host/util/date.h"
+#include "host/core/philox.h"
+#include "llm_bridge/prompt.h"
 
 civ_status civ_bridge_init(civ_llm_bridge *b, const civ_study *s, civ_decision_table *t,
                            const int64_t *agents_per_archetype, int quiet, civ_error *err)

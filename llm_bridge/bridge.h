@@ -7,9 +7,9 @@
 #ifndef CIV_BRIDGE_H
 #define CIV_BRIDGE_H
 
-#include "answer_cache.h"
-#include "decision_table.h"
-#include "llm_client.h"
+#include "llm_bridge/answer_cache.h"
+#include "llm_bridge/decision_table.h"
+#include "llm_bridge/llm_client.h"
 
 typedef struct {
     int day, start_day;

@@ -1,4 +1,4 @@
-#include "decision_table.h"
+#include "llm_bridge/decision_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include "../host/population.h"
-#include "../host/study.h"
+#include "host/population/population.h"
+#include "host/study/study.h"
 
 typedef struct {
     int n_archetypes;

@@ -1,4 +1,4 @@
-#include "llm_client.h"
+#include "llm_bridge/llm_client.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>

@@ -1,4 +1,4 @@
-#include "prompt.h"
+#include "llm_bridge/prompt.h"
 
 #include <stdio.h>
 #include <stdlib.h>

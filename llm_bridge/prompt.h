@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "../host/error.h"
+#include "host/util/error.h"
 
 /* Values of every placeholder for one archetype at one refresh. */
 typedef struct {

@@ -11,9 +11,9 @@
 #include <omp.h>
 #endif
 
-#include "host/engine.h"
-#include "host/progress.h"
-#include "host/run.h"
+#include "host/engine/engine.h"
+#include "host/util/progress.h"
+#include "host/workflows/run.h"
 #ifdef CIVITAS_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #endif

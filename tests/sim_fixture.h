@@ -2,8 +2,8 @@
 #ifndef CIV_TEST_SIM_FIXTURE_H
 #define CIV_TEST_SIM_FIXTURE_H
 
-#include "host/engine.h"
-#include "host/run.h"
+#include "host/engine/engine.h"
+#include "host/workflows/run.h"
 
 typedef struct {
     civ_study s;

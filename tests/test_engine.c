@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/engine.h"
-#include "host/run.h"
+#include "host/engine/engine.h"
+#include "host/workflows/run.h"
 #include "models/covid/covid_params.h"
-#include "sim_fixture.h"
+#include "tests/sim_fixture.h"
 
 #define SRC CIVITAS_SOURCE_DIR
 

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/engine.h"
-#include "host/run.h"
-#include "sim_fixture.h"
+#include "host/engine/engine.h"
+#include "host/workflows/run.h"
+#include "tests/sim_fixture.h"
 #ifdef CIVITAS_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #endif

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "cuda/mixing_gemm.h"
-#include "host/engine.h"
-#include "sim_fixture.h"
+#include "host/engine/engine.h"
+#include "tests/sim_fixture.h"
 
 #define SRC CIVITAS_SOURCE_DIR
 

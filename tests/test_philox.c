@@ -8,8 +8,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "host/detmath.h"
-#include "host/philox.h"
+#include "host/core/detmath.h"
+#include "host/core/philox.h"
 
 #ifdef CIVITAS_HAVE_RANDOM123
 #include <Random123/philox.h>

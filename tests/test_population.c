@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/csv.h"
-#include "host/population.h"
+#include "host/util/csv.h"
+#include "host/population/population.h"
 
 #define DATA CIVITAS_SOURCE_DIR "/data"
 

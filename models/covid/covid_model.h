@@ -13,9 +13,9 @@
 #ifndef CIV_COVID_MODEL_H
 #define CIV_COVID_MODEL_H
 
-#include "../../host/detmath.h"
-#include "../../host/hd.h"
-#include "../../host/philox.h"
+#include "host/core/detmath.h"
+#include "host/core/portable.h"
+#include "host/core/philox.h"
 
 enum civ_stage { CIV_S = 0, CIV_E, CIV_P, CIV_A, CIV_M, CIV_V, CIV_H, CIV_R, CIV_D, CIV_NSTAGE };
 

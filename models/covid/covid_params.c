@@ -1,11 +1,11 @@
-#include "covid_params.h"
+#include "models/covid/covid_params.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../../host/csv.h"
-#include "../../host/json_util.h"
+#include "host/util/csv.h"
+#include "host/util/json_util.h"
 
 /* ---- distributions (double precision, host only: tables are built once) ---- */
 

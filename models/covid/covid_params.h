@@ -5,8 +5,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../host/error.h"
-#include "covid_model.h"
+#include "host/util/error.h"
+#include "models/covid/covid_model.h"
 
 /* Applies study-level overrides ({"name": value-or-object}) to the model
  * JSON's "parameters", then validates every parameter and fills m (except

@@ -8,7 +8,7 @@
 #ifndef CIV_COVID_STEP_H
 #define CIV_COVID_STEP_H
 
-#include "covid_model.h"
+#include "models/covid/covid_model.h"
 
 #if defined(__CUDA_ARCH__)
 #  define CIV_ATOMIC_ADD_U64(p, v) atomicAdd((unsigned long long *)(p), (unsigned long long)(v))

@@ -1,0 +1,210 @@
+#include "host/output/info.h"
+
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/util/h5_util.h"
+#include "host/population/population.h"
+#include "host/output/trajectory.h"
+
+static civ_status open_file(const char *path, hid_t *f, char **schema, civ_error *err)
+{
+    civ_h5_quiet();
+    if (H5Fis_hdf5(path) <= 0)
+        return civ_fail(err, CIV_ERR_INPUT, "%s: not an HDF5 file (or cannot be read)", path);
+    *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", path);
+    *schema = civ_h5_read_attr_string(*f, "schema");
+    if (!*schema) {
+        H5Fclose(*f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: no 'schema' attribute: not a civitas file", path);
+    }
+    return CIV_OK;
+}
+
+civ_status civ_read_borough_series(const char *path, const char *var, int **out, int *steps, civ_error *err)
+{
+    hid_t f;
+    char *schema;
+    civ_status st = open_file(path, &f, &schema, err);
+    if (st) return st;
+    free(schema);
+    char name[128];
+    snprintf(name, sizeof name, "timeseries/%s", var);
+    if (H5Lexists(f, "timeseries", H5P_DEFAULT) <= 0 || H5Lexists(f, name, H5P_DEFAULT) <= 0) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: no dataset '%s' (not a civitas run file?)", path, name);
+    }
+    /* the days the file vouches for: rows past steps_completed may belong to a day cut off by a kill */
+    int64_t done = -1;
+    if (civ_h5_read_attr_i64(f, "steps_completed", &done) || done < 0 || done > CIV_MAX_STEPS) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'steps_completed' is missing or out of range (0 to %d)",
+                        path, CIV_MAX_STEPS);
+    }
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(ds);
+    hsize_t dims[3] = {0, 0, 0};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank == 3) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (rank != 3 || dims[0] < (hsize_t)done || dims[1] != CIV_NBOROUGH || dims[2] == 0 || dims[2] > CIV_MAX_AGE + 1) {
+        H5Sclose(sp); H5Dclose(ds); H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has shape (%llu, %llu, %llu), expected (at least "
+                        "steps_completed = %lld, %d boroughs, 1 to %d age bands)", path, name, (unsigned long long)dims[0],
+                        (unsigned long long)dims[1], (unsigned long long)dims[2], (long long)done, CIV_NBOROUGH,
+                        CIV_MAX_AGE + 1);
+    }
+    const hsize_t start[3] = {0, 0, 0}, count[3] = {(hsize_t)done, dims[1], dims[2]};
+    const size_t cells = (size_t)done * CIV_NBOROUGH;
+    int *raw = civ_xmalloc((cells * dims[2] + 1) * sizeof(int));
+    herr_t rc = 0;
+    if (done) {
+        hid_t ms = H5Screate_simple(3, count, NULL);
+        rc = H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+        if (rc >= 0) rc = H5Dread(ds, H5T_NATIVE_INT, ms, sp, H5P_DEFAULT, raw);
+        H5Sclose(ms);
+    }
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Fclose(f);
+    if (rc < 0) { free(raw); return civ_fail(err, CIV_ERR_INPUT, "%s: cannot read '%s'", path, name); }
+    int *o = civ_xcalloc(cells + 1, sizeof(int));
+    for (size_t c = 0; c < cells; c++) {
+        int64_t sum = 0;   /* a corrupt file must not overflow the int total */
+        for (hsize_t k = 0; k < dims[2]; k++) sum += raw[c * dims[2] + k];
+        if (sum < 0 || sum > CIV_MAX_DAILY_COUNT) {
+            free(raw); free(o);
+            return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' day %zu, borough %zu sums to %lld, not a count",
+                            path, name, c / CIV_NBOROUGH, c % CIV_NBOROUGH, (long long)sum);
+        }
+        o[c] = (int)sum;
+    }
+    free(raw);
+    *out = o;
+    *steps = (int)done;
+    return CIV_OK;
+}
+
+civ_status civ_read_observed(const char *path, const char *name, int steps, int **out, civ_error *err)
+{
+    *out = NULL;
+    civ_h5_quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", path);
+    char ds_name[64];
+    snprintf(ds_name, sizeof ds_name, "observed/%s", name);
+    if (H5Lexists(f, "observed", H5P_DEFAULT) <= 0 || H5Lexists(f, ds_name, H5P_DEFAULT) <= 0) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: the run has no observed data (the study must name 'observed': "
+                        "{\"file\": \".../nyc_covid_daily_by_borough.csv\"})", path);
+    }
+    hid_t ds = H5Dopen2(f, ds_name, H5P_DEFAULT), fs = H5Dget_space(ds);
+    hsize_t dims[2] = {0, 0};
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    herr_t rc = -1;
+    if ((int)dims[0] >= steps && dims[1] == CIV_NBOROUGH) {
+        hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)steps, CIV_NBOROUGH};
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        hid_t ms = H5Screate_simple(2, count, NULL);
+        *out = civ_xmalloc((size_t)steps * CIV_NBOROUGH * sizeof(int) + 16);
+        rc = H5Dread(ds, H5T_NATIVE_INT, ms, fs, H5P_DEFAULT, *out);
+        H5Sclose(ms);
+    }
+    H5Sclose(fs);
+    H5Dclose(ds);
+    H5Fclose(f);
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        return civ_fail(err, CIV_ERR_INPUT, "%s: cannot read %s for %d days", path, ds_name, steps);
+    }
+    for (int c = 0; c < steps * CIV_NBOROUGH; c++)
+        if ((*out)[c] < 0 || (*out)[c] > CIV_MAX_DAILY_COUNT) {
+            int v = (*out)[c];
+            free(*out);
+            *out = NULL;
+            return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' day %d, borough %d is %d, not a daily count",
+                            path, ds_name, c / CIV_NBOROUGH, c % CIV_NBOROUGH, v);
+        }
+    return CIV_OK;
+}
+
+static void info_population(const char *path, FILE *out, civ_error *err)
+{
+    civ_population pop;
+    if (civ_population_load(path, &pop, err)) return;
+    uint64_t agents[CIV_NBOROUGH] = {0}, emp[CIV_NBOROUGH] = {0}, lf[CIV_NBOROUGH] = {0}, school = 0;
+    for (uint32_t i = 0; i < pop.n_agents; i++) {
+        agents[pop.borough[i]]++;
+        if (pop.labour[i]) lf[pop.borough[i]]++;
+        if (pop.labour[i] == CIV_EMPLOYED) emp[pop.borough[i]]++;
+    }
+    uint32_t nschool = 0;
+    for (uint32_t p = 0; p < pop.n_places; p++)
+        if (pop.place_type[p] == CIV_PLACE_SCHOOL) { nschool++; school += pop.place_size[p]; }
+    fprintf(out, "%s: civitas population\n", path);
+    fprintf(out, "  agents %u, households %u (mean size %.2f), tracts %u\n", pop.n_agents, pop.n_households,
+            (double)pop.n_agents / pop.n_households, pop.n_tracts);
+    fprintf(out, "  schools %u (%llu pupils), workplaces %u\n", nschool, (unsigned long long)school, pop.n_places - nschool);
+    fprintf(out, "  scale %g, seed %llu, labour reference %s\n", pop.scale, (unsigned long long)pop.seed,
+            pop.employment_reference);
+    fprintf(out, "  borough         agents   labour force   employed   unemployment\n");
+    for (int b = 0; b < CIV_NBOROUGH; b++)
+        fprintf(out, "  %-13s %9llu   %12llu %10llu   %10.1f%%\n", civ_borough_name[b], (unsigned long long)agents[b],
+                (unsigned long long)lf[b], (unsigned long long)emp[b], lf[b] ? 100.0 * (double)(lf[b] - emp[b]) / (double)lf[b] : 0.0);
+    civ_population_free(&pop);
+}
+
+static void info_run(const char *path, hid_t f, FILE *out, civ_error *err)
+{
+    char *study = civ_h5_read_attr_string(f, "study"), *status = civ_h5_read_attr_string(f, "status");
+    char *start = civ_h5_read_attr_string(f, "start_date"), *backend = civ_h5_read_attr_string(f, "backend");
+    char *version = civ_h5_read_attr_string(f, "civitas_version");
+    uint64_t seed = 0, agents = 0;
+    civ_h5_read_attr_u64(f, "seed", &seed);
+    civ_h5_read_attr_u64(f, "n_agents", &agents);
+    int64_t planned = 0, done = 0;
+    civ_h5_read_attr_i64(f, "steps_planned", &planned);
+    civ_h5_read_attr_i64(f, "steps_completed", &done);
+    fprintf(out, "%s: civitas run of study '%s' (civitas %s, %s backend)\n", path, study ? study : "?",
+            version ? version : "?", backend ? backend : "?");
+    fprintf(out, "  status %s: %lld of %lld days from %s, seed %llu, %llu agents\n", status ? status : "?",
+            (long long)done, (long long)planned, start ? start : "?", (unsigned long long)seed, (unsigned long long)agents);
+    free(study); free(status); free(start); free(backend); free(version);
+    static const char *const vars[] = {"new_infections", "new_reported_cases", "new_hospitalisations", "new_deaths"};
+    fprintf(out, "  borough          infections   reported  hospitalised     deaths\n");
+    int *series[4] = {0};
+    int steps = 0;
+    for (int k = 0; k < 4; k++)
+        if (civ_read_borough_series(path, vars[k], &series[k], &steps, err)) goto out;
+    long long tot[4] = {0};
+    for (int b = 0; b < CIV_NBOROUGH; b++) {
+        long long v[4] = {0};
+        for (int k = 0; k < 4; k++) for (int t = 0; t < steps; t++) v[k] += series[k][t * CIV_NBOROUGH + b];
+        for (int k = 0; k < 4; k++) tot[k] += v[k];
+        fprintf(out, "  %-13s %12lld %10lld %13lld %10lld\n", civ_borough_name[b], v[0], v[1], v[2], v[3]);
+    }
+    fprintf(out, "  %-13s %12lld %10lld %13lld %10lld\n", "NYC", tot[0], tot[1], tot[2], tot[3]);
+out:
+    for (int k = 0; k < 4; k++) free(series[k]);
+}
+
+civ_status civ_info(const char *path, FILE *out, civ_error *err)
+{
+    hid_t f;
+    char *schema;
+    civ_status st = open_file(path, &f, &schema, err);
+    if (st) return st;
+    if (strncmp(schema, "civitas-population/", 19) == 0) {
+        H5Fclose(f);
+        info_population(path, out, err);
+    } else if (strcmp(schema, CIV_TRAJ_SCHEMA) == 0) {
+        info_run(path, f, out, err);
+        H5Fclose(f);
+    } else {
+        H5Fclose(f);
+        civ_fail(err, CIV_ERR_INPUT, "%s: unknown schema '%s'", path, schema);
+    }
+    free(schema);
+    return err->status;
+}

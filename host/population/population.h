@@ -1,0 +1,63 @@
+/* A synthetic population as struct-of-arrays. Agents are stored tract by
+ * tract and, inside a tract, household by household, so household members
+ * are contiguous. */
+#ifndef CIV_POPULATION_H
+#define CIV_POPULATION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "host/util/error.h"
+
+#ifndef CIV_NBOROUGH
+#define CIV_NBOROUGH 5
+#endif
+enum { CIV_BX, CIV_BK, CIV_MN, CIV_QN, CIV_SI };
+extern const char *const civ_borough_code[CIV_NBOROUGH]; /* "BX", ... */
+extern const char *const civ_borough_name[CIV_NBOROUGH]; /* "Bronx", ... */
+int civ_borough_index(const char *code);                 /* -1 if unknown */
+
+enum civ_labour { CIV_NOT_IN_LABOUR_FORCE = 0, CIV_EMPLOYED = 1, CIV_UNEMPLOYED = 2 };
+enum civ_place_type { CIV_PLACE_SCHOOL = 0, CIV_PLACE_WORK = 1 };
+
+#define CIV_NO_PLACE (-1)
+
+typedef struct {
+    uint32_t n_agents, n_tracts, n_households, n_places;
+    double scale;
+    uint64_t seed;
+    char employment_reference[8];  /* LAUS month used, "YYYY-MM" */
+
+    /* per agent */
+    uint8_t *borough, *sex /* 0 female, 1 male */, *age /* years */, *labour;
+    uint16_t *tract;
+    uint32_t *household;
+    int32_t *place;            /* school or workplace, CIV_NO_PLACE if none */
+
+    /* per tract */
+    char (*tract_geoid)[12];
+    uint8_t *tract_borough;
+
+    /* per place */
+    uint8_t *place_type, *place_borough;
+
+    /* derived on load/synthesis (not stored) */
+    uint32_t *household_size, *place_size;
+} civ_population;
+
+typedef struct {
+    const char *data_dir;
+    double scale;          /* fraction of the real population, (0, 1] */
+    uint64_t seed;
+    int laus_year, laus_month; /* labour-force reference month */
+    bool quiet;
+} civ_synth_options;
+
+civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ_error *err);
+civ_status civ_population_save(const civ_population *pop, const char *path, civ_error *err);
+civ_status civ_population_load(const char *path, civ_population *pop, civ_error *err);
+void civ_population_derive(civ_population *pop);
+void civ_population_free(civ_population *pop);
+size_t civ_population_bytes_per_agent(void);
+
+#endif

@@ -1,0 +1,175 @@
+/* Population files: HDF5 with one dataset per agent attribute. Written to a
+ * temporary name and renamed, so an interrupted save never leaves a file that
+ * looks complete. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/util/h5_util.h"
+#include "host/population/population.h"
+
+#define POP_SCHEMA "civitas-population/1"
+
+civ_status civ_population_save(const civ_population *pop, const char *path, civ_error *err)
+{
+    civ_h5_quiet();
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot create population file (directory missing or not writable?)", path);
+    civ_status st = CIV_OK;
+    uint64_t n = pop->n_agents;
+    hid_t geoid_t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(geoid_t, 12);
+    if ((st = civ_h5_write_1d(f, "agents/borough", H5T_NATIVE_UINT8, n, pop->borough, path, err)) ||
+        (st = civ_h5_write_1d(f, "agents/sex", H5T_NATIVE_UINT8, n, pop->sex, path, err)) ||
+        (st = civ_h5_write_1d(f, "agents/age", H5T_NATIVE_UINT8, n, pop->age, path, err)) ||
+        (st = civ_h5_write_1d(f, "agents/labour", H5T_NATIVE_UINT8, n, pop->labour, path, err)) ||
+        (st = civ_h5_write_1d(f, "agents/tract", H5T_NATIVE_UINT16, n, pop->tract, path, err)) ||
+        (st = civ_h5_write_1d(f, "agents/household", H5T_NATIVE_UINT32, n, pop->household, path, err)) ||
+        (st = civ_h5_write_1d(f, "agents/place", H5T_NATIVE_INT32, n, pop->place, path, err)) ||
+        (st = civ_h5_write_1d(f, "tracts/geoid", geoid_t, pop->n_tracts, pop->tract_geoid, path, err)) ||
+        (st = civ_h5_write_1d(f, "tracts/borough", H5T_NATIVE_UINT8, pop->n_tracts, pop->tract_borough, path, err)) ||
+        (st = civ_h5_write_1d(f, "places/type", H5T_NATIVE_UINT8, pop->n_places, pop->place_type, path, err)) ||
+        (st = civ_h5_write_1d(f, "places/borough", H5T_NATIVE_UINT8, pop->n_places, pop->place_borough, path, err)))
+        goto out;
+    if (civ_h5_attr_string(f, "schema", POP_SCHEMA) || civ_h5_attr_u64(f, "n_agents", n) ||
+        civ_h5_attr_u64(f, "n_households", pop->n_households) || civ_h5_attr_u64(f, "n_places", pop->n_places) ||
+        civ_h5_attr_u64(f, "seed", pop->seed) || civ_h5_attr_f64(f, "scale", pop->scale) ||
+        civ_h5_attr_string(f, "employment_reference", pop->employment_reference) ||
+        civ_h5_attr_string(f, "boroughs", "BX,BK,MN,QN,SI") ||
+        civ_h5_attr_string(f, "codes", "sex: 0 female, 1 male; labour: 0 not in labour force, 1 employed, "
+                           "2 unemployed; place: school or workplace index, -1 none; places/type: 0 school, 1 workplace")) {
+        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write attributes", path);
+        goto out;
+    }
+out:
+    H5Tclose(geoid_t);
+    if (H5Fclose(f) < 0 && !st) st = civ_fail(err, CIV_ERR_IO, "%s: cannot close file (disk full?)", path);
+    if (st) { unlink(tmp); return st; }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return civ_fail(err, CIV_ERR_IO, "%s: cannot rename from %s: %m", path, tmp);
+    }
+    return CIV_OK;
+}
+
+static civ_status check_range(const char *file, const char *name, uint64_t n, const void *v,
+                              int kind, int64_t lo, int64_t hi, civ_error *err)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        int64_t x = kind == 1 ? ((const uint8_t *)v)[i] : kind == 2 ? ((const uint16_t *)v)[i]
+                  : kind == 4 ? (int64_t)((const uint32_t *)v)[i] : ((const int32_t *)v)[i];
+        if (x < lo || x > hi)
+            return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s'[%llu] = %lld is out of range [%lld, %lld]",
+                            file, name, (unsigned long long)i, (long long)x, (long long)lo, (long long)hi);
+    }
+    return CIV_OK;
+}
+
+civ_status civ_population_load(const char *path, civ_population *pop, civ_error *err)
+{
+    memset(pop, 0, sizeof *pop);
+    civ_h5_quiet();
+    if (access(path, R_OK) != 0)
+        return civ_fail(err, CIV_ERR_INPUT, "%s: cannot read population file: %m", path);
+    if (H5Fis_hdf5(path) <= 0)
+        return civ_fail(err, CIV_ERR_INPUT, "%s: not an HDF5 file (expected a population from 'civitas synth')", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", path);
+    civ_status st = CIV_OK;
+    char *schema = civ_h5_read_attr_string(f, "schema");
+    if (!schema || strcmp(schema, POP_SCHEMA) != 0) {
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'schema' is '%s', expected '%s' (not a civitas population file)",
+                      path, schema ? schema : "(missing)", POP_SCHEMA);
+        free(schema);
+        H5Fclose(f);
+        return st;
+    }
+    free(schema);
+    uint64_t n = 0, nh = 0, np = 0, seed = 0;
+    if (civ_h5_read_attr_u64(f, "n_agents", &n) || civ_h5_read_attr_u64(f, "n_households", &nh) ||
+        civ_h5_read_attr_u64(f, "n_places", &np) || civ_h5_read_attr_u64(f, "seed", &seed) ||
+        civ_h5_read_attr_f64(f, "scale", &pop->scale)) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: missing attributes n_agents/n_households/n_places/seed/scale", path);
+    }
+    /* every household and every place has at least one member, so neither outnumbers the agents */
+    if (n == 0 || n > 0xFFFFFFF0u)
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute n_agents = %llu is out of range (1 to 4294967280)", path,
+                      (unsigned long long)n);
+    else if (nh == 0 || nh > n)
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute n_households = %llu is out of range (1 to n_agents = %llu)",
+                      path, (unsigned long long)nh, (unsigned long long)n);
+    else if (np > n)
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute n_places = %llu is out of range (0 to n_agents = %llu)",
+                      path, (unsigned long long)np, (unsigned long long)n);
+    else if (!(pop->scale > 0 && pop->scale <= 1))
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute scale = %g is out of range (0, 1]", path, pop->scale);
+    if (st) {
+        H5Fclose(f);
+        return st;
+    }
+    char *ref = civ_h5_read_attr_string(f, "employment_reference");
+    snprintf(pop->employment_reference, sizeof pop->employment_reference, "%s", ref ? ref : "?");
+    free(ref);
+    pop->n_agents = (uint32_t)n; pop->n_households = (uint32_t)nh; pop->n_places = (uint32_t)np;
+    pop->seed = seed;
+    pop->borough = civ_xmalloc(n); pop->sex = civ_xmalloc(n); pop->age = civ_xmalloc(n);
+    pop->labour = civ_xmalloc(n);
+    pop->tract = civ_xmalloc(n * 2); pop->household = civ_xmalloc(n * 4); pop->place = civ_xmalloc(n * 4);
+    uint64_t nt = 0;
+    hid_t geoid_t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(geoid_t, 12);
+    if ((st = civ_h5_read_1d(f, "tracts/borough", H5T_NATIVE_UINT8, &nt, NULL, path, err))) goto out;
+    if (nt == 0 || nt > 65536) {   /* agents/tract is 16-bit */
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: dataset 'tracts/borough' has %llu elements, expected 1 to 65536 tracts",
+                      path, (unsigned long long)nt);
+        goto out;
+    }
+    pop->n_tracts = (uint32_t)nt;
+    pop->tract_borough = civ_xmalloc(nt);
+    pop->tract_geoid = civ_xcalloc(nt, 12);
+    pop->place_type = civ_xmalloc(np ? np : 1);
+    pop->place_borough = civ_xmalloc(np ? np : 1);
+    uint64_t n1 = n, n2 = n, n3 = n, n4 = n, n5 = n, n6 = n, n7 = n, t1 = nt, t2 = nt, p1 = np, p2 = np;
+    if ((st = civ_h5_read_1d(f, "agents/borough", H5T_NATIVE_UINT8, &n1, pop->borough, path, err)) ||
+        (st = civ_h5_read_1d(f, "agents/sex", H5T_NATIVE_UINT8, &n2, pop->sex, path, err)) ||
+        (st = civ_h5_read_1d(f, "agents/age", H5T_NATIVE_UINT8, &n3, pop->age, path, err)) ||
+        (st = civ_h5_read_1d(f, "agents/labour", H5T_NATIVE_UINT8, &n4, pop->labour, path, err)) ||
+        (st = civ_h5_read_1d(f, "agents/tract", H5T_NATIVE_UINT16, &n5, pop->tract, path, err)) ||
+        (st = civ_h5_read_1d(f, "agents/household", H5T_NATIVE_UINT32, &n6, pop->household, path, err)) ||
+        (st = civ_h5_read_1d(f, "agents/place", H5T_NATIVE_INT32, &n7, pop->place, path, err)) ||
+        (st = civ_h5_read_1d(f, "tracts/geoid", geoid_t, &t1, pop->tract_geoid, path, err)) ||
+        (st = civ_h5_read_1d(f, "tracts/borough", H5T_NATIVE_UINT8, &t2, pop->tract_borough, path, err)) ||
+        (np && (st = civ_h5_read_1d(f, "places/type", H5T_NATIVE_UINT8, &p1, pop->place_type, path, err))) ||
+        (np && (st = civ_h5_read_1d(f, "places/borough", H5T_NATIVE_UINT8, &p2, pop->place_borough, path, err))))
+        goto out;
+    /* validate every index so a corrupt file cannot make the engine read out of bounds */
+    if ((st = check_range(path, "agents/borough", n, pop->borough, 1, 0, CIV_NBOROUGH - 1, err)) ||
+        (st = check_range(path, "agents/sex", n, pop->sex, 1, 0, 1, err)) ||
+        (st = check_range(path, "agents/age", n, pop->age, 1, 0, 120, err)) ||
+        (st = check_range(path, "agents/labour", n, pop->labour, 1, 0, 2, err)) ||
+        (st = check_range(path, "agents/tract", n, pop->tract, 2, 0, (int64_t)nt - 1, err)) ||
+        (st = check_range(path, "agents/household", n, pop->household, 4, 0, (int64_t)nh - 1, err)) ||
+        (st = check_range(path, "agents/place", n, pop->place, 8, -1, (int64_t)np - 1, err)) ||
+        (st = check_range(path, "tracts/borough", nt, pop->tract_borough, 1, 0, CIV_NBOROUGH - 1, err)) ||
+        (st = check_range(path, "places/type", np, pop->place_type, 1, 0, 1, err)) ||
+        (st = check_range(path, "places/borough", np, pop->place_borough, 1, 0, CIV_NBOROUGH - 1, err)))
+        goto out;
+    for (uint64_t i = 0; i < n; i++)
+        if (pop->borough[i] != pop->tract_borough[pop->tract[i]]) {
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: agent %llu lives in borough %d but its tract %d is in borough %d "
+                          "(agents/borough disagrees with tracts/borough)", path, (unsigned long long)i,
+                          pop->borough[i], pop->tract[i], pop->tract_borough[pop->tract[i]]);
+            goto out;
+        }
+    for (uint64_t t = 0; t < nt; t++) pop->tract_geoid[t][11] = 0;
+out:
+    H5Tclose(geoid_t);
+    H5Fclose(f);
+    if (st) { civ_population_free(pop); return st; }
+    civ_population_derive(pop);
+    return CIV_OK;
+}

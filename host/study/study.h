@@ -1,0 +1,126 @@
+/* A study: one JSON file (optionally naming a base study it overrides) that
+ * fixes the population, dates, seed, model parameters, contacts, behaviour,
+ * testing, employment, interventions and outputs. */
+#ifndef CIV_STUDY_H
+#define CIV_STUDY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "models/covid/covid_model.h"
+#include "host/util/error.h"
+
+#define CIV_MAX_BANDS 16
+#define CIV_MAX_SNAPSHOTS 64
+#define CIV_MAX_STEPS 3650   /* simulated days in one run (ten years) */
+#define CIV_MIN_SCALE 1e-5   /* smallest population scale (84 agents for NYC) */
+#define CIV_MAX_SEED 0x7FFFFFFFFFFFLL           /* simulation seeds: 0 .. 2^47 - 1 (exact in a JSON double) */
+#define CIV_MAX_POPULATION_SEED 0x7FFFFFFFLL     /* synthesis seeds: 0 .. 2^31 - 1 */
+
+typedef enum { IV_SCHOOL_CLOSURE, IV_WORKPLACE_CLOSURE, IV_COMMUNITY_CONTACTS, IV_TESTING,
+               IV_ISOLATION_COMPLIANCE, IV_TRANSMISSION } civ_iv_type;
+
+typedef struct {
+    int day;                 /* simulation day it takes effect (may be < 0: before start) */
+    civ_iv_type type;
+    int closed;              /* -1 = not given */
+    double essential_share, factor, seek_probability, capacity_per_100k, probability, beta;
+    int result_delay_days;   /* -1 = not given */
+} civ_intervention;
+
+/* One heuristic decision rule: p = clamp(base[band] + sensitivity * weekly cases per 100k, min, max) */
+typedef struct {
+    double base[CIV_MAX_BANDS];
+    double case_sensitivity, min, max;
+} civ_rule;
+
+typedef enum { CIV_BEHAVIOR_HEURISTIC = 0, CIV_BEHAVIOR_LLM, CIV_BEHAVIOR_REPLAY } civ_behavior_mode;
+
+/* LLM bridge settings (behavior.llm in the study). */
+typedef struct {
+    char *base_url, *model, *api_key_env;
+    char *system_prompt_file, *user_prompt_file, *cache_file, *replay_file;
+    char *system_prompt, *user_prompt;          /* template texts */
+    int samples, concurrency, max_retries, validation_retries, max_tokens;
+    double temperature, timeout_s, deadline_s, backoff_s, smoothing;
+    int response_format;       /* 0 none, 1 json_schema (OpenAI, vLLM), 2 json_object (llama.cpp, Ollama JSON mode) */
+} civ_llm_settings;
+
+typedef struct {
+    char *study_file;          /* as given */
+    char *name;
+    cJSON *resolved;           /* merged study JSON, absolute input paths */
+    cJSON *model_json;         /* model config after overrides */
+    char *model_file;
+    civ_covid_params model;
+
+    /* population */
+    char *population_file;     /* NULL: synthesize */
+    char *data_dir;
+    double scale;
+    uint64_t population_seed;
+    int laus_year, laus_month;
+
+    int start_day, steps;
+    uint64_t seed;
+    double initial_per_100k;
+
+    /* contacts */
+    char *matrix_file, *region_type;
+    bool uniform_community;
+    double uniform_contacts;
+
+    /* behaviour (decision tables) */
+    int refresh_days;
+    int n_arch_bands;
+    int arch_band_edges[CIV_MAX_BANDS];
+    bool arch_by_sex, arch_by_borough, arch_by_employment, arch_by_children;
+    civ_behavior_mode behavior_mode;
+    civ_llm_settings llm;
+    civ_rule rules[CIV_N_DECISION];
+
+    /* baseline policy (before any intervention) */
+    civ_policy base_policy;
+    double test_capacity_per_100k;   /* 0: unlimited */
+    double seek_scale;               /* testing.seek_scale: multiplies every seek probability */
+    double beta_after_stay_at_home;  /* transmission.after_stay_at_home; < 0: unset */
+    civ_intervention *iv;
+    int n_iv;
+
+    /* output */
+    char *output_file;
+    int n_snapshots;
+    int snapshot_steps[CIV_MAX_SNAPSHOTS];
+    int n_out_bands;
+    int out_band_edges[CIV_MAX_BANDS];
+    char *observed_file;
+} civ_study;
+
+/* Command-line overrides, applied before validation; unset fields are NULL/negative. */
+typedef struct {
+    double scale;              /* < 0: unset */
+    long steps;                /* < 0: unset */
+    long long seed;            /* < 0: unset */
+    const char *population;    /* population file instead of synthesis */
+    const char *output;
+    const char *llm_mode;      /* "heuristic", "llm" or "replay" */
+    const char *llm_replay;    /* recorded answers for replay */
+    bool quiet;                /* no notices */
+} civ_study_overrides;
+
+civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_study *s, civ_error *err);
+void civ_study_free(civ_study *s);
+
+/* Policy in force on simulation day `day`. demand_yesterday = tests sought
+ * yesterday (for the capacity ratio); n_agents scales capacity per 100k. */
+void civ_study_policy(const civ_study *s, int day, uint64_t demand_yesterday, uint32_t n_agents,
+                      civ_policy *pol, double *comply_override);
+
+/* "20-29" or "75+" for band b of the bands with lower edges edges[0..n). */
+void civ_age_band_label(const int *edges, int n, int b, char *buf, size_t len);
+
+/* Resolved configuration (study + model) as one JSON text; caller frees. */
+char *civ_study_resolved_json(const civ_study *s);
+
+#endif

@@ -1,0 +1,328 @@
+#include "host/workflows/ensemble.h"
+
+#include <hdf5_hl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef CIVITAS_HAVE_MPI
+#include <mpi.h>
+#endif
+
+#include "host/util/date.h"
+#include "host/engine/engine.h"
+#include "host/util/h5_util.h"
+#include "host/util/progress.h"
+#include "host/workflows/run.h"
+#ifdef CIVITAS_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+double civ_quantile_sorted(const double *v, int n, double q)
+{
+    if (n <= 0) return 0;
+    double h = (n - 1) * q;
+    int lo = (int)h;
+    if (lo >= n - 1) return v[n - 1];
+    return v[lo] + (h - lo) * (v[lo + 1] - v[lo]);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Runs whose studies define the same population (a base and its counterfactuals
+ * usually do) reuse it: it is synthesized or loaded once per rank. */
+typedef struct {
+    int study;                 /* -1: empty */
+    int populations_built;
+    char key[2048];
+    civ_population pop;
+    char source[2048];
+} pop_cache;
+
+static void population_key(const civ_study *s, char *key, size_t n)
+{
+    if (s->population_file) snprintf(key, n, "file:%s", s->population_file);
+    else snprintf(key, n, "synth:%s|%.17g|%llu|%d-%d", s->data_dir, s->scale, (unsigned long long)s->population_seed,
+                  s->laus_year, s->laus_month);
+}
+
+static civ_status run_one(const civ_ensemble_options *o, civ_study *s, int study_index, uint64_t seed, int threads,
+                          civ_backend backend, int device, pop_cache *pc, int32_t *out, civ_error *err)
+{
+    civ_status st;
+    char key[2048];
+    population_key(s, key, sizeof key);
+    if (pc->study < 0 || strcmp(pc->key, key) != 0) {
+        if (pc->study >= 0) civ_population_free(&pc->pop);
+        pc->study = -1;
+        if ((st = civ_study_population(s, true, &pc->pop, pc->source, sizeof pc->source, err))) return st;
+        snprintf(pc->key, sizeof pc->key, "%s", key);
+        pc->populations_built++;
+    }
+    pc->study = study_index;
+    s->seed = seed;
+    civ_engine e;
+    if ((st = civ_engine_init_on(&e, s, &pc->pop, threads, backend, device, err)) ||
+        (st = civ_engine_start_bridge(&e, true, err))) {
+        civ_engine_free(&e);
+        return st;
+    }
+    const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * e.n_out_bands;
+    while (e.day < s->steps) {
+        if (civ_interrupted) { civ_engine_free(&e); return civ_fail(err, CIV_ERR_INTERRUPTED, "interrupted"); }
+        if ((st = civ_engine_step(&e, err))) { civ_engine_free(&e); return st; }
+        memcpy(out + (size_t)(e.day - 1) * nv, e.series, nv * sizeof(int32_t));
+    }
+    (void)o;
+    civ_engine_free(&e);
+    return CIV_OK;
+}
+
+static civ_status write_file(const civ_ensemble_options *o, civ_study *st, int n_runs, int steps, int nb,
+                             const int32_t *all, int ranks, civ_error *err)
+{
+    civ_h5_quiet();
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.partial", o->output);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot create ensemble file", o->output);
+    const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * nb, cells = (size_t)CIV_NBOROUGH * nb;
+    const int N = o->seeds;
+    char start[11];
+    civ_date_format(st[0].start_day, start);
+    int bad = civ_h5_attr_string(f, "schema", CIV_ENSEMBLE_SCHEMA) | civ_h5_attr_string(f, "start_date", start) |
+              civ_h5_attr_i64(f, "steps", steps) | civ_h5_attr_i64(f, "seeds_per_study", N) |
+              civ_h5_attr_i64(f, "mpi_ranks", ranks) | civ_h5_attr_string(f, "civitas_version", CIVITAS_VERSION);
+    /* scales */
+    hid_t g = H5Gcreate2(f, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int32_t *days = civ_xmalloc((size_t)steps * sizeof(int32_t));
+    for (int t = 0; t < steps; t++) days[t] = t;
+    hid_t date = civ_h5_int_scale(g, "date", steps, days);
+    char units[64];
+    snprintf(units, sizeof units, "days since %s", start);
+    civ_h5_attr_string(date, "units", units);
+    const char **names = civ_xcalloc((size_t)n_runs, sizeof(char *));
+    int64_t *seeds = civ_xcalloc((size_t)n_runs, sizeof(int64_t));
+    int32_t *ridx = civ_xcalloc((size_t)n_runs, sizeof(int32_t));
+    for (int r = 0; r < n_runs; r++) {   /* run r = study r / N with seed study.seed + r % N */
+        names[r] = st[r / N].name;
+        seeds[r] = (int64_t)st[r / N].seed + (r % N);
+        ridx[r] = r;
+    }
+    hid_t run = civ_h5_int_scale(g, "run", n_runs, ridx);
+    hsize_t dr[1] = {(hsize_t)n_runs};
+    hid_t sp = H5Screate_simple(1, dr, NULL);
+    hid_t vs = civ_h5_vlen_str();
+    hid_t sname = H5Dcreate2(g, "study", vs, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(sname, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, names);
+    hid_t sseed = H5Dcreate2(g, "seed", H5T_NATIVE_INT64, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(sseed, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, seeds);
+    H5DSattach_scale(sname, run, 0);
+    H5DSattach_scale(sseed, run, 0);
+    H5Sclose(sp);
+    hid_t boro = civ_h5_string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
+    char labels[CIV_MAX_BANDS][16];
+    const char *lp[CIV_MAX_BANDS];
+    for (int b = 0; b < nb; b++) {
+        civ_age_band_label(st[0].out_band_edges, nb, b, labels[b], sizeof labels[b]);
+        lp[b] = labels[b];
+    }
+    hid_t band = civ_h5_string_scale(g, "age_band", nb, lp);
+    /* every run's series: [run][step][borough][band] */
+    int32_t *buf = civ_xmalloc((size_t)n_runs * steps * cells * sizeof(int32_t));
+    double *vals = civ_xmalloc((size_t)N * sizeof(double));
+    double *stat = civ_xmalloc(4 * (size_t)steps * cells * sizeof(double));
+    static const char *const stat_names[4] = {"mean", "median", "p05", "p95"};
+    for (int v = 0; v < V_NVARS; v++) {
+        for (int r = 0; r < n_runs; r++)
+            for (int t = 0; t < steps; t++)
+                memcpy(buf + ((size_t)r * steps + t) * cells, all + ((size_t)r * steps + t) * nv + (size_t)v * cells,
+                       cells * sizeof(int32_t));
+        hsize_t dims[4] = {(hsize_t)n_runs, (hsize_t)steps, CIV_NBOROUGH, (hsize_t)nb}, chunk[4] = {1, (hsize_t)steps, CIV_NBOROUGH, (hsize_t)nb};
+        hid_t dsp = H5Screate_simple(4, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 4, chunk);
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 4);
+        hid_t ds = H5Dcreate2(g, civ_var_name[v], H5T_NATIVE_INT32, dsp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        bad |= ds < 0 || H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
+        H5DSattach_scale(ds, run, 0); H5DSattach_scale(ds, date, 1); H5DSattach_scale(ds, boro, 2); H5DSattach_scale(ds, band, 3);
+        civ_h5_attr_string(ds, "description", civ_var_description[v]);
+        H5Dclose(ds); H5Pclose(dcpl); H5Sclose(dsp);
+        /* per study: mean, median, 5% and 95% over its seeds */
+        for (int i = 0; i < o->n_studies; i++) {
+            for (size_t c = 0; c < (size_t)steps * cells; c++) {
+                double sum = 0;
+                for (int k = 0; k < N; k++) { vals[k] = buf[(size_t)(i * N + k) * steps * cells + c]; sum += vals[k]; }
+                qsort(vals, (size_t)N, sizeof(double), cmp_double);
+                stat[c] = sum / N;
+                stat[(size_t)steps * cells + c] = civ_quantile_sorted(vals, N, 0.5);
+                stat[2 * (size_t)steps * cells + c] = civ_quantile_sorted(vals, N, 0.05);
+                stat[3 * (size_t)steps * cells + c] = civ_quantile_sorted(vals, N, 0.95);
+            }
+            char path[256];
+            for (int q = 0; q < 4; q++) {
+                snprintf(path, sizeof path, "summary/%s/%s_%s", st[i].name, civ_var_name[v], stat_names[q]);
+                bad |= civ_h5_write_1d(f, path, H5T_NATIVE_DOUBLE, (uint64_t)steps * cells, stat + (size_t)q * steps * cells,
+                                       o->output, err) != CIV_OK;
+            }
+        }
+    }
+    for (int i = 0; i < o->n_studies; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "summary/%s", st[i].name);
+        hid_t sg = H5Gopen2(f, path, H5P_DEFAULT);
+        char *cfg = civ_study_resolved_json(&st[i]);
+        civ_h5_attr_string(sg, "config_json", cfg);
+        civ_h5_attr_string(sg, "layout", "each <variable>_<statistic> is float64 [step * borough * age_band] flattened "
+                           "(reshape to [steps, 5, age bands]); statistics over the study's seeds: mean, median, "
+                           "p05, p95 (linear interpolation, as numpy.quantile)");
+        free(cfg);
+        H5Gclose(sg);
+    }
+    free(buf); free(vals); free(stat); free(days); free(names); free(seeds); free(ridx);
+    H5Dclose(date); H5Dclose(run); H5Dclose(sname); H5Dclose(sseed); H5Dclose(boro); H5Dclose(band);
+    H5Tclose(vs);
+    H5Gclose(g);
+    bad |= H5Fclose(f) < 0;
+    if (bad || rename(tmp, o->output) != 0) {
+        remove(tmp);
+        return civ_fail(err, CIV_ERR_IO, "%s: cannot write ensemble file", o->output);
+    }
+    return CIV_OK;
+}
+
+civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
+{
+    int rank = 0, ranks = 1;
+#ifdef CIVITAS_HAVE_MPI
+    int use_mpi = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+    if (use_mpi) {
+        MPI_Init(NULL, NULL);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    }
+#endif
+    const bool quiet = o->quiet || rank != 0;
+    civ_study *st = civ_xcalloc((size_t)o->n_studies, sizeof *st);
+    civ_status s_ = CIV_OK;
+    int loaded = 0;
+    for (int i = 0; i < o->n_studies && !s_; i++, loaded++) {
+        civ_study_overrides ov = o->ov;
+        ov.quiet = true;
+        s_ = civ_study_load(o->studies[i], &ov, &st[i], err);
+        if (!s_ && i > 0) {
+            if (st[i].start_day != st[0].start_day || st[i].steps != st[0].steps || st[i].n_out_bands != st[0].n_out_bands ||
+                memcmp(st[i].out_band_edges, st[0].out_band_edges, sizeof st[0].out_band_edges))
+                s_ = civ_fail(err, CIV_ERR_INPUT, "%s: start_date, steps and output age bands must match %s in one ensemble",
+                              o->studies[i], o->studies[0]);
+            for (int k = 0; k < i && !s_; k++)
+                if (strcmp(st[i].name, st[k].name) == 0)
+                    s_ = civ_fail(err, CIV_ERR_INPUT, "%s: study name '%s' is used twice in the ensemble", o->studies[i], st[i].name);
+        }
+    }
+    /* one GPU per rank where GPUs exist (--backend cuda or auto), the CPU otherwise */
+    civ_backend backend = CIV_BACKEND_CPU;
+    int device = 0;
+    if (!s_ && o->backend && strcmp(o->backend, "cpu") != 0) {
+        int ndev = 0;
+        char why[256] = "this build has no CUDA support";
+#ifdef CIVITAS_HAVE_CUDA
+        char name[128];
+        ndev = civ_cuda_device_count(name, sizeof name, why, sizeof why);
+#endif
+        if (ndev > 0) { backend = CIV_BACKEND_CUDA; device = rank % ndev; }
+        else if (strcmp(o->backend, "cuda") == 0)
+            s_ = civ_fail(err, CIV_ERR_UNAVAILABLE, "--backend cuda is not usable: %s", why);
+        else if (strcmp(o->backend, "auto") != 0)
+            s_ = civ_fail(err, CIV_ERR_USAGE, "--backend '%s': expected cpu, cuda or auto", o->backend);
+        else if (!quiet)
+            fprintf(stderr, "civitas: notice: --backend auto: using the CPU backend (%s)\n", why);
+    }
+    const int N = o->seeds, n_runs = o->n_studies * N;
+    const int steps = loaded ? st[0].steps : 0, nb = loaded ? st[0].n_out_bands : 0;
+    const size_t per_run = (size_t)steps * V_NVARS * CIV_NBOROUGH * (size_t)nb;
+    int threads = o->threads;
+#ifdef _OPENMP
+    if (threads <= 0) { threads = omp_get_max_threads() / ranks; if (threads < 1) threads = 1; }
+#else
+    threads = 1;
+#endif
+    int mine = 0;
+    for (int r = rank; r < n_runs; r += ranks) mine++;
+    int32_t *local = civ_xcalloc((size_t)mine * per_run + 1, sizeof(int32_t));
+    if (!s_ && !quiet)
+        fprintf(stderr, "civitas: ensemble of %d studies x %d seeds = %d runs over %d rank(s), %s\n",
+                o->n_studies, N, n_runs, ranks, backend == CIV_BACKEND_CUDA ? "one GPU per rank" : "CPU threads per rank");
+    pop_cache pc;
+    memset(&pc, 0, sizeof pc);
+    pc.study = -1;
+    double t0 = civ_now();
+    for (int r = rank, j = 0; r < n_runs && !s_; r += ranks, j++) {
+        int i = r / N;
+        uint64_t base_seed = st[i].seed;
+        s_ = run_one(o, &st[i], i, base_seed + (uint64_t)(r % N), threads, backend, device, &pc,
+                     local + (size_t)j * per_run, err);
+        st[i].seed = base_seed;
+        if (!s_ && !quiet)
+            fprintf(stderr, "civitas: run %d/%d (%s, seed %llu) done, %.1fs elapsed\n", r + 1, n_runs, st[i].name,
+                    (unsigned long long)(base_seed + (uint64_t)(r % N)), civ_now() - t0);
+    }
+    if (pc.study >= 0) civ_population_free(&pc.pop);
+    pc.study = -1;
+
+    int32_t *all = NULL;
+#ifdef CIVITAS_HAVE_MPI
+    if (ranks > 1) {
+        int mine_failed = s_ != CIV_OK, any_failed = 0;
+        MPI_Allreduce(&mine_failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        if (any_failed) {
+            if (!s_) s_ = civ_fail(err, CIV_ERR_RUNTIME, "another MPI rank failed (see its message above)");
+        } else {
+            /* gather every rank's runs; rank q holds runs q, q + R, ... in order */
+            int *counts = civ_xcalloc((size_t)ranks, sizeof(int)), *displs = civ_xcalloc((size_t)ranks, sizeof(int));
+            int32_t *gathered = NULL;
+            for (int q = 0, off = 0; q < ranks; q++) {
+                int m = 0;
+                for (int r = q; r < n_runs; r += ranks) m++;
+                counts[q] = (int)((size_t)m * per_run);
+                displs[q] = off;
+                off += counts[q];
+            }
+            if (rank == 0) gathered = civ_xmalloc((size_t)n_runs * per_run * sizeof(int32_t) + 1);
+            MPI_Gatherv(local, (int)((size_t)mine * per_run), MPI_INT32_T, gathered, counts, displs, MPI_INT32_T, 0, MPI_COMM_WORLD);
+            if (rank == 0) {
+                all = civ_xmalloc((size_t)n_runs * per_run * sizeof(int32_t) + 1);
+                for (int q = 0; q < ranks; q++) {
+                    int j = 0;
+                    for (int r = q; r < n_runs; r += ranks, j++)
+                        memcpy(all + (size_t)r * per_run, gathered + displs[q] + (size_t)j * per_run, per_run * sizeof(int32_t));
+                }
+                free(gathered);
+            }
+            free(counts);
+            free(displs);
+        }
+    }
+#endif
+    if (ranks == 1 && !s_) { all = local; local = NULL; }
+    if (!s_ && rank == 0) {
+        s_ = write_file(o, st, n_runs, steps, nb, all, ranks, err);
+        if (!s_ && !quiet)
+            fprintf(stderr, "civitas: wrote %s (%d runs, %.1fs; rank 0 built %d population(s) for its %d runs)\n",
+                    o->output, n_runs, civ_now() - t0, pc.populations_built, mine);
+    }
+    free(all);
+    free(local);
+    for (int i = 0; i < loaded; i++) civ_study_free(&st[i]);
+    free(st);
+#ifdef CIVITAS_HAVE_MPI
+    if (use_mpi) MPI_Finalize();
+#endif
+    return s_;
+}

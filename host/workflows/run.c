@@ -1,0 +1,217 @@
+#include "host/workflows/run.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "host/engine/engine.h"
+#include "host/study/observed.h"
+#include "host/util/progress.h"
+#include "host/core/trace.h"
+#include "host/output/trajectory.h"
+#ifdef CIVITAS_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+volatile sig_atomic_t civ_interrupted = 0;
+
+static void on_signal(int sig) { (void)sig; civ_interrupted = 1; }
+
+void civ_install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+civ_status civ_study_population(const civ_study *s, bool quiet, civ_population *pop, char *source,
+                                size_t source_len, civ_error *err)
+{
+    double t0 = civ_now();
+    civ_status st;
+    if (s->population_file) {
+        if (!quiet) fprintf(stderr, "civitas: loading population %s\n", s->population_file);
+        if ((st = civ_population_load(s->population_file, pop, err))) return st;
+        snprintf(source, source_len, "file %s", s->population_file);
+    } else {
+        civ_synth_options so = {s->data_dir, s->scale, s->population_seed, s->laus_year, s->laus_month, quiet};
+        if (!quiet) fprintf(stderr, "civitas: synthesizing population (scale %g, seed %llu) from %s\n",
+                            s->scale, (unsigned long long)s->population_seed, s->data_dir);
+        if ((st = civ_synthesize(&so, pop, err))) return st;
+        snprintf(source, source_len, "synthesized: data_dir %s, scale %g, seed %llu, employment reference %s",
+                 s->data_dir, s->scale, (unsigned long long)s->population_seed, pop->employment_reference);
+    }
+    if (!quiet)
+        fprintf(stderr, "civitas: %u agents, %u households, %u schools and workplaces (%.1fs)\n",
+                pop->n_agents, pop->n_households, pop->n_places, civ_now() - t0);
+    return CIV_OK;
+}
+
+static civ_status check_writable(const char *path, civ_error *err)
+{
+    char *copy = strdup(path);
+    const char *dir = dirname(copy);
+    int ok = access(dir, W_OK) == 0;
+    civ_status st = CIV_OK;
+    if (!ok) st = civ_fail(err, CIV_ERR_IO, "%s: cannot write output: directory '%s' %s", path, dir,
+                           access(dir, F_OK) == 0 ? "is not writable" : "does not exist");
+    else if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write output: file exists and is not writable", path);
+    free(copy);
+    return st;
+}
+
+static civ_status choose_backend(const char *want, bool quiet, civ_backend *backend, civ_error *err)
+{
+    *backend = CIV_BACKEND_CPU;
+    if (!want || strcmp(want, "cpu") == 0) return CIV_OK;
+    if (strcmp(want, "cuda") != 0 && strcmp(want, "auto") != 0)
+        return civ_fail(err, CIV_ERR_USAGE, "--backend '%s': expected cpu, cuda or auto", want);
+    char why[256] = "this build has no CUDA support (configured without nvcc, or with -DCIVITAS_ENABLE_CUDA=OFF)";
+#ifdef CIVITAS_HAVE_CUDA
+    char name[128] = "";
+    if (civ_cuda_device_count(name, sizeof name, why, sizeof why) > 0) {
+        if (!quiet) fprintf(stderr, "civitas: CUDA device: %s\n", name);
+        *backend = CIV_BACKEND_CUDA;
+        return CIV_OK;
+    }
+#endif
+    if (strcmp(want, "cuda") == 0)
+        return civ_fail(err, CIV_ERR_UNAVAILABLE, "--backend cuda is not usable: %s. Use --backend cpu or auto.", why);
+    if (!quiet) fprintf(stderr, "civitas: notice: --backend auto: using the CPU backend (%s)\n", why);
+    return CIV_OK;
+}
+
+static bool is_snapshot_step(const civ_study *s, int step)
+{
+    for (int k = 0; k < s->n_snapshots; k++) if (s->snapshot_steps[k] == step) return true;
+    return false;
+}
+
+static civ_status launch_timed(civ_engine *e, double *sim, civ_error *err)
+{
+    double t = civ_now();
+    civ_status st = civ_engine_launch(e, err);
+    *sim += civ_now() - t;
+    return st;
+}
+
+civ_status civ_run(const civ_run_options *o, civ_error *err)
+{
+    civ_study s;
+    civ_status st = civ_study_load(o->study, &o->ov, &s, err);
+    if (st) { civ_study_free(&s); return st; }
+    civ_backend backend = CIV_BACKEND_CPU;
+    if ((st = choose_backend(o->backend, o->quiet, &backend, err)) || (st = check_writable(s.output_file, err))) {
+        civ_study_free(&s);
+        return st;
+    }
+    civ_observed obs = {0};
+    if (s.observed_file && (st = civ_observed_load(s.observed_file, s.start_day, s.steps, &obs, err))) {
+        civ_study_free(&s);
+        return st;
+    }
+    int threads = o->threads;
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#else
+    threads = 1;
+#endif
+    civ_population pop;
+    char source[2048];
+    if ((st = civ_study_population(&s, o->quiet, &pop, source, sizeof source, err))) {
+        civ_observed_free(&obs);
+        civ_study_free(&s);
+        return st;
+    }
+    civ_engine e;
+    civ_traj *traj = NULL;
+    const char *backend_name = backend == CIV_BACKEND_CUDA ? "cuda" : "cpu";
+    if ((st = civ_engine_init(&e, &s, &pop, threads, backend, err)) || (st = civ_engine_start_bridge(&e, o->quiet, err)))
+        goto out_engine;
+    if ((st = civ_traj_create(&traj, s.output_file, &e, backend_name, source, s.observed_file ? &obs : NULL, err)))
+        goto out_engine;
+
+    if (!o->quiet)
+        fprintf(stderr, "civitas: running study '%s' for %d days on the %s backend (%d threads), %u initial infections -> %s\n",
+                s.name, s.steps, backend_name, threads, e.seeded, s.output_file);
+    int late = 0;
+    for (int k = 0; k < s.n_snapshots; k++) late += s.snapshot_steps[k] >= s.steps;
+    if (late && !o->quiet)
+        fprintf(stderr, "civitas: notice: %d snapshot date(s) fall after the last simulated day and will not be written\n", late);
+    civ_bar pr;
+    civ_bar_start(&pr, "civitas: simulating", s.steps, o->quiet);
+    double t0 = civ_now(), sim = 0, write = 0;
+    int64_t cum_inf = 0, cum_cases = 0;
+    /* Day d+1 is launched before day d is written, so that on the GPU the HDF5 write of a day
+     * overlaps the kernels of the next. Not on days whose record the next launch would change:
+     * snapshots (agent state) and consecutive table refreshes (the table and bridge record). */
+    bool launched = false;
+    if (e.day < s.steps && !civ_interrupted) launched = !(st = launch_timed(&e, &sim, err));
+    while (launched) {
+        double ts = civ_now();
+        st = civ_engine_complete(&e, err);
+        sim += civ_now() - ts;
+        launched = false;
+        if (st) break;
+        const int done = e.day - 1;
+        const bool snapshot = is_snapshot_step(&s, done);
+        if (snapshot && (st = civ_engine_sync_agents(&e, err))) break;
+        const bool more = e.day < s.steps && !civ_interrupted;
+        const bool overlap = more && !snapshot && !(e.table_refreshed && civ_engine_refreshes_on(&e, e.day));
+        civ_status next = CIV_OK;   /* a failed launch of the next day still lets this day be written */
+        if (overlap) launched = !(next = launch_timed(&e, &sim, err));
+        civ_trace_push("civitas: write day (HDF5)");
+        ts = civ_now();
+        st = civ_traj_append(traj, &e, err);
+        write += civ_now() - ts;
+        civ_trace_pop();
+        if (st) break;
+        cum_inf += civ_engine_total(&e, V_NEW_INFECTIONS);
+        cum_cases += civ_engine_total(&e, V_NEW_REPORTED_CASES);
+        char detail[160];
+        snprintf(detail, sizeof detail, "infected %lld, reported %lld, in hospital %lld, dead %lld",
+                 (long long)cum_inf, (long long)cum_cases, (long long)civ_engine_total(&e, V_HOSPITALISED),
+                 (long long)civ_engine_total(&e, V_DEAD));
+        civ_bar_update(&pr, e.day, detail);
+        if ((st = next)) break;
+        if (more && !overlap) {
+            if ((st = launch_timed(&e, &sim, err))) break;
+            launched = true;
+        }
+    }
+    double wall = civ_now() - t0;
+    struct rusage ru;
+    long peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : -1;   /* ru_maxrss is in KiB */
+    char summary[256];
+    snprintf(summary, sizeof summary, "%d days in %.2fs (%.3fs/day simulation, %.3g agent-days/s; %.2f ms/day writing; "
+             "peak memory %ld MB)", e.day, wall, e.day ? sim / e.day : 0.0,
+             sim > 0 ? (double)pop.n_agents * e.day / sim : 0.0, e.day ? 1e3 * write / e.day : 0.0, peak_mb);
+    civ_bar_end(&pr, summary);
+    if (st) {
+        char msg[sizeof err->msg + 16];
+        snprintf(msg, sizeof msg, "failed: %s", err->msg);
+        civ_traj_close(traj, msg, NULL);
+    } else if (civ_interrupted) {
+        civ_traj_close(traj, "interrupted", NULL);
+        st = civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted after %d of %d days; the file holds the completed days "
+                      "and is marked status=interrupted", s.output_file, e.day, s.steps);
+    } else {
+        st = civ_traj_close(traj, "complete", err);
+        if (!st && !o->quiet) fprintf(stderr, "civitas: wrote %s\n", s.output_file);
+    }
+out_engine:
+    civ_engine_free(&e);
+    civ_population_free(&pop);
+    civ_observed_free(&obs);
+    civ_study_free(&s);
+    return st;
+}
