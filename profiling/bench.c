@@ -13,9 +13,10 @@
 
 #include "host/engine/engine.h"
 #include "host/util/progress.h"
+#include "host/workflows/backend_choice.h"
 #include "host/workflows/run.h"
 #ifdef CIVITAS_HAVE_CUDA
-#include "cuda/cuda_backend.h"
+#include "cuda/backend_cuda.h"
 #endif
 
 /* Bytes the two per-agent passes read or write for a typical agent per day
@@ -77,7 +78,7 @@ static int bench_size(const char *study, double scale, int days, int threads, ci
     if (civ_study_population(&s, true, &pop, src, sizeof src, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
     double synth = civ_now() - t0;
     civ_engine e;
-    if (civ_engine_init(&e, &s, &pop, threads, backend, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    if (civ_engine_init(&e, &s, &pop, threads, civ_backend_ops_of(backend), 0, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
     /* day 0 is a warm-up (lazy kernel loading, first cuBLAS call, page faults), not timed */
     if (civ_engine_step(&e, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
     double t1 = civ_now();

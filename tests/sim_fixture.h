@@ -3,6 +3,7 @@
 #define CIV_TEST_SIM_FIXTURE_H
 
 #include "host/engine/engine.h"
+#include "host/workflows/backend_choice.h"
 #include "host/workflows/run.h"
 
 typedef struct {
@@ -19,7 +20,7 @@ static inline civ_status sim_load(sim *m, const char *study, double scale, long 
     char src[1024];
     civ_status st = civ_study_load(study, &ov, &m->s, err);
     if (!st) st = civ_study_population(&m->s, true, &m->pop, src, sizeof src, err);
-    if (!st) st = civ_engine_init(&m->e, &m->s, &m->pop, threads, backend, err);
+    if (!st) st = civ_engine_init(&m->e, &m->s, &m->pop, threads, civ_backend_ops_of(backend), 0, err);
     return st;
 }
 

@@ -9,7 +9,7 @@
 #include "host/workflows/run.h"
 #include "tests/sim_fixture.h"
 #ifdef CIVITAS_HAVE_CUDA
-#include "cuda/cuda_backend.h"
+#include "cuda/backend_cuda.h"
 #endif
 
 #define SRC CIVITAS_SOURCE_DIR
@@ -37,7 +37,7 @@ static int compare(const char *label, const char *study, double scale, long step
     int64_t infections = 0;
     civ_error err = {0};
     const size_t np = (size_t)c.pop.n_tracts * CIV_N_PREM;
-    float *pressure = civ_xmalloc(np * sizeof(float));
+    float *pressure = civ_xmalloc(np * sizeof(float)), *cpu_pressure = civ_xmalloc(np * sizeof(float));
     for (long d = 0; d < c.s.steps; d++) {
         if (civ_engine_step(&c.e, &err) || civ_engine_step(&g.e, &err)) {
             fprintf(stderr, "FAIL %s: %s\n", label, err.msg);
@@ -45,15 +45,18 @@ static int compare(const char *label, const char *study, double scale, long step
         }
         /* the community pressure itself, not only its effect on the draws (a small difference in the
            mixing would rarely flip one) */
-        char msg[512] = "";
-        if (civ_cuda_download_pressure(g.e.gpu, pressure, msg, sizeof msg)) {
-            fprintf(stderr, "FAIL %s: %s\n", label, msg);
+        if (civ_engine_pressure(&g.e, pressure, &err)) {
+            fprintf(stderr, "FAIL %s: %s\n", label, err.msg);
+            return 1;
+        }
+        if (civ_engine_pressure(&c.e, cpu_pressure, &err)) {
+            fprintf(stderr, "FAIL %s: %s\n", label, err.msg);
             return 1;
         }
         for (size_t j = 0; j < np; j++)
-            if (memcmp(&pressure[j], &c.e.community_pressure[j], sizeof(float)) != 0) {
+            if (memcmp(&pressure[j], &cpu_pressure[j], sizeof(float)) != 0) {
                 fprintf(stderr, "FAIL %s: day %ld, community pressure [tract %zu][band %zu]: cpu %.9g, gpu %.9g\n",
-                        label, d, j / CIV_N_PREM, j % CIV_N_PREM, c.e.community_pressure[j], pressure[j]);
+                        label, d, j / CIV_N_PREM, j % CIV_N_PREM, cpu_pressure[j], pressure[j]);
                 return 1;
             }
         if (memcmp(c.e.series, g.e.series, nv * sizeof(int32_t)) != 0) {
@@ -70,13 +73,20 @@ static int compare(const char *label, const char *study, double scale, long step
     }
     if (civ_engine_sync_agents(&g.e, &err)) { fprintf(stderr, "FAIL %s: %s\n", label, err.msg); return 1; }
     const uint32_t n = c.pop.n_agents;
-    int same = !memcmp(c.e.stage, g.e.stage, n) && !memcmp(c.e.course, g.e.course, n) &&
-               !memcmp(c.e.flags, g.e.flags, n) && !memcmp(c.e.labour, g.e.labour, n) &&
-               !memcmp(c.e.infected_day, g.e.infected_day, n * 2) && !memcmp(c.e.next_day, g.e.next_day, n * 2) &&
-               !memcmp(c.e.test_day, g.e.test_day, n * 2) && !memcmp(c.e.iso_until, g.e.iso_until, n * 2);
-    printf("%s %s: %u agents, %d days, %lld infections: community pressure and series %s, final agent state %s\n", same ? "ok" : "FAIL",
-           label, n, c.s.steps, (long long)infections, "identical", same ? "identical" : "DIFFERENT");
+    int same = 1;
+    const char *differs = "";
+#define CIV_COMPARE_DYNAMIC(type, name, kind, init, snap, doc)                                          \
+    if (CIV_AGENT_DYNAMIC_##kind && same && memcmp(c.e.a.name, g.e.a.name, (size_t)n * sizeof(type))) { \
+        same = 0;                                                                                        \
+        differs = " (" #name ")";                                                                        \
+    }
+    CIV_AGENT_FIELDS(CIV_COMPARE_DYNAMIC)
+#undef CIV_COMPARE_DYNAMIC
+    printf("%s %s: %u agents, %d days, %lld infections: community pressure and series %s, final agent state %s%s\n",
+           same ? "ok" : "FAIL", label, n, c.s.steps, (long long)infections, "identical", same ? "identical" : "DIFFERENT",
+           differs);
     free(pressure);
+    free(cpu_pressure);
     sim_close(&c);
     sim_close(&g);
     if (infections < min_infections) {

@@ -18,7 +18,7 @@
 #include "host/util/progress.h"
 #include "host/workflows/run.h"
 #ifdef CIVITAS_HAVE_CUDA
-#include "cuda/cuda_backend.h"
+#include "cuda/backend_cuda.h"
 #endif
 
 #ifndef CIVITAS_DATA_DIR

@@ -1,60 +1,49 @@
-/* The simulation engine, CPU backend (OpenMP). One step is one day:
- *   1. resolve the policy in force; refresh decision tables every K days
- *   2. attendance pass: who is out today, who mixes at school/work; infectious
- *      agents add their fixed-point infectiousness to household, place and
- *      community sums (integer atomics: exact, order-independent)
- *   3. community pressure per tract x age band (Prem matrix x prevalence at
- *      tract, borough and city level)
- *   4. transmission pass: each susceptible pulls its hazard from its groups
- *   5. progression pass: disease stages, testing, isolation, employment, tallies
- * Cost is linear in agents; nothing is allocated per step. */
+/* The simulation engine: one step is one day, backend-neutral.
+ *   launch:   the policy in force (interventions, testing capacity), a decision-table refresh every
+ *             refresh_days (heuristic rules or the LLM bridge), then the backend starts the day's
+ *             passes (models/covid/covid_step.h): attendance and infectious contributions to group
+ *             sums, community pressure per tract and age band, transmission and progression
+ *   complete: the backend's series for the day, then the host's bookkeeping (reported cases for the
+ *             behaviour rules, tests for the next day's capacity)
+ * The agents (models/covid/covid_agents.h) live on the host and, for the CUDA backend, on the device;
+ * the backend (backend.h) is chosen by the caller. Cost is linear in agents; nothing is allocated per
+ * step; results do not depend on the backend or the thread count. */
 #ifndef CIV_ENGINE_H
 #define CIV_ENGINE_H
 
 #include <stdint.h>
 
-#include "llm_bridge/bridge.h"
-#include "llm_bridge/decision_table.h"
-#include "models/covid/covid_step.h"
+#include "host/engine/backend.h"
 #include "host/population/population.h"
 #include "host/study/study.h"
-
+#include "llm_bridge/bridge.h"
+#include "llm_bridge/decision_table.h"
 
 extern const char *const civ_var_name[V_NVARS];
 extern const char *const civ_var_description[V_NVARS];
-
-typedef enum { CIV_BACKEND_CPU = 0, CIV_BACKEND_CUDA = 1 } civ_backend;
 
 typedef struct {
     const civ_study *study;
     const civ_population *pop;
     civ_covid_params model;
-    civ_agents a;
+    civ_agents a;                 /* the agents (host arrays; see covid_agents.h) */
     civ_decision_table table;
-    int nthreads;
-    civ_backend backend;
-    int device;                   /* CUDA device index (set before civ_engine_init's GPU start; default 0) */
-    void *gpu;                    /* civ_cuda_engine when backend == CIV_BACKEND_CUDA */
+    const civ_backend_ops *backend;
+    civ_backend_state *backend_state;
+    int threads;
+    int device;                   /* CUDA device index */
     int day;                      /* next day to simulate */
     uint32_t seeded;              /* initial infections placed */
 
-    /* owned per-agent state */
-    uint16_t *archetype;
-    uint8_t *stage, *course, *flags, *labour, *today, *place_is_school;
-    int16_t *infected_day, *next_day, *test_day, *iso_until;
-
-    /* per-group sums (fixed point) and community structure */
-    uint64_t *household_sum, *place_sum, *tract_sum;   /* tract_sum[tract][band] */
-    uint32_t *tract_count;                              /* static [tract][band] */
-    uint64_t level_count[CIV_N_LEVEL_SUMS][CIV_N_PREM]; /* static: people per borough (and city) and band */
-    float *community_pressure;                          /* [tract][band] */
-    float *mix_rate;                                    /* [tract][band] scratch: mixed rates */
+    /* static community structure, handed to the backend */
+    uint8_t *place_is_school;                           /* [place] */
+    uint32_t *tract_count;                              /* [tract][band]: people */
+    uint64_t level_count[CIV_N_LEVEL_SUMS][CIV_N_PREM]; /* people per borough (and city) and band */
     uint8_t *out_band_of_age;
     int n_out_bands;
 
-    /* outputs of the last step: series[var][borough][out_band] */
+    /* outputs of the last completed step: series[var][borough][out_band] */
     int32_t *series;
-    int64_t *thread_counts;       /* [nthreads][V_NVARS*5*bands] scratch */
     civ_policy policy;            /* policy of the last launched step */
     int table_refreshed;          /* the last completed step refreshed the table */
     int launched;                 /* a step is launched and not yet completed */
@@ -68,15 +57,14 @@ typedef struct {
     uint64_t borough_pop[CIV_NBOROUGH];
 } civ_engine;
 
-civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop,
-                           int nthreads, civ_backend backend, civ_error *err);
-/* Same, on a given CUDA device (ensembles under MPI: one device per rank). */
-civ_status civ_engine_init_on(civ_engine *e, const civ_study *s, const civ_population *pop,
-                              int nthreads, civ_backend backend, int device, civ_error *err);
+/* Prepares a run of study `s` over `pop` on `backend` (civ_backend_cpu, or the CUDA backend on
+ * `device`); `threads` OpenMP threads for the CPU. */
+civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop, int threads,
+                           const civ_backend_ops *backend, int device, civ_error *err);
 /* Starts the LLM bridge when the study's behaviour mode is llm or replay (after init). */
 civ_status civ_engine_start_bridge(civ_engine *e, int quiet, civ_error *err);
 /* Simulates one day: civ_engine_launch then civ_engine_complete. Fails only on
- * a device error (CUDA backend) or an LLM bridge error. */
+ * a backend error (device) or an LLM bridge error. */
 civ_status civ_engine_step(civ_engine *e, civ_error *err);
 /* The two halves of a step, for callers that overlap output with simulation.
  * launch: resolves the day's policy, refreshes the decision table when due and
@@ -90,10 +78,12 @@ civ_status civ_engine_launch(civ_engine *e, civ_error *err);
 civ_status civ_engine_complete(civ_engine *e, civ_error *err);
 /* Whether `day` starts with a decision-table refresh. */
 int civ_engine_refreshes_on(const civ_engine *e, int day);
-/* Brings the dynamic agent state to the host arrays (no-op on the CPU backend). */
+/* Brings the agents' STATE fields (covid_agents.h) to e->a (a copy from the device on the CUDA backend). */
 civ_status civ_engine_sync_agents(civ_engine *e, civ_error *err);
+/* The last day's community pressure [tract][community band], into `pressure`. */
+civ_status civ_engine_pressure(civ_engine *e, float *pressure, civ_error *err);
 void civ_engine_free(civ_engine *e);
-/* bytes of agent state per agent (static + dynamic + scratch) */
+/* bytes of agent state per agent (every field of covid_agents.h) */
 size_t civ_engine_bytes_per_agent(void);
 /* total stage count across the city from series (for conservation checks) */
 int64_t civ_engine_total(const civ_engine *e, int var);

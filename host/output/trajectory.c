@@ -9,6 +9,8 @@
 #include "host/util/date.h"
 #include "host/util/h5_util.h"
 
+#define CIV_MAX_SNAPSHOT_FIELDS 16
+
 struct civ_traj {
     hid_t f;
     char *path;
@@ -16,10 +18,29 @@ struct civ_traj {
     hid_t tables, table_step, prompts, answers, latency, requests, cache_hits, n_fallbacks;
     hid_t fallback, fb_step, fb_arch, fb_reason;
     int samples, n_fb;
-    hid_t snap_step, snap_stage, snap_flags, snap_labour;
+    hid_t snap_step, snap[CIV_MAX_SNAPSHOT_FIELDS];   /* snap[k]: the k-th snapshot field of covid_agents.h */
+    int n_snap_fields;
     int rows, n_tables, n_snaps, nb, n_arch;
     uint32_t n_agents;
 };
+
+/* The agent fields written on snapshot days (snapshot column of covid_agents.h), in list order. */
+typedef struct {
+    const char *name;
+    hid_t type;
+    const void *data;
+} snapshot_field;
+
+static int snapshot_fields(const civ_agents *a, snapshot_field *out)
+{
+    int n = 0;
+#define CIV_SNAPSHOT_FIELD(type, name, kind, init, snap, doc)                                \
+    if (snap && n < CIV_MAX_SNAPSHOT_FIELDS)                                                 \
+        out[n++] = (snapshot_field){#name, CIV_H5_NATIVE(type), a ? (const void *)a->name : NULL};
+    CIV_AGENT_FIELDS(CIV_SNAPSHOT_FIELD)
+#undef CIV_SNAPSHOT_FIELD
+    return n;
+}
 
 static hid_t make_extendible(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims_tail,
                              const hsize_t *chunk, int deflate)
@@ -98,7 +119,7 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         civ_h5_attr_string(f, "status", "running") | civ_h5_attr_string(f, "created", created) |
         civ_h5_attr_string(f, "config_json", cfg) | civ_h5_attr_u64(f, "n_agents", e->pop->n_agents) |
         civ_h5_attr_f64(f, "population_scale", e->pop->scale) | civ_h5_attr_string(f, "population", population_source) |
-        civ_h5_attr_u64(f, "initial_infections", e->seeded) | civ_h5_attr_i64(f, "threads", e->nthreads);
+        civ_h5_attr_u64(f, "initial_infections", e->seeded) | civ_h5_attr_i64(f, "threads", e->threads);
     free(cfg);
 
     /* time series */
@@ -229,7 +250,8 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
     }
 
     /* per-agent snapshots */
-    t->snap_step = t->snap_stage = t->snap_flags = t->snap_labour = -1;
+    t->snap_step = -1;
+    for (int k = 0; k < CIV_MAX_SNAPSHOT_FIELDS; k++) t->snap[k] = -1;
     if (s->n_snapshots) {
         g = H5Gcreate2(f, "agents", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         civ_h5_attr_string(g, "description", "per-agent state at the snapshot steps; agent index = row in the population file. "
@@ -238,9 +260,10 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         t->snap_step = extendible_scale(g, "step");
         hsize_t stail[1] = {t->n_agents};
         hsize_t schunk[2] = {1, t->n_agents < (1u << 22) ? t->n_agents : (1u << 22)};
-        t->snap_stage = make_extendible(g, "stage", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
-        t->snap_flags = make_extendible(g, "flags", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
-        t->snap_labour = make_extendible(g, "labour", H5T_NATIVE_UINT8, 2, stail, schunk, 1);
+        snapshot_field fields[CIV_MAX_SNAPSHOT_FIELDS];
+        t->n_snap_fields = snapshot_fields(NULL, fields);
+        for (int k = 0; k < t->n_snap_fields; k++)
+            t->snap[k] = make_extendible(g, fields[k].name, fields[k].type, 2, stail, schunk, 1);
         /* agent index scale (compresses to almost nothing) so xarray sees named dimensions */
         uint32_t *idx = civ_xmalloc((size_t)t->n_agents * sizeof(uint32_t));
         for (uint32_t i = 0; i < t->n_agents; i++) idx[i] = i;
@@ -248,10 +271,9 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         free(idx);
         hid_t agent = H5Dopen2(g, "agent", H5P_DEFAULT);
         H5DSset_scale(agent, "agent");
-        hid_t snaps[3] = {t->snap_stage, t->snap_flags, t->snap_labour};
-        for (int k = 0; k < 3; k++) {
-            H5DSattach_scale(snaps[k], t->snap_step, 0);
-            H5DSattach_scale(snaps[k], agent, 1);
+        for (int k = 0; k < t->n_snap_fields; k++) {
+            H5DSattach_scale(t->snap[k], t->snap_step, 0);
+            H5DSattach_scale(t->snap[k], agent, 1);
         }
         H5Dclose(agent);
         H5Gclose(g);
@@ -328,9 +350,10 @@ civ_status civ_traj_append(civ_traj *t, const civ_engine *e, civ_error *err)
     for (int k = 0; k < s->n_snapshots; k++)
         if (s->snapshot_steps[k] == step) {
             hsize_t st[1] = {t->n_agents};
-            bad |= append_row(t->snap_stage, 2, (hsize_t)t->n_snaps, st, H5T_NATIVE_UINT8, e->stage) < 0;
-            bad |= append_row(t->snap_flags, 2, (hsize_t)t->n_snaps, st, H5T_NATIVE_UINT8, e->flags) < 0;
-            bad |= append_row(t->snap_labour, 2, (hsize_t)t->n_snaps, st, H5T_NATIVE_UINT8, e->labour) < 0;
+            snapshot_field fields[CIV_MAX_SNAPSHOT_FIELDS];
+            snapshot_fields(&e->a, fields);
+            for (int f = 0; f < t->n_snap_fields; f++)
+                bad |= append_row(t->snap[f], 2, (hsize_t)t->n_snaps, st, fields[f].type, fields[f].data) < 0;
             bad |= append_row(t->snap_step, 1, (hsize_t)t->n_snaps, NULL, H5T_NATIVE_INT32, &d) < 0;
             t->n_snaps++;
             break;
@@ -348,10 +371,10 @@ civ_status civ_traj_close(civ_traj *t, const char *status, civ_error *err)
 {
     int bad = set_attr_str(t->f, "status", status) < 0;
     hid_t ids[] = {t->date, t->tables, t->table_step, t->prompts, t->answers, t->latency, t->requests, t->cache_hits,
-                   t->n_fallbacks, t->fallback, t->fb_step, t->fb_arch, t->fb_reason, t->snap_step, t->snap_stage,
-                   t->snap_flags, t->snap_labour};
+                   t->n_fallbacks, t->fallback, t->fb_step, t->fb_arch, t->fb_reason, t->snap_step};
     for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) if (ids[k] > 0) H5Dclose(ids[k]);
     for (int v = 0; v < V_NVARS; v++) if (t->var[v] > 0) H5Dclose(t->var[v]);
+    for (int k = 0; k < CIV_MAX_SNAPSHOT_FIELDS; k++) if (t->snap[k] > 0) H5Dclose(t->snap[k]);
     bad |= H5Fclose(t->f) < 0;
     civ_status st = CIV_OK;
     if (bad && err) st = civ_fail(err, CIV_ERR_IO, "%s: cannot finalise output file (disk full?)", t->path);

@@ -7,6 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     CIV_OK = 0,
     CIV_ERR_RUNTIME = 1,     /* failure while running (e.g. out of memory) */
@@ -28,5 +32,9 @@ civ_status civ_fail(civ_error *err, civ_status status, const char *fmt, ...)
 
 void *civ_xcalloc(size_t n, size_t size);   /* aborts with a message on OOM */
 void *civ_xmalloc(size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -31,5 +31,10 @@ hid_t civ_h5_string_scale(hid_t loc, const char *name, int n, const char *const 
 hid_t civ_h5_int_scale(hid_t loc, const char *name, int n, const int32_t *values);
 /* vlen UTF-8 string datatype (caller closes). */
 hid_t civ_h5_vlen_str(void);
+/* The native HDF5 type of a C integer type (for fields listed by X-macros). */
+#define CIV_H5_NATIVE(type)                                                                                  \
+    _Generic((type)0, int8_t: H5T_NATIVE_INT8, uint8_t: H5T_NATIVE_UINT8, int16_t: H5T_NATIVE_INT16,        \
+             uint16_t: H5T_NATIVE_UINT16, int32_t: H5T_NATIVE_INT32, uint32_t: H5T_NATIVE_UINT32,            \
+             int64_t: H5T_NATIVE_INT64, uint64_t: H5T_NATIVE_UINT64)
 
 #endif

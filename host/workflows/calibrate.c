@@ -76,7 +76,7 @@ static double loss(fit_ctx *c, const double *p, civ_error *err)
     for (int k = 0; k < seeds; k++) {
         s->seed = seed0 + (uint64_t)(c->seed_offset + k);
         civ_engine e;
-        if (civ_engine_init(&e, s, c->pop, c->threads, CIV_BACKEND_CPU, err)) { s->seed = seed0; free(sim); return NAN; }
+        if (civ_engine_init(&e, s, c->pop, c->threads, &civ_backend_cpu, 0, err)) { s->seed = seed0; free(sim); return NAN; }
         const int nb = e.n_out_bands;
         while (e.day < T) {
             civ_engine_step(&e, err);

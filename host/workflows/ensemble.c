@@ -13,12 +13,10 @@
 
 #include "host/util/date.h"
 #include "host/engine/engine.h"
+#include "host/workflows/backend_choice.h"
 #include "host/util/h5_util.h"
 #include "host/util/progress.h"
 #include "host/workflows/run.h"
-#ifdef CIVITAS_HAVE_CUDA
-#include "cuda/cuda_backend.h"
-#endif
 
 double civ_quantile_sorted(const double *v, int n, double q)
 {
@@ -53,7 +51,7 @@ static void population_key(const civ_study *s, char *key, size_t n)
 }
 
 static civ_status run_one(const civ_ensemble_options *o, civ_study *s, int study_index, uint64_t seed, int threads,
-                          civ_backend backend, int device, pop_cache *pc, int32_t *out, civ_error *err)
+                          const civ_backend_ops *backend, int device, pop_cache *pc, int32_t *out, civ_error *err)
 {
     civ_status st;
     char key[2048];
@@ -68,7 +66,7 @@ static civ_status run_one(const civ_ensemble_options *o, civ_study *s, int study
     pc->study = study_index;
     s->seed = seed;
     civ_engine e;
-    if ((st = civ_engine_init_on(&e, s, &pc->pop, threads, backend, device, err)) ||
+    if ((st = civ_engine_init(&e, s, &pc->pop, threads, backend, device, err)) ||
         (st = civ_engine_start_bridge(&e, true, err))) {
         civ_engine_free(&e);
         return st;
@@ -228,22 +226,9 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
     }
     /* one GPU per rank where GPUs exist (--backend cuda or auto), the CPU otherwise */
     civ_backend backend = CIV_BACKEND_CPU;
-    int device = 0;
-    if (!s_ && o->backend && strcmp(o->backend, "cpu") != 0) {
-        int ndev = 0;
-        char why[256] = "this build has no CUDA support";
-#ifdef CIVITAS_HAVE_CUDA
-        char name[128];
-        ndev = civ_cuda_device_count(name, sizeof name, why, sizeof why);
-#endif
-        if (ndev > 0) { backend = CIV_BACKEND_CUDA; device = rank % ndev; }
-        else if (strcmp(o->backend, "cuda") == 0)
-            s_ = civ_fail(err, CIV_ERR_UNAVAILABLE, "--backend cuda is not usable: %s", why);
-        else if (strcmp(o->backend, "auto") != 0)
-            s_ = civ_fail(err, CIV_ERR_USAGE, "--backend '%s': expected cpu, cuda or auto", o->backend);
-        else if (!quiet)
-            fprintf(stderr, "civitas: notice: --backend auto: using the CPU backend (%s)\n", why);
-    }
+    int device = 0, devices = 0;
+    if (!s_ && !(s_ = civ_backend_choose(o->backend, quiet, &backend, &devices, err)) && devices > 0)
+        device = rank % devices;
     const int N = o->seeds, n_runs = o->n_studies * N;
     const int steps = loaded ? st[0].steps : 0, nb = loaded ? st[0].n_out_bands : 0;
     const size_t per_run = (size_t)steps * V_NVARS * CIV_NBOROUGH * (size_t)nb;
@@ -256,9 +241,13 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
     int mine = 0;
     for (int r = rank; r < n_runs; r += ranks) mine++;
     int32_t *local = civ_xcalloc((size_t)mine * per_run + 1, sizeof(int32_t));
-    if (!s_ && !quiet)
-        fprintf(stderr, "civitas: ensemble of %d studies x %d seeds = %d runs over %d rank(s), %s\n",
-                o->n_studies, N, n_runs, ranks, backend == CIV_BACKEND_CUDA ? "one GPU per rank" : "CPU threads per rank");
+    if (!s_ && !quiet) {
+        char per_rank[64];
+        if (backend == CIV_BACKEND_CUDA) snprintf(per_rank, sizeof per_rank, "one GPU per rank");
+        else snprintf(per_rank, sizeof per_rank, "%d CPU thread%s per rank", threads, threads == 1 ? "" : "s");
+        fprintf(stderr, "civitas: ensemble of %d studies x %d seeds = %d runs over %d rank(s), %s\n", o->n_studies, N,
+                n_runs, ranks, per_rank);
+    }
     pop_cache pc;
     memset(&pc, 0, sizeof pc);
     pc.study = -1;
@@ -266,7 +255,7 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
     for (int r = rank, j = 0; r < n_runs && !s_; r += ranks, j++) {
         int i = r / N;
         uint64_t base_seed = st[i].seed;
-        s_ = run_one(o, &st[i], i, base_seed + (uint64_t)(r % N), threads, backend, device, &pc,
+        s_ = run_one(o, &st[i], i, base_seed + (uint64_t)(r % N), threads, civ_backend_ops_of(backend), device, &pc,
                      local + (size_t)j * per_run, err);
         st[i].seed = base_seed;
         if (!s_ && !quiet)

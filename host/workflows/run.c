@@ -11,13 +11,11 @@
 #endif
 
 #include "host/engine/engine.h"
+#include "host/workflows/backend_choice.h"
 #include "host/study/observed.h"
 #include "host/util/progress.h"
 #include "host/core/trace.h"
 #include "host/output/trajectory.h"
-#ifdef CIVITAS_HAVE_CUDA
-#include "cuda/cuda_backend.h"
-#endif
 
 volatile sig_atomic_t civ_interrupted = 0;
 
@@ -69,27 +67,6 @@ static civ_status check_writable(const char *path, civ_error *err)
     return st;
 }
 
-static civ_status choose_backend(const char *want, bool quiet, civ_backend *backend, civ_error *err)
-{
-    *backend = CIV_BACKEND_CPU;
-    if (!want || strcmp(want, "cpu") == 0) return CIV_OK;
-    if (strcmp(want, "cuda") != 0 && strcmp(want, "auto") != 0)
-        return civ_fail(err, CIV_ERR_USAGE, "--backend '%s': expected cpu, cuda or auto", want);
-    char why[256] = "this build has no CUDA support (configured without nvcc, or with -DCIVITAS_ENABLE_CUDA=OFF)";
-#ifdef CIVITAS_HAVE_CUDA
-    char name[128] = "";
-    if (civ_cuda_device_count(name, sizeof name, why, sizeof why) > 0) {
-        if (!quiet) fprintf(stderr, "civitas: CUDA device: %s\n", name);
-        *backend = CIV_BACKEND_CUDA;
-        return CIV_OK;
-    }
-#endif
-    if (strcmp(want, "cuda") == 0)
-        return civ_fail(err, CIV_ERR_UNAVAILABLE, "--backend cuda is not usable: %s. Use --backend cpu or auto.", why);
-    if (!quiet) fprintf(stderr, "civitas: notice: --backend auto: using the CPU backend (%s)\n", why);
-    return CIV_OK;
-}
-
 static bool is_snapshot_step(const civ_study *s, int step)
 {
     for (int k = 0; k < s->n_snapshots; k++) if (s->snapshot_steps[k] == step) return true;
@@ -110,7 +87,9 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     civ_status st = civ_study_load(o->study, &o->ov, &s, err);
     if (st) { civ_study_free(&s); return st; }
     civ_backend backend = CIV_BACKEND_CPU;
-    if ((st = choose_backend(o->backend, o->quiet, &backend, err)) || (st = check_writable(s.output_file, err))) {
+    int devices = 0;
+    if ((st = civ_backend_choose(o->backend, o->quiet, &backend, &devices, err)) ||
+        (st = check_writable(s.output_file, err))) {
         civ_study_free(&s);
         return st;
     }
@@ -134,8 +113,9 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     }
     civ_engine e;
     civ_traj *traj = NULL;
-    const char *backend_name = backend == CIV_BACKEND_CUDA ? "cuda" : "cpu";
-    if ((st = civ_engine_init(&e, &s, &pop, threads, backend, err)) || (st = civ_engine_start_bridge(&e, o->quiet, err)))
+    const civ_backend_ops *ops = civ_backend_ops_of(backend);
+    const char *backend_name = ops->name;
+    if ((st = civ_engine_init(&e, &s, &pop, threads, ops, 0, err)) || (st = civ_engine_start_bridge(&e, o->quiet, err)))
         goto out_engine;
     if ((st = civ_traj_create(&traj, s.output_file, &e, backend_name, source, s.observed_file ? &obs : NULL, err)))
         goto out_engine;

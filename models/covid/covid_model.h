@@ -85,18 +85,8 @@ typedef struct {
     float rehire_probability;    /* per day, for laid-off workers whose workplace is open */
 } civ_policy;
 
-/* Per-agent state, struct of arrays. Static attributes first. */
-typedef struct {
-    uint32_t n;
-    const uint8_t *age, *borough;
-    const uint16_t *tract, *archetype;
-    const uint32_t *household;
-    const int32_t *place;
-    const uint8_t *place_is_school;   /* per place */
-    const uint32_t *place_size;       /* per place */
-    uint8_t *stage, *course, *flags, *labour;
-    int16_t *infected_day, *next_day, *test_day, *iso_until;
-} civ_agents;
+/* Per-agent state, struct of arrays: the list is in covid_agents.h. */
+#include "models/covid/covid_agents.h"
 
 /* ---- random draws ---------------------------------------------------- */
 

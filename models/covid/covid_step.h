@@ -28,11 +28,11 @@
 #define CIV_TODAY_OUT 1u
 #define CIV_TODAY_PLACE 2u
 
-/* Per-day group state. */
+/* Per-day group state: infectiousness summed over each group's members (fixed point), and the
+ * community pressure mixed from the tract sums. */
 typedef struct {
     uint64_t *household_sum, *place_sum, *tract_sum;   /* tract_sum[tract][community band] */
     const float *community_pressure;                   /* [tract][community band] */
-    uint8_t *today;
 } civ_groups;
 
 /* Sizes of the tables an agent's indices point into. */
@@ -85,7 +85,7 @@ CIV_INLINE void civ_pass_attend(const civ_covid_params *m, const civ_policy *pol
         t |= CIV_TODAY_OUT;
         if (civ_attends_place(seed, a, pol, table, i, day)) t |= CIV_TODAY_PLACE;
     }
-    g->today[i] = t;
+    a->today[i] = t;
     uint32_t q = civ_infectiousness(m, a, i, day);
     if (!q || a->stage[i] == CIV_H) return;
     CIV_ATOMIC_ADD_U64(&g->household_sum[a->household[i]], q);
@@ -186,7 +186,7 @@ CIV_INLINE civ_tally civ_pass_update(const civ_covid_params *m, const civ_policy
 {
     civ_tally r;
     r.infected = 0;
-    const uint8_t t = g->today[i];
+    const uint8_t t = a->today[i];
     if (a->stage[i] == CIV_S) {
         uint64_t hs = g->household_sum[a->household[i]];
         int attends = (t & CIV_TODAY_PLACE) != 0;

@@ -1,31 +1,12 @@
-// CUDA backend: device discovery (the engine is in cuda_engine.cu).
+// CUDA devices: discovery, the description `civitas version` prints, the copy-bandwidth baseline of
+// the benchmark (the backend itself is in backend_cuda.cu).
 #include <cstdio>
 #include <cstring>
 #include <cuda_runtime.h>
-#include <nvtx3/nvToolsExt.h>
 
 #include "cuda/cublas_lazy.h"
-#include "cuda/cuda_backend.h"
+#include "cuda/backend_cuda.h"
 #include "host/core/trace.h"
-
-static nvtxDomainHandle_t nvtx_domain()
-{
-    static nvtxDomainHandle_t d = nvtxDomainCreateA("civitas");
-    return d;
-}
-
-extern "C" void civ_trace_push(const char *name)
-{
-    nvtxEventAttributes_t a;
-    memset(&a, 0, sizeof a);
-    a.version = NVTX_VERSION;
-    a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
-    a.messageType = NVTX_MESSAGE_TYPE_ASCII;
-    a.message.ascii = name;
-    nvtxDomainRangePushEx(nvtx_domain(), &a);
-}
-
-extern "C" void civ_trace_pop(void) { nvtxDomainRangePop(nvtx_domain()); }
 
 extern "C" int civ_cuda_device_count(char *name, size_t name_len, char *why, size_t why_len)
 {
