@@ -1,92 +1,18 @@
+/* A study file loaded into a civ_study: every field read, checked and reported by name (file, field,
+ * value) when wrong; the model's parameters with the study's overrides. */
 #include "host/study/study.h"
 
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "host/study/study_files.h"
+#include "host/util/date.h"
+#include "host/util/json_util.h"
 #include "llm_bridge/prompt.h"
 #include "models/covid/covid_params.h"
-#include "host/util/date.h"
-#include "host/util/file.h"
-#include "host/util/json_util.h"
-
-#define MAX_BASE_DEPTH 8
-
-static char *dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    char *d = strdup(dirname(copy));
-    free(copy);
-    return d;
-}
-
-static char *join_path(const char *dir, const char *p)
-{
-    if (p[0] == '/') return strdup(p);
-    size_t n = strlen(dir) + strlen(p) + 2;
-    char *out = civ_xmalloc(n);
-    snprintf(out, n, "%s/%s", dir, p);
-    return out;
-}
-
-/* Makes a string field at obj.key absolute relative to dir (if present and a string). */
-static void absolutize(cJSON *obj, const char *key, const char *dir)
-{
-    cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-    if (!cJSON_IsString(v) || !v->valuestring[0]) return;
-    char *abs = join_path(dir, v->valuestring);
-    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(abs));
-    free(abs);
-}
 
 static cJSON *child(cJSON *o, const char *k) { return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL; }
-
-/* Input paths in a study are relative to the file that names them. */
-static void absolutize_inputs(cJSON *j, const char *dir)
-{
-    absolutize(j, "model", dir);
-    cJSON *pop = child(j, "population");
-    absolutize(pop, "file", dir);
-    absolutize(child(pop, "synthesize"), "data_dir", dir);
-    absolutize(child(child(j, "contacts"), "matrices"), "file", dir);
-    absolutize(child(j, "observed"), "file", dir);
-    cJSON *llm = child(child(j, "behavior"), "llm");
-    absolutize(llm, "system_prompt", dir);
-    absolutize(llm, "user_prompt", dir);
-    absolutize(llm, "cache", dir);
-    absolutize(llm, "replay", dir);
-}
-
-/* An input named by a study field must exist and be readable (a directory when want_dir), so the
- * error names the field rather than only the resolved path. */
-static civ_status need_input(const civ_jctx *c, const char *field, const char *path, bool want_dir)
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0 || access(path, R_OK) != 0)
-        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", c->file, field, path);
-    if (want_dir != (S_ISDIR(sb.st_mode) != 0))
-        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": %s", c->file, field, path,
-                        want_dir ? "not a directory (expected the data directory)" : "is a directory, expected a file");
-    return CIV_OK;
-}
-
-/* A text file named by a study field, trailing newlines and spaces cut; NULL with the error set. */
-static char *read_text(const civ_jctx *c, const char *field, const char *path)
-{
-    if (need_input(c, field, path, false)) return NULL;
-    size_t got;
-    char *buf = civ_read_file(path, &got);
-    if (!buf) {
-        civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", c->file, field, path);
-        return NULL;
-    }
-    while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
-    return buf;
-}
 
 /* behavior.llm and the mode; templates are loaded and checked here so a bad one fails before any work. */
 static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, const civ_study_overrides *ov, civ_study *s)
@@ -147,55 +73,20 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
     if (s->behavior_mode == CIV_BEHAVIOR_REPLAY && !replay)
         return civ_fail(c->err, CIV_ERR_INPUT, "%s: behavior mode replay needs a recorded answer file "
                         "('behavior.llm.replay' or --llm replay FILE)", c->file);
-    char *dir = dir_of(c->file);
+    char *dir = civ_study_dir_of(c->file);
     L->base_url = base_url ? strdup(base_url) : NULL;
     L->model = model ? strdup(model) : NULL;
     L->api_key_env = strdup(key_env);
     L->system_prompt_file = sys ? strdup(sys) : strdup(CIVITAS_PROMPT_DIR "/system.txt");
     L->user_prompt_file = usr ? strdup(usr) : strdup(CIVITAS_PROMPT_DIR "/user.txt");
-    L->cache_file = cache ? strdup(cache) : join_path(dir, "llm_cache.jsonl");
+    L->cache_file = cache ? strdup(cache) : civ_study_join_path(dir, "llm_cache.jsonl");
     L->replay_file = replay ? strdup(replay) : NULL;
     free(dir);
-    if (!(L->system_prompt = read_text(c, "behavior.llm.system_prompt", L->system_prompt_file)) ||
-        !(L->user_prompt = read_text(c, "behavior.llm.user_prompt", L->user_prompt_file)) ||
+    if (!(L->system_prompt = civ_study_read_text(c, "behavior.llm.system_prompt", L->system_prompt_file)) ||
+        !(L->user_prompt = civ_study_read_text(c, "behavior.llm.user_prompt", L->user_prompt_file)) ||
         civ_prompt_check(L->system_prompt, L->system_prompt_file, c->err) ||
         civ_prompt_check(L->user_prompt, L->user_prompt_file, c->err))
         return c->err->status;
-    return CIV_OK;
-}
-
-static civ_status load_merged(const char *path, int depth, cJSON **out, civ_error *err)
-{
-    if (depth > MAX_BASE_DEPTH)
-        return civ_fail(err, CIV_ERR_INPUT, "%s: 'base' chain deeper than %d files (a cycle?)", path, MAX_BASE_DEPTH);
-    cJSON *j = NULL;
-    civ_status st = civ_json_load(path, &j, err);
-    if (st) return st;
-    char *dir = dir_of(path);
-    absolutize_inputs(j, dir);
-    cJSON *base = cJSON_GetObjectItemCaseSensitive(j, "base");
-    if (base) {
-        if (!cJSON_IsString(base) || !base->valuestring[0]) {
-            free(dir);
-            st = civ_fail(err, CIV_ERR_INPUT, "%s: field 'base' must name a study file, got %s", path, civ_json_repr(base));
-            cJSON_Delete(j);
-            return st;
-        }
-        char *bpath = join_path(dir, base->valuestring);
-        cJSON *b = NULL;
-        const civ_jctx c = {path, err};
-        if ((st = need_input(&c, "base", bpath, false)) || (st = load_merged(bpath, depth + 1, &b, err))) {
-            free(bpath); free(dir); cJSON_Delete(j);
-            return st;
-        }
-        free(bpath);
-        cJSON_DeleteItemFromObjectCaseSensitive(j, "base");
-        civ_json_merge_patch(b, j);
-        cJSON_Delete(j);
-        j = b;
-    }
-    free(dir);
-    *out = j;
     return CIV_OK;
 }
 
@@ -321,45 +212,6 @@ static civ_status read_interventions(civ_jctx *c, const cJSON *arr, civ_study *s
     return CIV_OK;
 }
 
-/* obj.key = item, replacing or adding (cJSON's Replace leaves a missing key alone and the item unowned) */
-static void set_item(cJSON *obj, const char *key, cJSON *item)
-{
-    if (cJSON_GetObjectItemCaseSensitive(obj, key)) cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
-    else cJSON_AddItemToObject(obj, key, item);
-}
-
-static civ_status apply_overrides(cJSON *j, const civ_study_overrides *ov, const char *file, civ_error *err)
-{
-    if (!ov) return CIV_OK;
-    if (ov->steps >= 0) set_item(j, "steps", cJSON_CreateNumber((double)ov->steps));
-    if (ov->seed >= 0) set_item(j, "seed", cJSON_CreateNumber((double)ov->seed));
-    cJSON *pop = cJSON_GetObjectItemCaseSensitive(j, "population");
-    if (ov->population) {
-        char cwd[PATH_MAX] = ".";
-        if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, ".");
-        char *abs = join_path(cwd, ov->population);
-        cJSON *np = cJSON_CreateObject();
-        cJSON_AddStringToObject(np, "file", abs);
-        free(abs);
-        set_item(j, "population", np);
-        pop = np;
-    }
-    if (ov->scale >= 0) {
-        cJSON *syn = child(pop, "synthesize");
-        if (!syn)
-            return civ_fail(err, CIV_ERR_USAGE, "--scale applies to synthesized populations, but %s loads a population file",
-                            file);
-        /* a malformed 'synthesize' is reported by the validation below, naming the field */
-        if (cJSON_IsObject(syn)) set_item(syn, "scale", cJSON_CreateNumber(ov->scale));
-    }
-    if (ov->output) {
-        cJSON *out = cJSON_GetObjectItemCaseSensitive(j, "output");
-        if (!out) { out = cJSON_CreateObject(); cJSON_AddItemToObject(j, "output", out); }
-        if (cJSON_IsObject(out)) set_item(out, "file", cJSON_CreateString(ov->output));   /* else reported below */
-    }
-    return CIV_OK;
-}
-
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 static bool ov_quiet(const civ_study_overrides *ov) { return ov && ov->quiet; }
 
@@ -368,14 +220,14 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     memset(s, 0, sizeof *s);
     s->study_file = strdup(path);
     cJSON *j = NULL;
-    civ_status st = load_merged(path, 0, &j, err);
+    civ_status st = civ_study_read_merged(path, &j, err);
     if (st) return st;
     s->resolved = j;
     /* snapshot dates are checked against the study's own length: a shorter
        --steps run simply does not reach the later ones */
     const cJSON *own_steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
     int file_steps = cJSON_IsNumber(own_steps) ? own_steps->valueint : 0;
-    if ((st = apply_overrides(j, ov, path, err))) return st;
+    if ((st = civ_study_apply_overrides(j, ov, path, err))) return st;
     civ_jctx c = {path, err};
 
     static const char *const top[] = {"name", "description", "model", "parameters", "population",
@@ -396,7 +248,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     /* model parameters with study overrides */
     const cJSON *povr = NULL;
     if (civ_json_object(&c, j, "", "parameters", false, &povr)) return err->status;
-    if ((st = need_input(&c, "model", s->model_file, false)) ||
+    if ((st = civ_study_need_input(&c, "model", s->model_file, false)) ||
         (st = civ_json_load(s->model_file, &s->model_json, err)))
         return st;
     if ((st = civ_covid_params_build(s->model_json, povr, s->model_file, path, &s->model, err))) return st;
@@ -419,7 +271,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
         return civ_fail(err, CIV_ERR_INPUT, "%s: field 'population' needs exactly one of 'file' or 'synthesize' "
                         "(a counterfactual replacing its base's population sets the other one to null)", path);
     /* from --population the loader's own message names the file given on the command line */
-    if (pfile && !(ov && ov->population) && need_input(&c, "population.file", pfile, false)) return err->status;
+    if (pfile && !(ov && ov->population) && civ_study_need_input(&c, "population.file", pfile, false)) return err->status;
     s->population_file = xstrdup(pfile);
     s->scale = 1.0; s->laus_year = 2020; s->laus_month = 2; s->population_seed = 1;
     if (syn) {
@@ -432,7 +284,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
             civ_json_int(&c, syn, "population.synthesize", "seed", 0, CIV_MAX_POPULATION_SEED, false, &pseed) ||
             civ_json_string(&c, syn, "population.synthesize", "employment_reference", false, &ref))
             return err->status;
-        if (need_input(&c, "population.synthesize.data_dir", dd, true)) return err->status;
+        if (civ_study_need_input(&c, "population.synthesize.data_dir", dd, true)) return err->status;
         s->data_dir = strdup(dd);
         s->population_seed = (uint64_t)pseed;
         if (ref && (sscanf(ref, "%4d-%2d", &s->laus_year, &s->laus_month) != 2 || s->laus_month < 1 ||
@@ -481,7 +333,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
             civ_json_string(&c, mat, "contacts.matrices", "file", true, &mf) ||
             civ_json_string(&c, mat, "contacts.matrices", "region_type", false, &rt))
             return err->status;
-        if (need_input(&c, "contacts.matrices.file", mf, false)) return err->status;
+        if (civ_study_need_input(&c, "contacts.matrices.file", mf, false)) return err->status;
         s->matrix_file = strdup(mf);
         s->region_type = strdup(rt);
         if ((st = civ_covid_load_prem(s->matrix_file, s->region_type, &s->model, err))) return st;
@@ -640,55 +492,10 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
         const char *of = NULL;
         if (civ_json_check_keys(&c, obs, "observed", k_obs) || civ_json_string(&c, obs, "observed", "file", true, &of))
             return err->status;
-        if (need_input(&c, "observed.file", of, false)) return err->status;
+        if (civ_study_need_input(&c, "observed.file", of, false)) return err->status;
         s->observed_file = strdup(of);
     }
     return CIV_OK;
-}
-
-void civ_study_policy(const civ_study *s, int day, uint64_t demand_yesterday, uint32_t n_agents,
-                      civ_policy *pol, double *comply_override)
-{
-    *pol = s->base_policy;
-    double capacity = s->test_capacity_per_100k;
-    *comply_override = -1;
-    for (int i = 0; i < s->n_iv && s->iv[i].day <= day; i++) {
-        const civ_intervention *v = &s->iv[i];
-        switch (v->type) {
-        case IV_SCHOOL_CLOSURE: pol->schools_closed = v->closed; break;
-        case IV_WORKPLACE_CLOSURE:
-            pol->work_closed = v->closed;
-            if (v->essential_share >= 0) pol->essential_share = (float)v->essential_share;
-            break;
-        case IV_COMMUNITY_CONTACTS: pol->community_factor = (float)v->factor; break;
-        case IV_TESTING:
-            if (v->seek_probability >= 0) pol->test_seek_probability = (float)v->seek_probability;
-            if (v->capacity_per_100k >= 0) capacity = v->capacity_per_100k;
-            if (v->result_delay_days >= 0) pol->test_delay_days = v->result_delay_days;
-            break;
-        case IV_ISOLATION_COMPLIANCE: *comply_override = v->probability; break;
-        case IV_TRANSMISSION: pol->beta = (float)v->beta; break;
-        }
-    }
-    /* transmission.after_stay_at_home: from the first workplace closure on (moves with it in counterfactuals) */
-    if (s->beta_after_stay_at_home >= 0)
-        for (int i = 0; i < s->n_iv && s->iv[i].day <= day; i++)
-            if (s->iv[i].type == IV_WORKPLACE_CLOSURE && s->iv[i].closed == 1) { pol->beta = (float)s->beta_after_stay_at_home; break; }
-    if (s->seek_scale != 1.0) {
-        double p = pol->test_seek_probability * s->seek_scale;
-        pol->test_seek_probability = (float)(p > 1 ? 1 : p);
-    }
-    pol->test_capacity_ratio = 1.0f;
-    if (capacity > 0 && demand_yesterday > 0) {
-        double cap = capacity * n_agents / 1e5;
-        if (cap < (double)demand_yesterday) pol->test_capacity_ratio = (float)(cap / (double)demand_yesterday);
-    }
-}
-
-void civ_age_band_label(const int *edges, int n, int b, char *buf, size_t len)
-{
-    if (b + 1 < n) snprintf(buf, len, "%d-%d", edges[b], edges[b + 1] - 1);
-    else snprintf(buf, len, "%d+", edges[b]);
 }
 
 char *civ_study_resolved_json(const civ_study *s)

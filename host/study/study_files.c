@@ -1,0 +1,165 @@
+/* Study files on disk: paths relative to the file that names them, input files that must exist, the
+ * chain of 'base' studies merged into one JSON document (JSON merge patch), and the command line's
+ * overrides applied to it. */
+#include "host/study/study_files.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/util/file.h"
+
+#define MAX_BASE_DEPTH 8
+
+char *civ_study_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    char *d = strdup(dirname(copy));
+    free(copy);
+    return d;
+}
+
+char *civ_study_join_path(const char *dir, const char *p)
+{
+    if (p[0] == '/') return strdup(p);
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *out = civ_xmalloc(n);
+    snprintf(out, n, "%s/%s", dir, p);
+    return out;
+}
+
+/* Makes a string field at obj.key absolute relative to dir (if present and a string). */
+static void absolutize(cJSON *obj, const char *key, const char *dir)
+{
+    cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    if (!cJSON_IsString(v) || !v->valuestring[0]) return;
+    char *abs = civ_study_join_path(dir, v->valuestring);
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(abs));
+    free(abs);
+}
+
+static cJSON *child(cJSON *o, const char *k) { return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL; }
+
+/* Input paths in a study are relative to the file that names them. */
+static void absolutize_inputs(cJSON *j, const char *dir)
+{
+    absolutize(j, "model", dir);
+    cJSON *pop = child(j, "population");
+    absolutize(pop, "file", dir);
+    absolutize(child(pop, "synthesize"), "data_dir", dir);
+    absolutize(child(child(j, "contacts"), "matrices"), "file", dir);
+    absolutize(child(j, "observed"), "file", dir);
+    cJSON *llm = child(child(j, "behavior"), "llm");
+    absolutize(llm, "system_prompt", dir);
+    absolutize(llm, "user_prompt", dir);
+    absolutize(llm, "cache", dir);
+    absolutize(llm, "replay", dir);
+}
+
+/* An input named by a study field must exist and be readable (a directory when want_dir), so the
+ * error names the field rather than only the resolved path. */
+civ_status civ_study_need_input(const civ_jctx *c, const char *field, const char *path, bool want_dir)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || access(path, R_OK) != 0)
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", c->file, field, path);
+    if (want_dir != (S_ISDIR(sb.st_mode) != 0))
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": %s", c->file, field, path,
+                        want_dir ? "not a directory (expected the data directory)" : "is a directory, expected a file");
+    return CIV_OK;
+}
+
+/* A text file named by a study field, trailing newlines and spaces cut; NULL with the error set. */
+char *civ_study_read_text(const civ_jctx *c, const char *field, const char *path)
+{
+    if (civ_study_need_input(c, field, path, false)) return NULL;
+    size_t got;
+    char *buf = civ_read_file(path, &got);
+    if (!buf) {
+        civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", c->file, field, path);
+        return NULL;
+    }
+    while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
+    return buf;
+}
+
+static civ_status load_merged(const char *path, int depth, cJSON **out, civ_error *err)
+{
+    if (depth > MAX_BASE_DEPTH)
+        return civ_fail(err, CIV_ERR_INPUT, "%s: 'base' chain deeper than %d files (a cycle?)", path, MAX_BASE_DEPTH);
+    cJSON *j = NULL;
+    civ_status st = civ_json_load(path, &j, err);
+    if (st) return st;
+    char *dir = civ_study_dir_of(path);
+    absolutize_inputs(j, dir);
+    cJSON *base = cJSON_GetObjectItemCaseSensitive(j, "base");
+    if (base) {
+        if (!cJSON_IsString(base) || !base->valuestring[0]) {
+            free(dir);
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: field 'base' must name a study file, got %s", path, civ_json_repr(base));
+            cJSON_Delete(j);
+            return st;
+        }
+        char *bpath = civ_study_join_path(dir, base->valuestring);
+        cJSON *b = NULL;
+        const civ_jctx c = {path, err};
+        if ((st = civ_study_need_input(&c, "base", bpath, false)) || (st = load_merged(bpath, depth + 1, &b, err))) {
+            free(bpath); free(dir); cJSON_Delete(j);
+            return st;
+        }
+        free(bpath);
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "base");
+        civ_json_merge_patch(b, j);
+        cJSON_Delete(j);
+        j = b;
+    }
+    free(dir);
+    *out = j;
+    return CIV_OK;
+}
+
+/* obj.key = item, replacing or adding (cJSON's Replace leaves a missing key alone and the item unowned) */
+static void set_item(cJSON *obj, const char *key, cJSON *item)
+{
+    if (cJSON_GetObjectItemCaseSensitive(obj, key)) cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+    else cJSON_AddItemToObject(obj, key, item);
+}
+
+civ_status civ_study_apply_overrides(cJSON *j, const civ_study_overrides *ov, const char *file, civ_error *err)
+{
+    if (!ov) return CIV_OK;
+    if (ov->steps >= 0) set_item(j, "steps", cJSON_CreateNumber((double)ov->steps));
+    if (ov->seed >= 0) set_item(j, "seed", cJSON_CreateNumber((double)ov->seed));
+    cJSON *pop = cJSON_GetObjectItemCaseSensitive(j, "population");
+    if (ov->population) {
+        char cwd[PATH_MAX] = ".";
+        if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, ".");
+        char *abs = civ_study_join_path(cwd, ov->population);
+        cJSON *np = cJSON_CreateObject();
+        cJSON_AddStringToObject(np, "file", abs);
+        free(abs);
+        set_item(j, "population", np);
+        pop = np;
+    }
+    if (ov->scale >= 0) {
+        cJSON *syn = child(pop, "synthesize");
+        if (!syn)
+            return civ_fail(err, CIV_ERR_USAGE, "--scale applies to synthesized populations, but %s loads a population file",
+                            file);
+        /* a malformed 'synthesize' is reported by the validation below, naming the field */
+        if (cJSON_IsObject(syn)) set_item(syn, "scale", cJSON_CreateNumber(ov->scale));
+    }
+    if (ov->output) {
+        cJSON *out = cJSON_GetObjectItemCaseSensitive(j, "output");
+        if (!out) { out = cJSON_CreateObject(); cJSON_AddItemToObject(j, "output", out); }
+        if (cJSON_IsObject(out)) set_item(out, "file", cJSON_CreateString(ov->output));   /* else reported below */
+    }
+    return CIV_OK;
+}
+
+
+civ_status civ_study_read_merged(const char *path, cJSON **out, civ_error *err) { return load_merged(path, 0, out, err); }

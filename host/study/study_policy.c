@@ -1,0 +1,51 @@
+/* What is in force on a given day: the study's baseline policy with its interventions applied in date
+ * order, the stay-at-home transmission scale, test seeking and the testing capacity ratio. */
+#include <stdio.h>
+
+#include "host/study/study.h"
+
+void civ_study_policy(const civ_study *s, int day, uint64_t demand_yesterday, uint32_t n_agents,
+                      civ_policy *pol, double *comply_override)
+{
+    *pol = s->base_policy;
+    double capacity = s->test_capacity_per_100k;
+    *comply_override = -1;
+    for (int i = 0; i < s->n_iv && s->iv[i].day <= day; i++) {
+        const civ_intervention *v = &s->iv[i];
+        switch (v->type) {
+        case IV_SCHOOL_CLOSURE: pol->schools_closed = v->closed; break;
+        case IV_WORKPLACE_CLOSURE:
+            pol->work_closed = v->closed;
+            if (v->essential_share >= 0) pol->essential_share = (float)v->essential_share;
+            break;
+        case IV_COMMUNITY_CONTACTS: pol->community_factor = (float)v->factor; break;
+        case IV_TESTING:
+            if (v->seek_probability >= 0) pol->test_seek_probability = (float)v->seek_probability;
+            if (v->capacity_per_100k >= 0) capacity = v->capacity_per_100k;
+            if (v->result_delay_days >= 0) pol->test_delay_days = v->result_delay_days;
+            break;
+        case IV_ISOLATION_COMPLIANCE: *comply_override = v->probability; break;
+        case IV_TRANSMISSION: pol->beta = (float)v->beta; break;
+        }
+    }
+    /* transmission.after_stay_at_home: from the first workplace closure on (moves with it in counterfactuals) */
+    if (s->beta_after_stay_at_home >= 0)
+        for (int i = 0; i < s->n_iv && s->iv[i].day <= day; i++)
+            if (s->iv[i].type == IV_WORKPLACE_CLOSURE && s->iv[i].closed == 1) { pol->beta = (float)s->beta_after_stay_at_home; break; }
+    if (s->seek_scale != 1.0) {
+        double p = pol->test_seek_probability * s->seek_scale;
+        pol->test_seek_probability = (float)(p > 1 ? 1 : p);
+    }
+    pol->test_capacity_ratio = 1.0f;
+    if (capacity > 0 && demand_yesterday > 0) {
+        double cap = capacity * n_agents / 1e5;
+        if (cap < (double)demand_yesterday) pol->test_capacity_ratio = (float)(cap / (double)demand_yesterday);
+    }
+}
+
+void civ_age_band_label(const int *edges, int n, int b, char *buf, size_t len)
+{
+    if (b + 1 < n) snprintf(buf, len, "%d-%d", edges[b], edges[b + 1] - 1);
+    else snprintf(buf, len, "%d+", edges[b]);
+}
+
