@@ -271,10 +271,33 @@ class CliErrors(unittest.TestCase):
         self.assertTrue(os.path.exists(self.out))
 
     def test_help_everywhere(self):
-        for cmd in (["--help"], ["run", "--help"], ["synth", "--help"], ["info", "--help"], ["plot", "--help"]):
+        for cmd in (["--help"], ["run", "--help"], ["synth", "--help"], ["info", "--help"], ["plot", "--help"],
+                    ["ensemble", "--help"], ["calibrate", "--help"], ["report", "--help"], ["version", "--help"]):
             rc, out, err = civitas(*cmd)
             self.assertEqual(rc, 0, cmd)
             self.assertIn("usage: civitas", out)
+            self.assertNotIn("civitas 0.", out, f"{cmd}: printed the version instead of the help")
+
+    def test_help_gives_ranges_and_did_you_mean(self):
+        # every numeric option's range is in the help, so a refused value can be corrected from it
+        rc, out, _ = civitas("calibrate", "--help")
+        self.assertIn("--max-evaluations N", out)
+        self.assertIn("(5 to 10000; default: 60)", out)
+        rc, out, _ = civitas("run", "--help")
+        self.assertIn("(1 to 3650; default: the study's)", out)
+        for cmd in ("run", "synth", "ensemble", "calibrate", "report", "plot", "info", "version"):
+            rc, out, _ = civitas(cmd, "--help")
+            self.assertNotIn(ARGS.source, out, f"{cmd} --help names a path of the build machine")
+        # a mistyped option or command names the closest one
+        rc, out, err = civitas("run", self.base, "--scael", "0.1")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("unknown option '--scael' for 'run'; did you mean '--scale'?", err)
+        rc, out, err = civitas("ensembel", "x.json")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("unknown command 'ensembel'; did you mean 'ensemble'?", err)
+        rc, out, err = civitas("run", self.base, "--steps=0")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--steps '0': expected 1..3650", err)
 
     def test_info_and_plot_bad_files(self):
         rc, out, err = civitas("info", os.path.join(self.dir, "none.h5"))
