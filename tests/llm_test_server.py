@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 STATE = {"mode": "ok", "go_to_work": 0.1, "status": 500, "count": 0, "retry_after": 1, "delay": 0.0}
 STATS = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": []}
+HUGE = {}   # size -> body bytes
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -39,7 +40,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body, headers=None):
-        data = json.dumps(body).encode()
+        self.send_bytes(status, json.dumps(body).encode(), headers)
+
+    def send_bytes(self, status, data, headers=None):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -84,8 +87,11 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if st["delay"] or mode == "slow":
                 time.sleep(st["delay"] or 5.0)
-            if mode == "huge":
-                self.reply(200, {"padding": "x" * int(st.get("size", 17 << 20))})
+            if mode == "huge":   # built once: serialising 17 MiB per request is slow on a loaded machine
+                size = int(st.get("size", 17 << 20))
+                if size not in HUGE:
+                    HUGE[size] = b'{"padding": "' + b"x" * size + b'"}'
+                self.send_bytes(200, HUGE[size])
                 return
             if mode == "status":
                 self.reply(st["status"], {"error": {"message": "scripted failure"}})

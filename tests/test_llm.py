@@ -217,8 +217,11 @@ class Bridge(unittest.TestCase):
         self.assertEqual(self.stats()["requests"], 2 * ARCHETYPES_WITH_AGENTS * SAMPLES)
 
     def test_oversized_response_cut_off(self):
+        # a generous timeout: on a loaded machine 16 MiB may take seconds to arrive, and a timeout would be
+        # retried (the request asked twice) instead of the body being cut off
         self.control(mode="huge")
-        path = self.study(llm={"samples": 1, "validation_retries": 0}, name="huge.json",
+        path = self.study(llm={"samples": 1, "validation_retries": 0, "timeout_s": 300, "deadline_s": 600},
+                          name="huge.json",
                           behavior={"archetypes": {"age_bands": [0], "borough": False}})
         out = os.path.join(self.dir, "huge.h5")
         p = self.civitas("run", path, "--steps", "1", "-o", out)
