@@ -1,5 +1,6 @@
 #include "engine.h"
 #include "trace.h"
+#include "run.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,7 @@ civ_status civ_engine_start_bridge(civ_engine *e, int quiet, civ_error *err)
     e->bridge = civ_xcalloc(1, sizeof *e->bridge);
     civ_status st = civ_bridge_init(e->bridge, e->study, &e->table, e->agents_per_archetype, quiet, err);
     if (st) { civ_bridge_free(e->bridge); free(e->bridge); e->bridge = NULL; }
+    else e->bridge->cancel = &civ_interrupted;   /* Ctrl-C aborts a refresh's requests, not only the next day */
     return st;
 }
 

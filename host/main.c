@@ -1,6 +1,6 @@
 /* civitas command-line interface. Exit codes: 0 success, 1 runtime failure,
  * 2 usage error, 3 bad input (study/config/population/data), 4 I/O error,
- * 5 requested backend unavailable, 130 interrupted. */
+ * 5 requested backend unavailable or LLM server misconfigured, 130 interrupted. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -42,7 +42,7 @@ static const char *usage_main =
     "  version            print the version\n"
     "\n"
     "'civitas <command> --help' describes each command.\n"
-    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input, 4 I/O, 5 backend unavailable, 130 interrupted\n";
+    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input, 4 I/O, 5 backend or LLM server unavailable, 130 interrupted\n";
 
 static const char *usage_run =
     "usage: civitas run STUDY.json [options]\n"

@@ -193,6 +193,11 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
              e.day, wall, e.day ? sim / e.day : 0.0, sim > 0 ? (double)pop.n_agents * e.day / sim : 0.0,
              e.day ? 1e3 * write / e.day : 0.0);
     civ_bar_end(&pr, summary);
+    if (st == CIV_ERR_INTERRUPTED) {   /* a signal cut an LLM refresh short: an interrupt like any other */
+        civ_interrupted = 1;
+        *err = (civ_error){0};
+        st = CIV_OK;
+    }
     if (st) {
         char msg[sizeof err->msg + 16];
         snprintf(msg, sizeof msg, "failed: %s", err->msg);
