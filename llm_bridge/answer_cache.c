@@ -9,6 +9,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "text_clean.h"
+
 uint64_t civ_cache_key(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -16,7 +18,7 @@ uint64_t civ_cache_key(const char *s)
     return h ? h : 1;
 }
 
-static void insert(civ_answer_cache *c, uint64_t key, char *content, char *error)
+static void insert(civ_answer_cache *c, uint64_t key, char *content, char *error, unsigned flags)
 {
     if (2 * (c->count + 1) > c->cap) {
         size_t ncap = c->cap ? 2 * c->cap : 1024;
@@ -42,6 +44,7 @@ static void insert(civ_answer_cache *c, uint64_t key, char *content, char *error
     c->slots[j].key = key;
     c->slots[j].content = content;
     c->slots[j].error = error;
+    c->slots[j].flags = flags;
 }
 
 /* Writes all of buf at the end of the file, under an exclusive lock: processes sharing one cache
@@ -114,6 +117,7 @@ civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist,
             cJSON *k = j ? cJSON_GetObjectItemCaseSensitive(j, "key") : NULL;
             cJSON *ct = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;
             cJSON *er = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+            cJSON *fin = j ? cJSON_GetObjectItemCaseSensitive(j, "finish_reason") : NULL;
             uint64_t key = 0;
             if (!cJSON_IsString(k) || sscanf(k->valuestring, "%" SCNx64, &key) != 1 || !key ||
                 (!cJSON_IsString(ct) && !cJSON_IsString(er))) {
@@ -128,8 +132,11 @@ civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist,
                 return civ_fail(err, CIV_ERR_INPUT, "%s:%d: not an LLM answer record (expected {\"key\", \"content\"|\"error\", ...})",
                                 path, lineno);
             }
-            insert(c, key, cJSON_IsString(ct) ? strdup(ct->valuestring) : NULL,
-                   cJSON_IsString(er) ? strdup(er->valuestring) : NULL);
+            /* files written before answers were cleaned may hold invalid UTF-8: clean on the way in */
+            unsigned flags = (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "final")) ? CIV_CACHE_FINAL : 0) |
+                             (cJSON_IsString(fin) && strcmp(fin->valuestring, "length") == 0 ? CIV_CACHE_CUT_OFF : 0);
+            insert(c, key, cJSON_IsString(ct) ? civ_text_clean(ct->valuestring, NULL, NULL) : NULL,
+                   cJSON_IsString(er) ? civ_text_clean(er->valuestring, NULL, NULL) : NULL, flags);
             cJSON_Delete(j);
         }
         free(line);
@@ -157,7 +164,13 @@ const civ_cache_entry *civ_cache_get(const civ_answer_cache *c, uint64_t key)
 
 void civ_cache_put(civ_answer_cache *c, uint64_t key, const char *request, const char *content, const char *error)
 {
-    insert(c, key, content ? strdup(content) : NULL, error ? strdup(error) : NULL);
+    civ_cache_put_flags(c, key, request, content, error, 0);
+}
+
+void civ_cache_put_flags(civ_answer_cache *c, uint64_t key, const char *request, const char *content,
+                         const char *error, unsigned flags)
+{
+    insert(c, key, content ? strdup(content) : NULL, error ? strdup(error) : NULL, flags);
     if (!c->writable) return;
     cJSON *j = cJSON_CreateObject();
     char hex[17];
@@ -167,6 +180,8 @@ void civ_cache_put(civ_answer_cache *c, uint64_t key, const char *request, const
     if (req) cJSON_AddItemToObject(j, "request", req);
     if (content) cJSON_AddStringToObject(j, "content", content);
     if (error) cJSON_AddStringToObject(j, "error", error);
+    if (flags & CIV_CACHE_FINAL) cJSON_AddTrueToObject(j, "final");
+    if (flags & CIV_CACHE_CUT_OFF) cJSON_AddStringToObject(j, "finish_reason", "length");
     char *text = cJSON_PrintUnformatted(j);
     size_t len = strlen(text);
     char *line = civ_xmalloc(len + 1);

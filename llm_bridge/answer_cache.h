@@ -10,10 +10,18 @@
 
 #include "host/util/error.h"
 
+/* Record flags (JSON fields "final": true and "finish_reason": "length"). */
+enum {
+    CIV_CACHE_FINAL = 1,     /* a failure that asking again cannot change (refused request, configuration error,
+                                refresh deadline): the bridge does not re-ask it in a validation round */
+    CIV_CACHE_CUT_OFF = 2    /* the server cut the answer off at max_tokens */
+};
+
 typedef struct {
     uint64_t key;
     char *content;   /* answer text, or NULL for a recorded failure */
     char *error;     /* failure reason, or NULL */
+    unsigned flags;  /* CIV_CACHE_* */
 } civ_cache_entry;
 
 typedef struct {
@@ -33,6 +41,8 @@ civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist,
 const civ_cache_entry *civ_cache_get(const civ_answer_cache *c, uint64_t key);
 /* Stores and appends one line (request kept in the file for inspection). */
 void civ_cache_put(civ_answer_cache *c, uint64_t key, const char *request, const char *content, const char *error);
+void civ_cache_put_flags(civ_answer_cache *c, uint64_t key, const char *request, const char *content,
+                         const char *error, unsigned flags);
 void civ_cache_close(civ_answer_cache *c);
 
 #endif

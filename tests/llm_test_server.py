@@ -4,28 +4,72 @@ returns SCRIPTED answers for tests. It runs no model: its answers are fixed
 rules, labelled as such in every reply, and must never be presented as a
 model's. Binds 127.0.0.1 on a free port and prints "PORT <n>" on stdout.
 
+Only POST /v1/chat/completions answers; any other path gets 404
+{"detail": "Not Found"}, as vLLM's FastAPI server does.
+
 Behaviour is switched at run time with POST /control {"mode": ..., ...}:
-  ok         valid answers: go_to_work = <go_to_work> (default 0.1), others 0.9/0.8
-  status     every request answered with HTTP <status> (e.g. 500)
+  ok         valid answers: go_to_work = <go_to_work> (default 0.1), comply_isolation 0.8, and
+             isolate_if_symptomatic between 0.5 and 0.9 depending on the prompt (so archetypes differ)
+  constant   the same valid answer for every prompt (degenerate)
+  per_group  isolate_if_symptomatic depends on the archetype's description only (the same every refresh)
+  status     every request answered with HTTP <status> (e.g. 500) and an OpenAI-style error
+  detail     HTTP <status> with a FastAPI-style {"detail": [{"loc", "msg"}]} body
+  auth       401 with the token echoed in the message unless "Authorization: Bearer <key>"; then ok
+  echo       HTTP <status> whose message quotes the request's Authorization header
+  echo_answer valid answers whose reasoning quotes the request's Authorization header
   429        the first <count> requests get 429 with Retry-After: <retry_after>, then ok
-  flaky      every other request gets 500, the rest ok
-  slow       sleeps <delay> s, then ok (delay also applies in ok mode when set)
+  flaky      every other request gets 503, the rest ok
+  slow       sleeps <delay> s (default 5), then ok (delay also applies in other modes when set)
+  trickle    HTTP 200 whose body comes one byte every <interval> s (default 0.2)
   malformed  content is not JSON
   schema     content lacks comply_isolation
   range      go_to_work = 1.7
+  fenced     the valid JSON inside a ```json code fence
+  think      a <think> block (holding a decoy JSON object) before the valid JSON
+  prose      a sentence before the valid JSON and another after it
+  error200   HTTP 200 carrying {"error": {"message"}}
+  refusal    HTTP 200 with content null and a refusal
+  length     HTTP 200 with the JSON cut off and finish_reason "length"
+  utf8       valid answers whose reasoning holds two bytes that are not UTF-8
+  redirect   307 to <port>/elsewhere/v1/chat/completions
   huge       HTTP 200 with a body of <size> bytes (default 17 MiB) that is no chat completion
-GET /stats returns {"requests", "max_in_flight", "auth", "modes_seen"}; POST /control resets it.
+Every chat completion reports usage: prompt_tokens = characters of the messages // 4, completion_tokens =
+characters of the content // 4 (totals in /stats).
+GET /stats returns {"requests", "max_in_flight", "in_flight", "auth", "last_request", "prompt_tokens",
+"completion_tokens"}; POST /control resets it, and requests still running from before the reset (a slow
+reply whose client has gone) stop and no longer count.
 """
 import json
 import socket
 import sys
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"mode": "ok", "go_to_work": 0.1, "status": 500, "count": 0, "retry_after": 1, "delay": 0.0}
-STATS = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": []}
+DEFAULTS = {"mode": "ok", "go_to_work": 0.1, "status": 500, "count": 0, "retry_after": 1, "delay": 0.0,
+            "interval": 0.2, "key": ""}
+STATE = dict(DEFAULTS, gen=0)
+STATS = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": [], "last_request": None,
+         "prompt_tokens": 0, "completion_tokens": 0}
+GENERATION = [0]   # bumped by every /control: requests of an earlier generation are abandoned
+HUGE = {}   # size -> body bytes, built once
+
+
+def wait(seconds, gen):
+    """Sleeps in short slices; False when /control reset the server meanwhile (the request is abandoned)."""
+    end = time.time() + seconds
+    while time.time() < end:
+        if STATE["gen"] != gen:
+            return False
+        time.sleep(min(0.05, max(0.0, end - time.time())))
+    return STATE["gen"] == gen
+
+
+def shade(text):
+    """A number in [0.5, 0.9] that depends on text (crc32: the same in every process)."""
+    return 0.5 + (zlib.crc32(text.encode()) % 41) / 100.0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -38,8 +82,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def reply(self, status, body, headers=None):
-        data = json.dumps(body).encode()
+    def send_bytes(self, status, data, headers=None):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -48,6 +91,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def reply(self, status, body, headers=None):
+        self.send_bytes(status, json.dumps(body).encode(), headers)
+
     def do_GET(self):
         if self.path == "/v1/models":
             self.reply(200, {"object": "list", "data": [{"id": "civitas-test-server", "object": "model"}]})
@@ -55,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 self.reply(200, dict(STATS))
         else:
-            self.reply(404, {"error": "not found"})
+            self.reply(404, {"detail": "Not Found"})
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
@@ -63,54 +109,126 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control":
             with LOCK:
                 STATE.clear()
-                STATE.update({"mode": "ok", "go_to_work": 0.1, "status": 500, "count": 0, "retry_after": 1, "delay": 0.0})
+                STATE.update(DEFAULTS)
                 STATE.update(json.loads(raw or b"{}"))
-                STATS.update({"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": []})
+                GENERATION[0] += 1
+                STATE["gen"] = GENERATION[0]
+                STATS.update({"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": [], "last_request": None,
+                              "prompt_tokens": 0, "completion_tokens": 0})
             self.reply(200, {"ok": True})
             return
         if self.path != "/v1/chat/completions":
-            self.reply(404, {"error": "not found"})
+            self.reply(404, {"detail": "Not Found"})
             return
         req = json.loads(raw)
         with LOCK:
+            st = dict(STATE)
             STATS["requests"] += 1
             n = STATS["requests"]
             STATS["in_flight"] += 1
             STATS["max_in_flight"] = max(STATS["max_in_flight"], STATS["in_flight"])
+            STATS["last_request"] = req
             auth = self.headers.get("Authorization")
             if auth and auth not in STATS["auth"]:
                 STATS["auth"].append(auth)
-            mode, st = STATE["mode"], dict(STATE)
         try:
-            if st["delay"] or mode == "slow":
-                time.sleep(st["delay"] or 5.0)
-            if mode == "huge":
-                self.reply(200, {"padding": "x" * int(st.get("size", 17 << 20))})
-                return
-            if mode == "status":
-                self.reply(st["status"], {"error": {"message": "scripted failure"}})
-                return
-            if mode == "429" and n <= st["count"]:
-                self.reply(429, {"error": {"message": "rate limited (scripted)"}}, {"Retry-After": str(st["retry_after"])})
-                return
-            if mode == "flaky" and n % 2 == 1:
-                self.reply(503, {"error": {"message": "overloaded (scripted)"}})
-                return
-            answer = {"isolate_if_symptomatic": 0.9, "go_to_work": st["go_to_work"], "comply_isolation": 0.8,
-                      "reasoning": "scripted test answer (not a model)"}
-            if mode == "schema":
-                del answer["comply_isolation"]
-            if mode == "range":
-                answer["go_to_work"] = 1.7
-            content = "I think they would stay home." if mode == "malformed" else json.dumps(answer)
-            self.reply(200, {"id": f"test-{n}", "object": "chat.completion", "created": int(time.time()),
-                             "model": "civitas-test-server",
-                             "choices": [{"index": 0, "finish_reason": "stop",
-                                          "message": {"role": "assistant", "content": content}}],
-                             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})
+            self.answer(req, st, n, auth)
         finally:
             with LOCK:
-                STATS["in_flight"] -= 1
+                if STATE["gen"] == st["gen"]:
+                    STATS["in_flight"] -= 1
+
+    def answer(self, req, st, n, auth):
+        mode, gen = st["mode"], st["gen"]
+        if (st["delay"] or mode == "slow") and not wait(st["delay"] or 5.0, gen):
+            return
+        if mode == "huge":
+            size = int(st.get("size", 17 << 20))
+            if size not in HUGE:
+                HUGE[size] = b'{"padding": "' + b"x" * size + b'"}'
+            self.send_bytes(200, HUGE[size])
+            return
+        if mode == "status":
+            self.reply(st["status"], {"error": {"message": "scripted failure"}})
+            return
+        if mode == "detail":
+            self.reply(st["status"], {"detail": [{"loc": ["body", "max_tokens"], "msg": "scripted validation failure",
+                                                  "type": "value_error"}]})
+            return
+        if mode == "echo":
+            self.reply(st["status"], {"error": {"message": f"scripted failure; the request said Authorization: {auth}"}})
+            return
+        if mode == "auth" and auth != f"Bearer {st['key']}":
+            token = (auth or "").removeprefix("Bearer ")
+            self.reply(401, {"error": {"message": f"Incorrect API key provided: {token} (scripted)",
+                                       "type": "invalid_request_error", "code": "invalid_api_key"}})
+            return
+        if mode == "redirect":
+            port = self.server.server_address[1]
+            self.send_bytes(307, b"", {"Location": f"http://127.0.0.1:{port}/elsewhere/v1/chat/completions"})
+            return
+        if mode == "429" and n <= st["count"]:
+            self.reply(429, {"error": {"message": "rate limited (scripted)"}}, {"Retry-After": str(st["retry_after"])})
+            return
+        if mode == "flaky" and n % 2 == 1:
+            self.reply(503, {"error": {"message": "overloaded (scripted)"}})
+            return
+        if mode == "error200":
+            self.reply(200, {"error": {"message": "scripted error inside a 200 reply", "type": "server_error"}})
+            return
+        if mode == "trickle":
+            body = b'{"choices": [{"message": {"content": "scripted trickle"}}]}' + b" " * 4096
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for k in range(len(body)):
+                if not wait(st["interval"], gen):
+                    return
+                self.wfile.write(body[k:k + 1])
+                self.wfile.flush()
+            return
+        user = next((m["content"] for m in req["messages"] if m["role"] == "user"), "")
+        group = next((line for line in user.splitlines() if line.startswith("Consider a")), user)
+        isolate = {"constant": 0.9, "per_group": shade(group)}.get(mode, shade(user))
+        answer = {"isolate_if_symptomatic": isolate, "go_to_work": st["go_to_work"], "comply_isolation": 0.8,
+                  "reasoning": "scripted test answer (not a model)"}
+        if mode == "schema":
+            del answer["comply_isolation"]
+        if mode == "range":
+            answer["go_to_work"] = 1.7
+        if mode == "echo_answer":
+            answer["reasoning"] += f"; the request said Authorization: {auth}"
+        if mode == "utf8":
+            answer["reasoning"] += " @BAD@"
+        content = json.dumps(answer)
+        finish = "stop"
+        if mode == "malformed":
+            content = "I think they would stay home."
+        elif mode == "fenced":
+            content = "```json\n" + content + "\n```"
+        elif mode == "think":
+            content = ('<think>\nA first guess: {"isolate_if_symptomatic": 0.01, "go_to_work": 0.99, '
+                       '"comply_isolation": 0.01}. On reflection, no.\n</think>\n\n' + content)
+        elif mode == "prose":
+            content = "Here is my estimate for this group:\n" + content + "\nThese are scripted numbers."
+        elif mode == "length":
+            content, finish = content[:40], "length"
+        message = {"role": "assistant", "content": content}
+        if mode == "refusal":
+            message = {"role": "assistant", "content": None, "refusal": "I can't help with that (scripted refusal)"}
+        prompt_tokens = sum(len(m["content"]) for m in req["messages"]) // 4
+        completion_tokens = len(content) // 4
+        with LOCK:
+            if STATE["gen"] == gen:
+                STATS["prompt_tokens"] += prompt_tokens
+                STATS["completion_tokens"] += completion_tokens
+        data = json.dumps({"id": f"test-{n}", "object": "chat.completion", "created": int(time.time()),
+                           "model": "civitas-test-server",
+                           "choices": [{"index": 0, "finish_reason": finish, "message": message}],
+                           "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                                     "total_tokens": prompt_tokens + completion_tokens}}).encode()
+        self.send_bytes(200, data.replace(b"@BAD@", b"\xff\xfe"))
 
 
 class Server(ThreadingHTTPServer):

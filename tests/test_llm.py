@@ -4,9 +4,18 @@ OpenAI chat-completions protocol with scripted answers (no model runs here;
 nothing below is a model's answer): the refresh cycle changing behaviour in a
 running simulation, concurrency, 429 with Retry-After, 5xx, timeouts, malformed
 and schema-violating answers, out-of-range probabilities, an unreachable
-endpoint, the API key handling, the answer cache, and bit-for-bit replay."""
+endpoint, the API key handling, the answer cache, and bit-for-bit replay; and
+what real servers do: configuration errors (401, 404, a wrong path, a
+redirect) ending the run, base_url with /v1, answers in code fences, after a
+<think> block or among prose, the server's reason in every error shape,
+invalid UTF-8, an echoed API key, the refresh deadline against Retry-After and
+a trickling reply, Ctrl-C in the middle of a refresh, the per-refresh record
+and its cost in `civitas info`, degenerate answers, and the request shape the
+README documents."""
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -73,6 +82,21 @@ class Bridge(unittest.TestCase):
         p = self.civitas("run", self.study(llm=llm, name=name + ".json"), "-o", out, *extra, env=env)
         self.assertEqual(p.returncode, expect, p.stderr)
         return out, p.stderr
+
+    def assert_replays(self, name, recorded, *extra):
+        """The recorded cache replays the run with no network: the same tables and fallbacks."""
+        out = os.path.join(self.dir, name + "_replay.h5")
+        p = self.civitas("run", self.study(llm={"base_url": "http://127.0.0.1:9"}, name=name + "_replay.json"),
+                         "--llm", "replay", os.path.join(self.dir, f"cache_{name}.jsonl"), "-o", out, *extra)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(recorded, "r") as a, h5py.File(out, "r") as b:
+            self.assertTrue(np.array_equal(a["llm/tables"][:], b["llm/tables"][:]))
+            self.assertEqual(list(a["llm/fallbacks"][:]), list(b["llm/fallbacks"][:]))
+            self.assertEqual(self.strings(a["llm/fallback_reason"]), self.strings(b["llm/fallback_reason"]))
+
+    @staticmethod
+    def strings(ds):
+        return [v.decode() if isinstance(v, bytes) else v for v in ds[...].ravel()]
 
     def test_refresh_changes_behaviour(self):
         self.control(mode="ok", go_to_work=0.1)
@@ -179,6 +203,10 @@ class Bridge(unittest.TestCase):
         with h5py.File(out, "r") as f:
             self.assertEqual(f["llm/fallbacks"][0], 0)
             self.assertGreaterEqual(f["llm/latency_s"][0], 1.0)   # waited for Retry-After
+            # the first request meets all three 429s alone (the preflight): sent again twice (max_retries 2),
+            # then asked again with a new seed in the validation round
+            self.assertEqual(f["llm/retries"][0], 2)
+            self.assertEqual(f["llm/rejected"][0], 1)
         self.assertEqual(self.stats()["requests"], ARCHETYPES_WITH_AGENTS * SAMPLES + 3)
         self.assertGreaterEqual(time.time() - t0, 1.0)
 
@@ -205,20 +233,86 @@ class Bridge(unittest.TestCase):
         self.control(mode="status", status=500)
         self.assert_fallback("e500", "HTTP 500: scripted failure")   # the server's own reason is kept
 
-    def test_4xx_not_retried(self):
-        # e.g. a wrong model name: the server's message is shown, and asking again cannot help
+    def assert_config_error(self, name, needles, llm=None, env=None):
+        """Exit 5 after the one preflight request, with one error line naming base_url, model and the reason."""
+        out, err = self.run_llm(name, "--steps", "8", llm=llm, env=env, expect=5)
+        lines = [line for line in err.splitlines() if line.startswith("civitas: error:")]
+        self.assertEqual(len(lines), 1, err)
+        base_url = (llm or {}).get("base_url", self.url)
+        for needle in [f"base_url '{base_url}'", "model 'civitas-test-server'", 'on_error "fallback"', *needles]:
+            self.assertIn(needle, lines[0])
+        self.assertEqual(self.stats()["requests"], 0 if "base_url" in (llm or {}) else 1)
+        return lines[0]
+
+    def test_configuration_errors_end_the_run(self):
+        # a wrong model name (404), a refused request before any answer (400, FastAPI-style detail) and a
+        # redirect: one request, then exit 5 instead of a run of fallback rows
         self.control(mode="status", status=404)
-        out, _ = self.run_llm("e404", "--steps", "1")
+        self.assert_config_error("e404", ["HTTP 404: scripted failure", "check base_url"])
+        self.control(mode="detail", status=400)
+        self.assert_config_error("e400", ["HTTP 400: body.max_tokens: scripted validation failure"])
+        self.control(mode="redirect")
+        self.assert_config_error("e307", [f"HTTP 307 redirect to {self.url}/elsewhere/v1/chat/completions"])
+
+    def test_bad_api_key_ends_the_run(self):
+        # the server echoes the wrong token in its message: it is named only as [redacted]
+        self.control(mode="auth", key="sk-right-key-0001")
+        secret = "sk-wrong-key-9f8e7d"
+        line = self.assert_config_error("e401", ["HTTP 401: Incorrect API key provided: [redacted] (scripted)",
+                                                 "environment variable CIVITAS_TEST_KEY"],
+                                        llm={"api_key_env": "CIVITAS_TEST_KEY"}, env={"CIVITAS_TEST_KEY": secret})
+        self.assertNotIn(secret, line)
+        with open(os.path.join(self.dir, "cache_e401.jsonl"), "rb") as f:
+            self.assertNotIn(secret.encode(), f.read())
+        # the right key: the same study runs
+        out, err = self.run_llm("e401", "--steps", "1", llm={"api_key_env": "CIVITAS_TEST_KEY"},
+                                env={"CIVITAS_TEST_KEY": "sk-right-key-0001"})
         with h5py.File(out, "r") as f:
-            reasons = [r.decode() if isinstance(r, bytes) else r for r in f["llm/fallback_reason"][:]]
-        self.assertTrue(all("HTTP 404: scripted failure" in r for r in reasons), reasons[:2])
-        self.assertNotIn("gave up after", reasons[0])
-        # one request per sample and validation round (llm.json: validation_retries 1), no transport retries
-        self.assertEqual(self.stats()["requests"], 2 * ARCHETYPES_WITH_AGENTS * SAMPLES)
+            self.assertEqual(f["llm/fallbacks"][0], 0)
+
+    def test_wrong_path_ends_the_run(self):
+        # a base_url with a path the server does not serve: vLLM's {"detail": "Not Found"} is the reason
+        self.control(mode="ok")
+        self.assert_config_error("epath", ["POST " + self.url + "/api/v1/chat/completions", "HTTP 404: Not Found"],
+                                 llm={"base_url": self.url + "/api"})
+
+    def test_base_url_ending_in_v1_accepted(self):
+        # the OpenAI SDKs' spelling: requests go to /v1/chat/completions, not /v1/v1/chat/completions
+        self.control(mode="ok")
+        out, _ = self.run_llm("v1", "--steps", "1", llm={"base_url": self.url + "/v1/"})
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm/fallbacks"][0], 0)
+            self.assertEqual(f["llm/requests"][0], ARCHETYPES_WITH_AGENTS * SAMPLES)
+
+    def test_on_error_fallback_degrades_without_retrying(self):
+        # opting into degrading: the run goes on with fallback rows, and a configuration error is not asked
+        # again (no transport retry, no validation retry): one preflight request per refresh
+        self.control(mode="status", status=404)
+        out, err = self.run_llm("fb404", "--steps", "8", llm={"on_error": "fallback"})
+        self.assertIn('on_error is "fallback"', err)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f.attrs["status"], "complete")
+            self.assertEqual(list(f["llm/fallbacks"][:]), [ARCHETYPES_WITH_AGENTS] * 2)
+            self.assertEqual(list(f["llm/requests"][:]), [1, 1])
+            self.assertEqual(list(f["llm/retries"][:]), [0, 0])
+            reasons = self.strings(f["llm/fallback_reason"])
+            self.assertTrue(all("HTTP 404: scripted failure" in r for r in reasons), reasons[:2])
+            self.assertNotIn("gave up after", reasons[0])
+        self.assertEqual(self.stats()["requests"], 2)
+        self.assert_replays("fb404", out, "--steps", "8")   # the requests never sent are recorded as such
+
+    def test_bad_on_error_value(self):
+        p = self.civitas("run", self.study(llm={"on_error": "ignore"}, name="bad_on_error.json"),
+                         "-o", os.path.join(self.dir, "bad_on_error.h5"))
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("'behavior.llm.on_error' = \"ignore\"", p.stderr)
 
     def test_oversized_response_cut_off(self):
+        # a generous timeout: on a loaded machine 16 MiB may take seconds to arrive, and a timeout would be
+        # retried (the request asked twice) instead of the body being cut off
         self.control(mode="huge")
-        path = self.study(llm={"samples": 1, "validation_retries": 0}, name="huge.json",
+        path = self.study(llm={"samples": 1, "validation_retries": 0, "timeout_s": 300, "deadline_s": 600},
+                          name="huge.json",
                           behavior={"archetypes": {"age_bands": [0], "borough": False}})
         out = os.path.join(self.dir, "huge.h5")
         p = self.civitas("run", path, "--steps", "1", "-o", out)
@@ -266,6 +360,220 @@ class Bridge(unittest.TestCase):
         self.assertEqual(p.returncode, 3)
         self.assertIn("behavior.llm.base_url", p.stderr)
 
+
+    def test_echoed_key_is_redacted(self):
+        # a server that quotes the request's Authorization header, in an error and in an answer: the key is
+        # in none of the output file, the cache and stderr
+        secret = "sk-test-echo-5c1d2e"
+        env = {"CIVITAS_TEST_KEY": secret}
+        llm = {"api_key_env": "CIVITAS_TEST_KEY", "max_retries": 0, "validation_retries": 0}
+        for mode in ("echo", "echo_answer"):
+            self.control(mode=mode, status=500)
+            out, err = self.run_llm("echo_" + mode, "--steps", "1", llm=llm, env=env)
+            self.assertNotIn(secret, err)
+            for path in (out, os.path.join(self.dir, f"cache_echo_{mode}.jsonl")):
+                with open(path, "rb") as f:
+                    self.assertNotIn(secret.encode(), f.read(), path)
+            with h5py.File(out, "r") as f:
+                answers = self.strings(f["llm/answers"])
+                self.assertTrue(all("Authorization: Bearer [redacted]" in a for a in answers), answers[0])
+                if mode == "echo":
+                    self.assertIn("Bearer [redacted]", err)
+                    self.assertTrue(all("[redacted]" in r for r in self.strings(f["llm/fallback_reason"])))
+                else:
+                    self.assertEqual(f["llm/fallbacks"][0], 0)
+
+    def test_answers_as_models_write_them(self):
+        # one extraction rule whatever surrounds the JSON: a code fence, a <think> block (its decoy JSON with
+        # go_to_work 0.99 is not taken), a sentence before and after
+        for mode in ("fenced", "think", "prose"):
+            self.control(mode=mode, go_to_work=0.2)
+            out, err = self.run_llm("extract_" + mode, "--steps", "1")
+            self.assertNotIn("warning: LLM refresh", err)
+            with h5py.File(out, "r") as f:
+                self.assertEqual(f["llm/fallbacks"][0], 0, mode)
+                self.assertEqual(f["llm/rejected"][0], 0, mode)
+                self.assertEqual(f["llm/extracted"][0], ARCHETYPES_WITH_AGENTS * SAMPLES, mode)
+                self.assertTrue(np.allclose(f["llm/tables"][0, :, 1], 0.2), mode)
+        # a bare JSON object needs no extraction
+        self.control(mode="ok")
+        out, _ = self.run_llm("extract_none", "--steps", "1")
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm/extracted"][0], 0)
+
+    def fallback_reasons(self, name, llm=None):
+        out, err = self.run_llm(name, "--steps", "1", llm=llm)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm/fallbacks"][0], ARCHETYPES_WITH_AGENTS)
+            return self.strings(f["llm/fallback_reason"]), err
+
+    def test_server_reasons_kept(self):
+        cases = [({"mode": "error200"}, "HTTP 200 carrying an error: scripted error inside a 200 reply"),
+                 ({"mode": "refusal"}, "the model refused: I can't help with that (scripted refusal)"),
+                 ({"mode": "length"}, "cut off at max_tokens = 300 (finish_reason \"length\"); raise "
+                                      "behavior.llm.max_tokens"),
+                 ({"mode": "detail", "status": 503}, "HTTP 503: body.max_tokens: scripted validation failure")]
+        for state, needle in cases:
+            self.control(**state)
+            reasons, err = self.fallback_reasons("reason_" + state["mode"], llm={"max_retries": 0})
+            self.assertTrue(all(needle in r for r in reasons), (needle, reasons[0]))
+            self.assertIn(needle, err)
+
+    def test_invalid_utf8_replaced_and_counted(self):
+        self.control(mode="utf8")
+        out, err = self.run_llm("utf8", "--steps", "1")
+        self.assertIn("bytes that are not UTF-8", err)
+        with h5py.File(out, "r") as f:
+            answers = f["llm/answers"].asstr()[...].ravel()   # raises on invalid UTF-8
+            self.assertTrue(all(a.endswith("(not a model) \ufffd\ufffd\"}") for a in answers), answers[0])
+            self.assertEqual(f["llm/invalid_utf8"][0], 2 * ARCHETYPES_WITH_AGENTS * SAMPLES)
+            self.assertEqual(f["llm/fallbacks"][0], 0)
+        with open(os.path.join(self.dir, "cache_utf8.jsonl"), "rb") as f:
+            f.read().decode("utf-8")   # strict: raises on invalid UTF-8
+
+    def assert_deadline_holds(self, name, deadline=3, slack=3):
+        llm = {"deadline_s": deadline, "timeout_s": 60, "max_retries": 3, "validation_retries": 3}
+        t0 = time.time()
+        out, err = self.run_llm(name, "--steps", "1", llm=llm)
+        total = time.time() - t0
+        with h5py.File(out, "r") as f:
+            waited = float(f["llm/latency_s"][0])
+            self.assertLess(waited, deadline + slack)   # time spent on requests
+            wall = float(f["llm/wall_s"][0])
+            reasons = self.strings(f["llm/fallback_reason"])
+            self.assertEqual(f["llm/fallbacks"][0], ARCHETYPES_WITH_AGENTS)
+        print(f"\n  {name}: refresh {wall:.2f} s (waiting on the server {waited:.2f} s, whole run {total:.1f} s) "
+              f"against deadline_s {deadline}", file=sys.stderr)
+        self.assertLess(wall, deadline + slack)
+        self.assertLess(total, deadline + 60)
+        self.assert_replays(name, out, "--steps", "1")   # what the deadline cut off replays as it happened
+        return reasons
+
+    def test_deadline_bounds_a_trickling_reply(self):
+        # a server that sends one byte every 0.2 s: the whole refresh (retries and validation rounds
+        # included) ends at deadline_s, not per round
+        self.control(mode="trickle", interval=0.2)
+        reasons = self.assert_deadline_holds("trickle")
+        self.assertTrue(all("refresh deadline (deadline_s = 3) passed" in r for r in reasons), reasons[0])
+
+    def test_retry_after_beyond_the_deadline(self):
+        # Retry-After 30 s with a 3 s deadline: giving up at once, with the reason, instead of waiting
+        self.control(mode="429", count=100000, retry_after=30)
+        reasons = self.assert_deadline_holds("late429")
+        self.assertTrue(all("HTTP 429: rate limited (scripted); the next try (in 30 s, as Retry-After asks) would "
+                            "pass the refresh deadline" in r for r in reasons), reasons[0])
+
+    def test_interrupt_aborts_the_refresh(self):
+        # SIGINT or SIGTERM while a request waits on a slow server: the run stops within about a second
+        # (not when the reply comes), exit 130, the file kept and marked interrupted
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.control(mode="slow", delay=120)
+            out = os.path.join(self.dir, f"sig{int(sig)}.h5")
+            path = self.study(llm={"timeout_s": 300}, name=f"sig{int(sig)}.json")
+            p = subprocess.Popen([ARGS.civitas, "run", path, "-o", out], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                for _ in range(1200):   # until a request is in flight (at most 120 s)
+                    if self.stats()["in_flight"] > 0 or p.poll() is not None:
+                        break
+                    time.sleep(0.1)
+                self.assertGreater(self.stats()["in_flight"], 0)
+                t0 = time.time()
+                p.send_signal(sig)
+                _, err = p.communicate(timeout=60)
+                took = time.time() - t0
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            print(f"\n  signal {int(sig)} -> exit in {took:.2f} s", file=sys.stderr)
+            self.assertEqual(p.returncode, 130, err)
+            self.assertLess(took, 1 + 5)   # "within a second", with slack for a loaded machine
+            self.assertIn("interrupted after 0 of 21 days", err)
+            with h5py.File(out, "r") as f:
+                self.assertEqual(f.attrs["status"], "interrupted")
+
+    def test_every_attempt_recorded_and_costed(self):
+        # answers cut off at max_tokens: every sample rejected in both rounds, each rejection kept with its
+        # round, reason and text; tokens summed from usage; civitas info prints the cost per refresh
+        self.control(mode="length")
+        out, _ = self.run_llm("record_all", "--steps", "8", llm={"max_retries": 0})
+        stats = self.stats()
+        n = ARCHETYPES_WITH_AGENTS * SAMPLES
+        with h5py.File(out, "r") as f:
+            llm = f["llm"]
+            self.assertEqual(list(llm["requests"][:]), [2 * n, 2 * n])
+            self.assertEqual(list(llm["rejected"][:]), [2 * n, 2 * n])
+            self.assertEqual(llm["rejected_step"].shape[0], 4 * n)
+            self.assertEqual(sorted(set(llm["rejected_round"][:])), [0, 1])
+            self.assertEqual(sorted(set(llm["rejected_step"][:])), [0, 7])
+            self.assertTrue(all("finish_reason" in r for r in self.strings(llm["rejected_reason"])))
+            self.assertTrue(all(a.startswith('{"isolate_if') for a in self.strings(llm["rejected_answer"])))
+            self.assertEqual(int(llm["prompt_tokens"][:].sum()), stats["prompt_tokens"])
+            self.assertEqual(int(llm["completion_tokens"][:].sum()), stats["completion_tokens"])
+            self.assertGreater(stats["prompt_tokens"], 0)
+            self.assertTrue(all(w > 0 for w in llm["wall_s"][:]))
+            ptok, ctok, wall = int(llm["prompt_tokens"][0]), int(llm["completion_tokens"][0]), float(llm["wall_s"][0])
+        p = self.civitas("info", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        row = re.search(r"^\s+0\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s*$", p.stdout, re.M)
+        self.assertIsNotNone(row, p.stdout)
+        self.assertEqual([int(v) for v in row.groups()[:7]], [2 * n, 0, 2 * n, ARCHETYPES_WITH_AGENTS, 0, ptok, ctok])
+        self.assertAlmostEqual(float(row.group(8)), wall, delta=0.01)
+        self.assertIn("LLM cost", p.stdout)
+
+    def test_degenerate_answers_warned(self):
+        # the same answer for every archetype: warned at the first refresh
+        self.control(mode="constant")
+        out, err = self.run_llm("same_rows", "--steps", "1")
+        self.assertIn("warning: LLM refresh on day 0: degenerate answers: all 15 archetypes got the same answer", err)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm/degenerate"][0], 1)
+        # answers that differ by archetype but never move with the situation: warned at the third refresh
+        self.control(mode="per_group")
+        out, err = self.run_llm("unchanged", "--steps", "15")
+        self.assertIn("warning: LLM refresh on day 14: degenerate answers: every archetype's answer is the same as "
+                      "in the previous 2 refreshes", err)
+        self.assertNotIn("on day 7: degenerate", err)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(list(f["llm/degenerate"][:]), [0, 0, 2])
+        # answers that follow the prompts: no warning
+        self.control(mode="ok")
+        out, err = self.run_llm("lively", "--steps", "15")
+        self.assertNotIn("degenerate", err)
+
+    def test_request_shape_matches_readme(self):
+        # the request the README shows is the one civitas sends (what vLLM, llama.cpp and Ollama read), for
+        # every response_format; and the README's study example runs
+        with open(os.path.join(ARGS.source, "README.md")) as f:
+            readme = f.read()
+        section = readme[readme.index("## Behaviour from an LLM"):readme.index("## Counterfactual studies")]
+        blocks = re.findall(r"```json\n(.*?)```", section, re.S)
+        example = json.loads("{" + blocks[0] + "}")["behavior"]
+        documented = json.loads(blocks[1])
+        self.control(mode="ok")
+        example["llm"].update({"base_url": self.url, "model": "civitas-test-server",
+                               "cache": os.path.join(self.dir, "cache_readme.jsonl")})
+        path = os.path.join(self.dir, "readme.json")
+        with open(path, "w") as f:
+            json.dump({"base": os.path.join(ARGS.source, "tests", "data", "llm.json"), "behavior": example}, f)
+        p = self.civitas("run", path, "--steps", "1", "--scale", "0.002", "-o", os.path.join(self.dir, "readme.h5"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        sent = self.stats()["last_request"]
+        self.assertEqual(sorted(sent), sorted(documented))
+        self.assertEqual([m["role"] for m in sent["messages"]], ["system", "user"])
+        rf, doc_rf = sent["response_format"], documented["response_format"]
+        self.assertEqual(rf["type"], doc_rf["type"])
+        self.assertEqual(sorted(rf["json_schema"]), sorted(doc_rf["json_schema"]))
+        schema = rf["json_schema"]["schema"]
+        self.assertEqual(schema["required"], doc_rf["json_schema"]["schema"]["required"])
+        self.assertEqual(sorted(schema["properties"]), sorted(schema["required"]))
+        self.assertNotIn("n", sent)        # llama-server refuses n > 1
+        self.assertNotIn("stream", sent)   # one JSON body per request
+        for fmt, want in (("json_object", {"type": "json_object"}), ("none", None)):
+            self.control(mode="ok")
+            self.run_llm("rf_" + fmt, "--steps", "1", llm={"response_format": fmt, "samples": 1})
+            self.assertEqual(self.stats()["last_request"].get("response_format"), want)
 
 if __name__ == "__main__":
     civtest.main(sys.modules[__name__])

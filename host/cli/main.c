@@ -1,6 +1,6 @@
 /* The civitas command line: dispatches to a command (commands.c). Exit codes: 0 success,
  * 1 runtime failure, 2 usage error, 3 bad input (study/config/population/data), 4 I/O error,
- * 5 requested backend unavailable, 130 interrupted. */
+ * 5 requested backend unavailable or LLM server misconfigured, 130 interrupted. */
 #include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -25,7 +25,7 @@ static void usage(FILE *out)
     }
     fprintf(out, "  %-18s %s\n", "version", "print the version and the backends this build has");
     fprintf(out, "\n'civitas <command> --help' describes each command.\n"
-                 "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input, 4 I/O, 5 backend unavailable, "
+                 "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input, 4 I/O, 5 backend or LLM server unavailable, "
                  "130 interrupted\n");
 }
 

@@ -146,12 +146,13 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
     return backend->create(&w, &e->backend_state, err);
 }
 
-civ_status civ_engine_start_bridge(civ_engine *e, int quiet, civ_error *err)
+civ_status civ_engine_start_bridge(civ_engine *e, int quiet, const volatile sig_atomic_t *cancel, civ_error *err)
 {
     if (e->study->behavior_mode == CIV_BEHAVIOR_HEURISTIC) return CIV_OK;
     e->bridge = civ_xcalloc(1, sizeof *e->bridge);
     civ_status st = civ_bridge_init(e->bridge, e->study, &e->table, e->agents_per_archetype, quiet, err);
     if (st) { civ_bridge_free(e->bridge); free(e->bridge); e->bridge = NULL; }
+    else e->bridge->cancel = cancel;   /* Ctrl-C aborts a refresh's requests, not only the next day */
     return st;
 }
 

@@ -11,6 +11,7 @@
 #ifndef CIV_ENGINE_H
 #define CIV_ENGINE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "host/engine/backend.h"
@@ -61,8 +62,9 @@ typedef struct {
  * `device`); `threads` OpenMP threads for the CPU. */
 civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_population *pop, int threads,
                            const civ_backend_ops *backend, int device, civ_error *err);
-/* Starts the LLM bridge when the study's behaviour mode is llm or replay (after init). */
-civ_status civ_engine_start_bridge(civ_engine *e, int quiet, civ_error *err);
+/* Starts the LLM bridge when the study's behaviour mode is llm or replay (after init). A refresh stops
+ * its requests when *cancel becomes nonzero (SIGINT/SIGTERM; may be NULL). */
+civ_status civ_engine_start_bridge(civ_engine *e, int quiet, const volatile sig_atomic_t *cancel, civ_error *err);
 /* Simulates one day: civ_engine_launch then civ_engine_complete. Fails only on
  * a backend error (device) or an LLM bridge error. */
 civ_status civ_engine_step(civ_engine *e, civ_error *err);

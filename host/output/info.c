@@ -155,6 +155,76 @@ static void info_population(const char *path, FILE *out, civ_error *err)
     civ_population_free(&pop);
 }
 
+/* A per-refresh dataset of /llm as doubles, or NULL when the file has none of n values (older files). */
+static double *read_llm_column(hid_t g, const char *name, hsize_t n)
+{
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return NULL;
+    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT), sp = H5Dget_space(ds);
+    hsize_t dims[1] = {0};
+    double *v = NULL;
+    if (H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, dims, NULL) == 1 && dims[0] == n) {
+        v = civ_xmalloc((size_t)n * sizeof(double) + 1);
+        if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) { free(v); v = NULL; }
+    }
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return v;
+}
+
+static void print_count(FILE *out, int width, const double *col, hsize_t r)
+{
+    if (!col || col[r] < 0) fprintf(out, " %*s", width, "-");
+    else fprintf(out, " %*.0f", width, col[r]);
+}
+
+/* The cost of the LLM part of a run: requests, tokens and seconds per refresh, and what went wrong. */
+static void info_llm(hid_t f, FILE *out)
+{
+    if (H5Lexists(f, "llm", H5P_DEFAULT) <= 0) return;
+    hid_t g = H5Gopen2(f, "llm", H5P_DEFAULT);
+    char *mode = civ_h5_read_attr_string(g, "mode"), *model = civ_h5_read_attr_string(g, "model");
+    hsize_t n = 0;
+    if (H5Lexists(g, "refresh_step", H5P_DEFAULT) > 0) {
+        hid_t ds = H5Dopen2(g, "refresh_step", H5P_DEFAULT), sp = H5Dget_space(ds);
+        H5Sget_simple_extent_dims(sp, &n, NULL);
+        H5Sclose(sp);
+        H5Dclose(ds);
+    }
+    if (mode && strcmp(mode, "heuristic") != 0 && n > 0) {
+        static const char *const names[] = {"refresh_step", "requests", "retries", "rejected", "fallbacks", "cache_hits",
+                                            "prompt_tokens", "completion_tokens", "wall_s"};
+        enum { N = sizeof names / sizeof names[0] };
+        static const int width[N] = {11, 9, 8, 9, 10, 11, 14, 18, 8};
+        double *col[N], total[N] = {0};
+        int reported[N] = {0};
+        for (int k = 0; k < N; k++) col[k] = read_llm_column(g, names[k], n);
+        fprintf(out, "  LLM cost (%s mode, model '%s'), per refresh (-: not recorded or not reported by the server):\n",
+                mode, model ? model : "?");
+        fprintf(out, "  refresh day  requests  retries  rejected  fallbacks  cache hits  prompt tokens  "
+                "completion tokens  seconds\n");
+        for (hsize_t r = 0; r < n; r++) {
+            fprintf(out, " ");
+            for (int k = 0; k < N - 1; k++) {
+                print_count(out, width[k], col[k], r);
+                if (col[k] && col[k][r] >= 0) { total[k] += col[k][r]; reported[k] = 1; }
+            }
+            if (col[N - 1]) { fprintf(out, " %*.2f\n", width[N - 1], col[N - 1][r]); total[N - 1] += col[N - 1][r]; }
+            else fprintf(out, " %*s\n", width[N - 1], "-");
+        }
+        fprintf(out, "  %-11s", "total");
+        for (int k = 1; k < N - 1; k++) {
+            if (reported[k]) fprintf(out, " %*.0f", width[k], total[k]);
+            else fprintf(out, " %*s", width[k], "-");
+        }
+        if (col[N - 1]) fprintf(out, " %*.2f\n", width[N - 1], total[N - 1]);
+        else fprintf(out, " %*s\n", width[N - 1], "-");
+        for (int k = 0; k < N; k++) free(col[k]);
+    }
+    free(mode);
+    free(model);
+    H5Gclose(g);
+}
+
 static void info_run(const char *path, hid_t f, FILE *out, civ_error *err)
 {
     char *study = civ_h5_read_attr_string(f, "study"), *status = civ_h5_read_attr_string(f, "status");
@@ -185,6 +255,7 @@ static void info_run(const char *path, hid_t f, FILE *out, civ_error *err)
         fprintf(out, "  %-13s %12lld %10lld %13lld %10lld\n", civ_borough_name[b], v[0], v[1], v[2], v[3]);
     }
     fprintf(out, "  %-13s %12lld %10lld %13lld %10lld\n", "NYC", tot[0], tot[1], tot[2], tot[3]);
+    info_llm(f, out);
 out:
     for (int k = 0; k < 4; k++) free(series[k]);
 }

@@ -17,7 +17,9 @@ struct civ_traj {
     hid_t var[V_NVARS], date;
     hid_t tables, table_step, prompts, answers, latency, requests, cache_hits, n_fallbacks;
     hid_t fallback, fb_step, fb_arch, fb_reason;
-    int samples, n_fb;
+    hid_t retries, rejected, extracted, invalid_utf8, prompt_tokens, completion_tokens, wall_s, degenerate;
+    hid_t rejection, rj_step, rj_arch, rj_sample, rj_round, rj_reason, rj_answer;
+    int samples, n_fb, n_rj;
     hid_t snap_step, snap[CIV_MAX_SNAPSHOT_FIELDS];   /* snap[k]: the k-th snapshot field of covid_agents.h */
     int n_snap_fields;
     int rows, n_tables, n_snaps, nb, n_arch;
@@ -66,6 +68,21 @@ static herr_t append_row(hid_t ds, int rank, hsize_t row, const hsize_t *tail, h
     hid_t fs = H5Dget_space(ds);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     hid_t ms = H5Screate_simple(rank, count, NULL);
+    herr_t rc = H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, data);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return rc;
+}
+
+/* Appends n values to a 1-D dataset that holds `have` (one write, not n). */
+static herr_t append_1d(hid_t ds, hsize_t have, hsize_t n, hid_t mtype, const void *data)
+{
+    if (n == 0) return 0;
+    hsize_t dims[1] = {have + n}, start[1] = {have}, count[1] = {n};
+    if (H5Dset_extent(ds, dims) < 0) return -1;
+    hid_t fs = H5Dget_space(ds);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(1, count, NULL);
     herr_t rc = H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, data);
     H5Sclose(ms);
     H5Sclose(fs);
@@ -164,6 +181,8 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         civ_h5_attr_string(g, "answers_file", s->behavior_mode == CIV_BEHAVIOR_REPLAY ? L->replay_file : L->cache_file);
         civ_h5_attr_f64(g, "temperature", L->temperature);
         civ_h5_attr_f64(g, "smoothing", L->smoothing);
+        civ_h5_attr_f64(g, "deadline_s", L->deadline_s);
+        civ_h5_attr_string(g, "on_error", L->on_error_fallback ? "fallback" : "fail");
     }
     t->samples = s->behavior_mode == CIV_BEHAVIOR_HEURISTIC ? 1 : L->samples;
     t->table_step = extendible_scale(g, "refresh_step");
@@ -194,11 +213,45 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
     t->fb_step = make_extendible(g, "fallback_step", H5T_NATIVE_INT32, 1, NULL, c1, 0);
     t->fb_arch = make_extendible(g, "fallback_archetype", H5T_NATIVE_INT32, 1, NULL, c1, 0);
     t->fb_reason = make_extendible(g, "fallback_reason", vs, 1, NULL, c1, 0);
+    /* the cost and the faults of each refresh, and every answer it did not accept */
+    t->retries = make_extendible(g, "retries", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->rejected = make_extendible(g, "rejected", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->extracted = make_extendible(g, "extracted", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->invalid_utf8 = make_extendible(g, "invalid_utf8", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->prompt_tokens = make_extendible(g, "prompt_tokens", H5T_NATIVE_INT64, 1, NULL, c1, 0);
+    t->completion_tokens = make_extendible(g, "completion_tokens", H5T_NATIVE_INT64, 1, NULL, c1, 0);
+    t->wall_s = make_extendible(g, "wall_s", H5T_NATIVE_DOUBLE, 1, NULL, c1, 0);
+    t->degenerate = make_extendible(g, "degenerate", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    civ_h5_attr_string(t->requests, "description", "HTTP requests sent, retries included");
+    civ_h5_attr_string(t->retries, "description", "requests sent again after a timeout, connection error, 408, 429 or 5xx");
+    civ_h5_attr_string(t->rejected, "description", "answers not accepted, every validation round (see rejected_*)");
+    civ_h5_attr_string(t->extracted, "description", "answers whose JSON object was extracted from text around it "
+                       "(a <think> block, code fences, prose)");
+    civ_h5_attr_string(t->invalid_utf8, "description", "bytes from the server that were not UTF-8, replaced by U+FFFD");
+    civ_h5_attr_string(t->prompt_tokens, "description", "prompt tokens the server reported (usage); -1: not reported");
+    civ_h5_attr_string(t->completion_tokens, "description", "completion tokens the server reported (usage); -1: not reported");
+    civ_h5_attr_string(t->latency, "description", "seconds spent waiting on the server");
+    civ_h5_attr_string(t->wall_s, "description", "seconds the whole refresh took (bounded by deadline_s)");
+    civ_h5_attr_string(t->degenerate, "description", "1: every archetype got the same answer; 2: the answers did not "
+                       "change for 3 refreshes; 3: both");
+    t->rejection = extendible_scale(g, "rejection");
+    t->rj_step = make_extendible(g, "rejected_step", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->rj_arch = make_extendible(g, "rejected_archetype", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->rj_sample = make_extendible(g, "rejected_sample", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->rj_round = make_extendible(g, "rejected_round", H5T_NATIVE_INT32, 1, NULL, c1, 0);
+    t->rj_reason = make_extendible(g, "rejected_reason", vs, 1, NULL, c1, 0);
+    t->rj_answer = make_extendible(g, "rejected_answer", vs, 1, NULL, c1, 0);
+    civ_h5_attr_string(t->rj_round, "description", "0: first request; k: validation retry k");
+    civ_h5_attr_string(t->rj_answer, "description", "the answer text, or 'ERROR: reason'");
     H5Tclose(vs);
-    hid_t per_refresh[] = {t->latency, t->requests, t->cache_hits, t->n_fallbacks};
-    for (size_t k = 0; k < 4; k++) H5DSattach_scale(per_refresh[k], t->table_step, 0);
+    hid_t per_refresh[] = {t->latency, t->requests, t->cache_hits, t->n_fallbacks, t->retries, t->rejected,
+                           t->extracted, t->invalid_utf8, t->prompt_tokens, t->completion_tokens, t->wall_s,
+                           t->degenerate};
+    for (size_t k = 0; k < sizeof per_refresh / sizeof per_refresh[0]; k++) H5DSattach_scale(per_refresh[k], t->table_step, 0);
     hid_t per_fb[] = {t->fb_step, t->fb_arch, t->fb_reason};
     for (size_t k = 0; k < 3; k++) H5DSattach_scale(per_fb[k], t->fallback, 0);
+    hid_t per_rj[] = {t->rj_step, t->rj_arch, t->rj_sample, t->rj_round, t->rj_reason, t->rj_answer};
+    for (size_t k = 0; k < sizeof per_rj / sizeof per_rj[0]; k++) H5DSattach_scale(per_rj[k], t->rejection, 0);
     H5DSattach_scale(t->tables, t->table_step, 0);
     H5DSattach_scale(t->tables, arch, 1);
     H5DSattach_scale(t->tables, dec, 2);
@@ -341,6 +394,40 @@ civ_status civ_traj_append(civ_traj *t, const civ_engine *e, civ_error *err)
             bad |= append_row(t->fb_reason, 1, (hsize_t)t->n_fb, NULL, vs, &why) < 0;
             t->n_fb++;
         }
+        int32_t retries = r ? r->retries : 0, nrj = r ? r->rejected : 0, extracted = r ? r->extracted : 0,
+                bad_utf8 = r ? r->invalid_utf8 : 0, degenerate = r ? r->degenerate : 0;
+        int64_t ptok = r ? r->prompt_tokens : 0, ctok = r ? r->completion_tokens : 0;
+        double wall = r ? r->wall_s : 0;
+        bad |= append_row(t->retries, 1, row, NULL, H5T_NATIVE_INT32, &retries) < 0;
+        bad |= append_row(t->rejected, 1, row, NULL, H5T_NATIVE_INT32, &nrj) < 0;
+        bad |= append_row(t->extracted, 1, row, NULL, H5T_NATIVE_INT32, &extracted) < 0;
+        bad |= append_row(t->invalid_utf8, 1, row, NULL, H5T_NATIVE_INT32, &bad_utf8) < 0;
+        bad |= append_row(t->prompt_tokens, 1, row, NULL, H5T_NATIVE_INT64, &ptok) < 0;
+        bad |= append_row(t->completion_tokens, 1, row, NULL, H5T_NATIVE_INT64, &ctok) < 0;
+        bad |= append_row(t->wall_s, 1, row, NULL, H5T_NATIVE_DOUBLE, &wall) < 0;
+        bad |= append_row(t->degenerate, 1, row, NULL, H5T_NATIVE_INT32, &degenerate) < 0;
+        if (nrj > 0) {   /* one write per dataset: a refresh may reject hundreds of answers */
+            int32_t *iv = civ_xmalloc(5 * sizeof(int32_t) * (size_t)nrj);
+            const char **sv = civ_xmalloc(2 * sizeof(char *) * (size_t)nrj);
+            for (int k = 0; k < nrj; k++) {
+                const civ_rejection *x = &r->rejections[k];
+                iv[k] = t->n_rj + k;
+                iv[nrj + k] = d;
+                iv[2 * nrj + k] = x->archetype;
+                iv[3 * nrj + k] = x->sample;
+                iv[4 * nrj + k] = x->round;
+                sv[k] = x->reason;
+                sv[nrj + k] = x->answer;
+            }
+            const hsize_t have = (hsize_t)t->n_rj, n = (hsize_t)nrj;
+            hid_t ints[] = {t->rejection, t->rj_step, t->rj_arch, t->rj_sample, t->rj_round};
+            for (int k = 0; k < 5; k++) bad |= append_1d(ints[k], have, n, H5T_NATIVE_INT32, iv + (size_t)k * nrj) < 0;
+            bad |= append_1d(t->rj_reason, have, n, vs, sv) < 0;
+            bad |= append_1d(t->rj_answer, have, n, vs, sv + nrj) < 0;
+            free(iv);
+            free(sv);
+            t->n_rj += nrj;
+        }
         H5Tclose(vs);
         free(prompts);
         free(answers);
@@ -371,7 +458,10 @@ civ_status civ_traj_close(civ_traj *t, const char *status, civ_error *err)
 {
     int bad = set_attr_str(t->f, "status", status) < 0;
     hid_t ids[] = {t->date, t->tables, t->table_step, t->prompts, t->answers, t->latency, t->requests, t->cache_hits,
-                   t->n_fallbacks, t->fallback, t->fb_step, t->fb_arch, t->fb_reason, t->snap_step};
+                   t->n_fallbacks, t->fallback, t->fb_step, t->fb_arch, t->fb_reason, t->snap_step, t->retries,
+                   t->rejected, t->extracted, t->invalid_utf8, t->prompt_tokens, t->completion_tokens, t->wall_s,
+                   t->degenerate, t->rejection, t->rj_step, t->rj_arch, t->rj_sample, t->rj_round, t->rj_reason,
+                   t->rj_answer};
     for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) if (ids[k] > 0) H5Dclose(ids[k]);
     for (int v = 0; v < V_NVARS; v++) if (t->var[v] > 0) H5Dclose(t->var[v]);
     for (int k = 0; k < CIV_MAX_SNAPSHOT_FIELDS; k++) if (t->snap[k] > 0) H5Dclose(t->snap[k]);

@@ -44,7 +44,8 @@ typedef struct {
     char *system_prompt, *user_prompt;          /* template texts */
     int samples, concurrency, max_retries, validation_retries, max_tokens;
     double temperature, timeout_s, deadline_s, backoff_s, smoothing;
-    int response_format;       /* 0 none, 1 json_schema (OpenAI, vLLM), 2 json_object (llama.cpp, Ollama JSON mode) */
+    int response_format;       /* 0 none, 1 json_schema (OpenAI, vLLM, llama.cpp, Ollama), 2 json_object */
+    int on_error_fallback;     /* on_error "fallback": a misconfigured server degrades to fallback rows, not exit 5 */
 } civ_llm_settings;
 
 typedef struct {

@@ -21,7 +21,7 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
     L->samples = 3; L->concurrency = 8; L->max_retries = 3; L->validation_retries = 1; L->max_tokens = 300;
     L->temperature = 0.7; L->timeout_s = 120; L->deadline_s = 1800; L->backoff_s = 1.0; L->smoothing = 0.0;
     L->response_format = 1;
-    const char *rf = "json_schema";
+    const char *rf = "json_schema", *on_error = "fail";
     const cJSON *o = NULL;
     if (civ_json_object(c, beh, "behavior", "llm", false, &o)) return c->err->status;
     const char *base_url = NULL, *model = NULL, *key_env = "OPENAI_API_KEY", *sys = NULL, *usr = NULL, *cache = NULL,
@@ -31,7 +31,7 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
     if (o) {
         static const char *const keys[] = {"base_url", "model", "api_key_env", "samples", "temperature", "max_tokens",
             "concurrency", "timeout_s", "max_retries", "backoff_s", "validation_retries", "deadline_s", "smoothing",
-            "response_format", "system_prompt", "user_prompt", "cache", "replay", "note", NULL};
+            "response_format", "on_error", "system_prompt", "user_prompt", "cache", "replay", "note", NULL};
         const char *P = "behavior.llm";
         if (civ_json_check_keys(c, o, P, keys) || civ_json_string(c, o, P, "base_url", false, &base_url) ||
             civ_json_string(c, o, P, "model", false, &model) || civ_json_string(c, o, P, "api_key_env", false, &key_env) ||
@@ -46,6 +46,7 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
             civ_json_number(c, o, P, "deadline_s", 1, 86400, false, &L->deadline_s) ||
             civ_json_number(c, o, P, "smoothing", 0, 1, false, &L->smoothing) ||
             civ_json_string(c, o, P, "response_format", false, &rf) ||
+            civ_json_string(c, o, P, "on_error", false, &on_error) ||
             civ_json_string(c, o, P, "system_prompt", false, &sys) || civ_json_string(c, o, P, "user_prompt", false, &usr) ||
             civ_json_string(c, o, P, "cache", false, &cache) || civ_json_string(c, o, P, "replay", false, &replay))
             return c->err->status;
@@ -55,7 +56,12 @@ static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, cons
     else if (strcmp(rf, "json_object") == 0) L->response_format = 2;
     else
         return civ_fail(c->err, CIV_ERR_INPUT, "%s: field 'behavior.llm.response_format' = \"%s\" must be json_schema "
-                        "(OpenAI, vLLM), json_object (llama.cpp, Ollama) or none", c->file, rf);
+                        "(OpenAI, vLLM, llama.cpp, Ollama), json_object or none", c->file, rf);
+    if (strcmp(on_error, "fail") == 0) L->on_error_fallback = 0;
+    else if (strcmp(on_error, "fallback") == 0) L->on_error_fallback = 1;
+    else
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field 'behavior.llm.on_error' = \"%s\" must be fail (a misconfigured "
+                        "LLM server ends the run, exit 5) or fallback (the run goes on with fallback rows)", c->file, on_error);
     L->samples = (int)samples; L->concurrency = (int)conc; L->max_retries = (int)retries;
     L->validation_retries = (int)vret; L->max_tokens = (int)maxtok;
     if (ov && ov->llm_mode) mode = ov->llm_mode;

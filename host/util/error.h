@@ -17,7 +17,7 @@ typedef enum {
     CIV_ERR_USAGE = 2,       /* bad command line */
     CIV_ERR_INPUT = 3,       /* bad study, config, population or data file */
     CIV_ERR_IO = 4,          /* cannot read or write a file */
-    CIV_ERR_UNAVAILABLE = 5, /* requested backend not available */
+    CIV_ERR_UNAVAILABLE = 5, /* requested backend not available, or the LLM server rejects the configuration */
     CIV_ERR_INTERRUPTED = 130
 } civ_status;
 

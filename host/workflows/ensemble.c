@@ -67,7 +67,7 @@ static civ_status run_one(const civ_ensemble_options *o, civ_study *s, int study
     s->seed = seed;
     civ_engine e;
     if ((st = civ_engine_init(&e, s, &pc->pop, threads, backend, device, err)) ||
-        (st = civ_engine_start_bridge(&e, true, err))) {
+        (st = civ_engine_start_bridge(&e, true, &civ_interrupted, err))) {
         civ_engine_free(&e);
         return st;
     }

@@ -115,7 +115,7 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     civ_traj *traj = NULL;
     const civ_backend_ops *ops = civ_backend_ops_of(backend);
     const char *backend_name = ops->name;
-    if ((st = civ_engine_init(&e, &s, &pop, threads, ops, 0, err)) || (st = civ_engine_start_bridge(&e, o->quiet, err)))
+    if ((st = civ_engine_init(&e, &s, &pop, threads, ops, 0, err)) || (st = civ_engine_start_bridge(&e, o->quiet, &civ_interrupted, err)))
         goto out_engine;
     if ((st = civ_traj_create(&traj, s.output_file, &e, backend_name, source, s.observed_file ? &obs : NULL, err)))
         goto out_engine;
@@ -176,6 +176,11 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
              "peak memory %ld MB)", e.day, wall, e.day ? sim / e.day : 0.0,
              sim > 0 ? (double)pop.n_agents * e.day / sim : 0.0, e.day ? 1e3 * write / e.day : 0.0, peak_mb);
     civ_bar_end(&pr, summary);
+    if (st == CIV_ERR_INTERRUPTED) {   /* a signal cut an LLM refresh short: an interrupt like any other */
+        civ_interrupted = 1;
+        *err = (civ_error){0};
+        st = CIV_OK;
+    }
     if (st) {
         char msg[sizeof err->msg + 16];
         snprintf(msg, sizeof msg, "failed: %s", err->msg);
