@@ -121,7 +121,7 @@ k_transmit_progress(const civ_covid_params *m, civ_policy pol, uint64_t seed, co
                     civ_device_fault *fault)
 {
     extern __shared__ int counts[];
-    const int nv = V_NVARS * CIV_NBOROUGH * nb;
+    const int nv = CIV_N_VARS * CIV_NBOROUGH * nb;
     for (int k = threadIdx.x; k < nv; k += blockDim.x) counts[k] = 0;
     __syncthreads();
     // grid-stride: few blocks, so few block-to-global counter flushes
@@ -161,7 +161,7 @@ struct civ_backend_state {
     int device;
     uint32_t n, n_households, n_places, n_tracts;
     int n_bands, n_archetypes;
-    size_t n_values;              // series values: V_NVARS x boroughs x output bands
+    size_t n_values;              // series values: CIV_N_VARS x boroughs x output bands
     unsigned transmit_blocks;     // grid of k_transmit_progress: as many blocks as can be resident at once
     bool sync_each_launch;        // CIVITAS_CUDA_SYNC=1: wait after every launch, check indices in the kernels
     civ_index_limits lim;
@@ -196,7 +196,7 @@ extern "C" size_t civ_cuda_bytes_needed(const civ_world *w)
 {
     return (size_t)w->agents.n * CIV_AGENT_BYTES + (size_t)w->n_households * 8 + (size_t)w->n_places * (8 + 4 + 1) +
            (size_t)w->n_tracts * CIV_N_PREM * (8 + 4 + 4) + w->n_tracts + sizeof(civ_covid_params) +
-           (size_t)w->n_archetypes * CIV_N_DECISION * 4 + (size_t)V_NVARS * CIV_NBOROUGH * w->n_out_bands * 4 +
+           (size_t)w->n_archetypes * CIV_N_DECISION * 4 + (size_t)CIV_N_VARS * CIV_NBOROUGH * w->n_out_bands * 4 +
            // mixing: S, RQ, P (double), rates (float) per tract x band; membership; level sums/counts; Cq
            (size_t)w->n_tracts * CIV_N_PREM * (8 + 8 + 8 + 4) + (size_t)w->n_tracts * CIV_N_LEVEL_SUMS * 8 +
            CIV_N_LEVEL_SUMS * CIV_N_PREM * 16 + CIV_N_PREM * CIV_N_PREM * 8 + 4096 +
@@ -382,7 +382,7 @@ static int create(const civ_world *w, civ_backend_state **out, char *err, size_t
     d->lim.n_archetypes = (uint32_t)w->n_archetypes;
     d->n = w->agents.n; d->n_households = w->n_households; d->n_places = w->n_places; d->n_tracts = w->n_tracts;
     d->n_bands = w->n_out_bands; d->n_archetypes = w->n_archetypes; d->seed = w->seed;
-    d->n_values = (size_t)V_NVARS * CIV_NBOROUGH * w->n_out_bands;
+    d->n_values = (size_t)CIV_N_VARS * CIV_NBOROUGH * w->n_out_bands;
     int sms = 0, per_sm = 0;
     if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, w->device) != cudaSuccess || sms <= 0) sms = 132;
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_transmit_progress, kBlock,

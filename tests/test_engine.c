@@ -41,7 +41,7 @@ static int64_t run_total_infections(const char *study, double scale, long steps)
     int64_t total = m.e.seeded;
     while (m.e.day < m.s.steps) {
         civ_engine_step(&m.e, NULL);
-        total += civ_engine_total(&m.e, V_NEW_INFECTIONS);
+        total += civ_engine_total(&m.e, CIV_VAR_NEW_INFECTIONS);
     }
     sim_close(&m);
     return total;
@@ -57,13 +57,13 @@ static void test_conservation(void **state)
     while (m.e.day < m.s.steps) {
         civ_engine_step(&m.e, NULL);
         int64_t stocks = 0;
-        for (int v = V_SUSCEPTIBLE; v <= V_DEAD; v++) stocks += civ_engine_total(&m.e, v);
+        for (int v = CIV_VAR_SUSCEPTIBLE; v <= CIV_VAR_DEAD; v++) stocks += civ_engine_total(&m.e, v);
         if (stocks != n) fail_msg("day %d: compartments sum to %lld, population %lld", m.e.day - 1, (long long)stocks, (long long)n);
-        int64_t s = civ_engine_total(&m.e, V_SUSCEPTIBLE), d = civ_engine_total(&m.e, V_DEAD);
-        assert_int_equal(s, prev_s - civ_engine_total(&m.e, V_NEW_INFECTIONS));
-        assert_int_equal(d, prev_d + civ_engine_total(&m.e, V_NEW_DEATHS));
+        int64_t s = civ_engine_total(&m.e, CIV_VAR_SUSCEPTIBLE), d = civ_engine_total(&m.e, CIV_VAR_DEAD);
+        assert_int_equal(s, prev_s - civ_engine_total(&m.e, CIV_VAR_NEW_INFECTIONS));
+        assert_int_equal(d, prev_d + civ_engine_total(&m.e, CIV_VAR_NEW_DEATHS));
         /* no agent is employed and unemployed, and labour counts never exceed the living */
-        assert_true(civ_engine_total(&m.e, V_EMPLOYED) + civ_engine_total(&m.e, V_UNEMPLOYED) <= n - d);
+        assert_true(civ_engine_total(&m.e, CIV_VAR_EMPLOYED) + civ_engine_total(&m.e, CIV_VAR_UNEMPLOYED) <= n - d);
         prev_s = s;
         prev_d = d;
     }
@@ -77,14 +77,14 @@ static void test_thread_independence(void **state)
     const int threads[3] = {1, 2, 4};
     sim m[3];
     for (int k = 0; k < 3; k++) sim_open(&m[k], SRC "/models/covid/nyc2020.json", 0.02, 50, threads[k]);
-    const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * m[0].e.n_out_bands;
+    const size_t nv = (size_t)CIV_N_VARS * CIV_NBOROUGH * m[0].e.n_out_bands;
     int64_t infections = 0;
     for (int day = 0; day < 50; day++) {
         for (int k = 0; k < 3; k++) civ_engine_step(&m[k].e, NULL);
         for (int k = 1; k < 3; k++)
             if (memcmp(m[0].e.series, m[k].e.series, nv * sizeof(int32_t)) != 0)
                 fail_msg("day %d: outputs with %d threads differ from 1 thread", day, threads[k]);
-        infections += civ_engine_total(&m[0].e, V_NEW_INFECTIONS);
+        infections += civ_engine_total(&m[0].e, CIV_VAR_NEW_INFECTIONS);
     }
     const uint32_t n = m[0].pop.n_agents;
     for (int k = 1; k < 3; k++) {
@@ -109,7 +109,7 @@ static void test_sir_final_size(void **state)
     sim_open(&m, SRC "/tests/data/sir.json", -1, -1, 2);
     while (m.e.day < m.s.steps) civ_engine_step(&m.e, NULL);
     const double n = m.pop.n_agents;
-    const double z = 1.0 - civ_engine_total(&m.e, V_SUSCEPTIBLE) / n;
+    const double z = 1.0 - civ_engine_total(&m.e, CIV_VAR_SUSCEPTIBLE) / n;
     const double eps = m.e.seeded / n;
     const double r0 = 0.2 * 10 * (1.0 - civ_gamma_cdf_mean_sd(2.0, 5.5, 2.14));
     double zz = 0.5;
@@ -117,7 +117,7 @@ static void test_sir_final_size(void **state)
     /* finite-size noise: sd ~ sqrt(z(1-z)/n)/(1 - R0(1-z)) ~ 0.002 at n = 170k */
     if (fabs(z - zz) > 0.01) fail_msg("final size %.4f, analytic %.4f (R0 %.4f, n %.0f)", z, zz, r0, n);
     /* and the epidemic is over: nobody infectious at the end */
-    assert_int_equal(civ_engine_total(&m.e, V_EXPOSED) + civ_engine_total(&m.e, V_PRESYMPTOMATIC), 0);
+    assert_int_equal(civ_engine_total(&m.e, CIV_VAR_EXPOSED) + civ_engine_total(&m.e, CIV_VAR_PRESYMPTOMATIC), 0);
     sim_close(&m);
 }
 

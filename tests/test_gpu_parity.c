@@ -33,7 +33,7 @@ static int compare(const char *label, const char *study, double scale, long step
     sim c, g;
     if (open_sim(&c, study, scale, steps, seed, CIV_BACKEND_CPU) || open_sim(&g, study, scale, steps, seed, CIV_BACKEND_CUDA))
         return 1;
-    const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * c.e.n_out_bands;
+    const size_t nv = (size_t)CIV_N_VARS * CIV_NBOROUGH * c.e.n_out_bands;
     int64_t infections = 0;
     civ_error err = {0};
     const size_t np = (size_t)c.pop.n_tracts * CIV_N_PREM;
@@ -69,7 +69,7 @@ static int compare(const char *label, const char *study, double scale, long step
                 }
             return 1;
         }
-        infections += civ_engine_total(&c.e, V_NEW_INFECTIONS);
+        infections += civ_engine_total(&c.e, CIV_VAR_NEW_INFECTIONS);
     }
     if (civ_engine_sync_agents(&g.e, &err)) { fprintf(stderr, "FAIL %s: %s\n", label, err.msg); return 1; }
     const uint32_t n = c.pop.n_agents;

@@ -17,7 +17,7 @@ struct civ_backend_state {
     float *mix_rate;             /* [tract][band]: the day's mixed rates (scratch) */
     float *table;                /* decision table in force */
     int64_t *thread_counts;      /* [threads][series values] */
-    int n_values;                /* series values: V_NVARS x boroughs x output bands */
+    int n_values;                /* series values: CIV_N_VARS x boroughs x output bands */
     int threads;
 };
 
@@ -27,7 +27,7 @@ static civ_status cpu_create(const civ_world *w, civ_backend_state **out, civ_er
     civ_backend_state *b = civ_xcalloc(1, sizeof *b);
     b->w = *w;
     b->threads = w->threads > 0 ? w->threads : 1;
-    b->n_values = V_NVARS * CIV_NBOROUGH * w->n_out_bands;
+    b->n_values = CIV_N_VARS * CIV_NBOROUGH * w->n_out_bands;
     const size_t tract_bands = (size_t)w->n_tracts * CIV_N_PREM;
     b->household_sum = civ_xcalloc(w->n_households ? w->n_households : 1, sizeof(uint64_t));
     b->place_sum = civ_xcalloc(w->n_places ? w->n_places : 1, sizeof(uint64_t));

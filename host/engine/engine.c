@@ -5,14 +5,14 @@
 
 #include "host/core/trace.h"
 
-const char *const civ_var_name[V_NVARS] = {
+const char *const civ_var_name[CIV_N_VARS] = {
     "susceptible", "exposed", "presymptomatic", "asymptomatic", "mild", "severe",
     "hospitalised", "recovered", "dead",
     "new_infections", "new_symptomatic", "new_hospitalisations", "new_deaths", "new_recoveries",
     "new_tests", "new_reported_cases", "new_layoffs", "new_rehires",
     "isolating", "working", "employed", "unemployed"};
 
-const char *const civ_var_description[V_NVARS] = {
+const char *const civ_var_description[CIV_N_VARS] = {
     "agents susceptible at end of day", "agents infected, not yet infectious (latent)",
     "infectious, symptoms to come", "infectious, never symptomatic", "symptomatic, mild course",
     "symptomatic, severe course, not yet in hospital", "in hospital", "recovered", "dead (cumulative)",
@@ -115,7 +115,7 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
         while (b + 1 < s->n_out_bands && age >= s->out_band_edges[b + 1]) b++;
         e->out_band_of_age[age] = (uint8_t)b;
     }
-    e->series = civ_xcalloc((size_t)V_NVARS * CIV_NBOROUGH * (size_t)e->n_out_bands, sizeof(int32_t));
+    e->series = civ_xcalloc((size_t)CIV_N_VARS * CIV_NBOROUGH * (size_t)e->n_out_bands, sizeof(int32_t));
 
     const civ_index_limits lim = {pop->n_households, pop->n_places, pop->n_tracts, (uint32_t)e->table.n_archetypes};
     for (uint32_t i = 0; i < pop->n_agents; i++) {
@@ -198,8 +198,8 @@ static void situation(const civ_engine *e, civ_situation *sit)
     } else {
         for (int b = 0; b < CIV_NBOROUGH; b++)
             for (int k = 0; k < nb; k++) {
-                emp[b] += e->series[(V_EMPLOYED * CIV_NBOROUGH + b) * nb + k];
-                unemp[b] += e->series[(V_UNEMPLOYED * CIV_NBOROUGH + b) * nb + k];
+                emp[b] += e->series[(CIV_VAR_EMPLOYED * CIV_NBOROUGH + b) * nb + k];
+                unemp[b] += e->series[(CIV_VAR_UNEMPLOYED * CIV_NBOROUGH + b) * nb + k];
             }
     }
     for (int b = 0; b < CIV_NBOROUGH; b++) {
@@ -270,8 +270,8 @@ static void finish_day(civ_engine *e)
     for (int b = 0; b < CIV_NBOROUGH; b++) {
         double rep = 0;
         for (int k = 0; k < nb; k++) {
-            tests += (uint64_t)e->series[(V_NEW_TESTS * CIV_NBOROUGH + b) * nb + k];
-            rep += e->series[(V_NEW_REPORTED_CASES * CIV_NBOROUGH + b) * nb + k];
+            tests += (uint64_t)e->series[(CIV_VAR_NEW_TESTS * CIV_NBOROUGH + b) * nb + k];
+            rep += e->series[(CIV_VAR_NEW_REPORTED_CASES * CIV_NBOROUGH + b) * nb + k];
         }
         e->reported[e->day % 28][b] = rep;
     }

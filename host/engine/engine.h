@@ -20,8 +20,8 @@
 #include "llm_bridge/bridge.h"
 #include "llm_bridge/decision_table.h"
 
-extern const char *const civ_var_name[V_NVARS];
-extern const char *const civ_var_description[V_NVARS];
+extern const char *const civ_var_name[CIV_N_VARS];
+extern const char *const civ_var_description[CIV_N_VARS];
 
 typedef struct {
     const civ_study *study;

@@ -14,7 +14,7 @@
 struct civ_traj {
     hid_t f;
     char *path;
-    hid_t var[V_NVARS], date;
+    hid_t var[CIV_N_VARS], date;
     hid_t tables, table_step, prompts, answers, latency, requests, cache_hits, n_fallbacks;
     hid_t fallback, fb_step, fb_arch, fb_reason;
     hid_t retries, rejected, extracted, invalid_utf8, prompt_tokens, completion_tokens, wall_s, degenerate;
@@ -153,7 +153,7 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
     }
     hid_t band = civ_h5_string_scale(g, "age_band", t->nb, lp);
     hsize_t tail[2] = {CIV_NBOROUGH, (hsize_t)t->nb}, chunk[3] = {64, CIV_NBOROUGH, (hsize_t)t->nb};
-    for (int v = 0; v < V_NVARS; v++) {
+    for (int v = 0; v < CIV_N_VARS; v++) {
         t->var[v] = make_extendible(g, civ_var_name[v], H5T_NATIVE_INT32, 3, tail, chunk, 4);
         bad |= t->var[v] < 0;
         civ_h5_attr_string(t->var[v], "description", civ_var_description[v]);
@@ -360,7 +360,7 @@ civ_status civ_traj_append(civ_traj *t, const civ_engine *e, civ_error *err)
     hsize_t tail[2] = {CIV_NBOROUGH, (hsize_t)t->nb};
     int bad = 0;
     const size_t per_var = (size_t)CIV_NBOROUGH * (size_t)t->nb;
-    for (int v = 0; v < V_NVARS; v++)
+    for (int v = 0; v < CIV_N_VARS; v++)
         bad |= append_row(t->var[v], 3, (hsize_t)t->rows, tail, H5T_NATIVE_INT32, e->series + v * per_var) < 0;
     int32_t d = step;
     bad |= append_row(t->date, 1, (hsize_t)t->rows, NULL, H5T_NATIVE_INT32, &d) < 0;
@@ -463,7 +463,7 @@ civ_status civ_traj_close(civ_traj *t, const char *status, civ_error *err)
                    t->degenerate, t->rejection, t->rj_step, t->rj_arch, t->rj_sample, t->rj_round, t->rj_reason,
                    t->rj_answer};
     for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) if (ids[k] > 0) H5Dclose(ids[k]);
-    for (int v = 0; v < V_NVARS; v++) if (t->var[v] > 0) H5Dclose(t->var[v]);
+    for (int v = 0; v < CIV_N_VARS; v++) if (t->var[v] > 0) H5Dclose(t->var[v]);
     for (int k = 0; k < CIV_MAX_SNAPSHOT_FIELDS; k++) if (t->snap[k] > 0) H5Dclose(t->snap[k]);
     bad |= H5Fclose(t->f) < 0;
     civ_status st = CIV_OK;

@@ -7,12 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host/core/boroughs.h"
 #include "host/util/error.h"
 
-#ifndef CIV_NBOROUGH
-#define CIV_NBOROUGH 5
-#endif
-enum { CIV_BX, CIV_BK, CIV_MN, CIV_QN, CIV_SI };
 extern const char *const civ_borough_code[CIV_NBOROUGH]; /* "BX", ... */
 extern const char *const civ_borough_name[CIV_NBOROUGH]; /* "Bronx", ... */
 int civ_borough_index(const char *code);                 /* -1 if unknown */

@@ -82,7 +82,7 @@ static double loss(fit_ctx *c, const double *p, civ_error *err)
             civ_engine_step(&e, err);
             for (int b = 0; b < CIV_NBOROUGH; b++)
                 for (int a = 0; a < nb; a++)
-                    sim[(e.day - 1) * CIV_NBOROUGH + b] += e.series[(V_NEW_REPORTED_CASES * CIV_NBOROUGH + b) * nb + a];
+                    sim[(e.day - 1) * CIV_NBOROUGH + b] += e.series[(CIV_VAR_NEW_REPORTED_CASES * CIV_NBOROUGH + b) * nb + a];
         }
         civ_engine_free(&e);
     }

@@ -71,7 +71,7 @@ static civ_status run_one(const civ_ensemble_options *o, civ_study *s, int study
         civ_engine_free(&e);
         return st;
     }
-    const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * e.n_out_bands;
+    const size_t nv = (size_t)CIV_N_VARS * CIV_NBOROUGH * e.n_out_bands;
     while (e.day < s->steps) {
         if (civ_interrupted) { civ_engine_free(&e); return civ_fail(err, CIV_ERR_INTERRUPTED, "interrupted"); }
         if ((st = civ_engine_step(&e, err))) { civ_engine_free(&e); return st; }
@@ -90,7 +90,7 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, int n
     snprintf(tmp, sizeof tmp, "%s.partial", o->output);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot create ensemble file", o->output);
-    const size_t nv = (size_t)V_NVARS * CIV_NBOROUGH * nb, cells = (size_t)CIV_NBOROUGH * nb;
+    const size_t nv = (size_t)CIV_N_VARS * CIV_NBOROUGH * nb, cells = (size_t)CIV_NBOROUGH * nb;
     const int N = o->seeds;
     char start[11];
     civ_date_format(st[0].start_day, start);
@@ -137,7 +137,7 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, int n
     double *vals = civ_xmalloc((size_t)N * sizeof(double));
     double *stat = civ_xmalloc(4 * (size_t)steps * cells * sizeof(double));
     static const char *const stat_names[4] = {"mean", "median", "p05", "p95"};
-    for (int v = 0; v < V_NVARS; v++) {
+    for (int v = 0; v < CIV_N_VARS; v++) {
         for (int r = 0; r < n_runs; r++)
             for (int t = 0; t < steps; t++)
                 memcpy(buf + ((size_t)r * steps + t) * cells, all + ((size_t)r * steps + t) * nv + (size_t)v * cells,
@@ -231,7 +231,7 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
         device = rank % devices;
     const int N = o->seeds, n_runs = o->n_studies * N;
     const int steps = loaded ? st[0].steps : 0, nb = loaded ? st[0].n_out_bands : 0;
-    const size_t per_run = (size_t)steps * V_NVARS * CIV_NBOROUGH * (size_t)nb;
+    const size_t per_run = (size_t)steps * CIV_N_VARS * CIV_NBOROUGH * (size_t)nb;
     int threads = o->threads;
 #ifdef _OPENMP
     if (threads <= 0) { threads = omp_get_max_threads() / ranks; if (threads < 1) threads = 1; }

@@ -155,12 +155,12 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
         write += civ_now() - ts;
         civ_trace_pop();
         if (st) break;
-        cum_inf += civ_engine_total(&e, V_NEW_INFECTIONS);
-        cum_cases += civ_engine_total(&e, V_NEW_REPORTED_CASES);
+        cum_inf += civ_engine_total(&e, CIV_VAR_NEW_INFECTIONS);
+        cum_cases += civ_engine_total(&e, CIV_VAR_NEW_REPORTED_CASES);
         char detail[160];
         snprintf(detail, sizeof detail, "infected %lld, reported %lld, in hospital %lld, dead %lld",
-                 (long long)cum_inf, (long long)cum_cases, (long long)civ_engine_total(&e, V_HOSPITALISED),
-                 (long long)civ_engine_total(&e, V_DEAD));
+                 (long long)cum_inf, (long long)cum_cases, (long long)civ_engine_total(&e, CIV_VAR_HOSPITALISED),
+                 (long long)civ_engine_total(&e, CIV_VAR_DEAD));
         civ_bar_update(&pr, e.day, detail);
         if ((st = next)) break;
         if (more && !overlap) {

@@ -8,6 +8,7 @@
 #ifndef CIV_COVID_STEP_H
 #define CIV_COVID_STEP_H
 
+#include "host/core/boroughs.h"
 #include "models/covid/covid_model.h"
 
 #if defined(__CUDA_ARCH__)
@@ -18,9 +19,6 @@
 #  define CIV_ATOMIC_ADD_U64(p, v) (*(p) += (v))
 #endif
 
-#ifndef CIV_NBOROUGH
-#define CIV_NBOROUGH 5
-#endif
 /* levels of the community totals: the 5 boroughs, then the city */
 #define CIV_N_LEVEL_SUMS (CIV_NBOROUGH + 1)
 
@@ -161,11 +159,11 @@ CIV_INLINE void civ_mix_prepare(civ_covid_params *m)
 
 /* Output variables: series[var][borough][age band] per day. */
 enum civ_var {
-    V_SUSCEPTIBLE = 0, V_EXPOSED, V_PRESYMPTOMATIC, V_ASYMPTOMATIC, V_MILD, V_SEVERE,
-    V_HOSPITALISED, V_RECOVERED, V_DEAD,
-    V_NEW_INFECTIONS, V_NEW_SYMPTOMATIC, V_NEW_HOSPITALISATIONS, V_NEW_DEATHS, V_NEW_RECOVERIES,
-    V_NEW_TESTS, V_NEW_REPORTED_CASES, V_NEW_LAYOFFS, V_NEW_REHIRES,
-    V_ISOLATING, V_WORKING, V_EMPLOYED, V_UNEMPLOYED, V_NVARS
+    CIV_VAR_SUSCEPTIBLE = 0, CIV_VAR_EXPOSED, CIV_VAR_PRESYMPTOMATIC, CIV_VAR_ASYMPTOMATIC, CIV_VAR_MILD, CIV_VAR_SEVERE,
+    CIV_VAR_HOSPITALISED, CIV_VAR_RECOVERED, CIV_VAR_DEAD,
+    CIV_VAR_NEW_INFECTIONS, CIV_VAR_NEW_SYMPTOMATIC, CIV_VAR_NEW_HOSPITALISATIONS, CIV_VAR_NEW_DEATHS, CIV_VAR_NEW_RECOVERIES,
+    CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS, CIV_VAR_NEW_REHIRES,
+    CIV_VAR_ISOLATING, CIV_VAR_WORKING, CIV_VAR_EMPLOYED, CIV_VAR_UNEMPLOYED, CIV_N_VARS
 };
 
 /* What one agent contributes to the day's tallies. */
@@ -213,16 +211,16 @@ CIV_INLINE civ_tally civ_pass_update(const civ_covid_params *m, const civ_policy
 /* Applies INC(index) for every counter one agent's tally raises; cell = borough * nb + age band. */
 #define CIV_TALLY_EACH(r, cell, nb, INC) do {                                                      \
         const int civ_n_ = CIV_NBOROUGH * (nb);                                                    \
-        if ((r).infected) INC(V_NEW_INFECTIONS * civ_n_ + (cell));                                \
-        if ((r).isolating) INC(V_ISOLATING * civ_n_ + (cell));                                    \
-        if ((r).working) INC(V_WORKING * civ_n_ + (cell));                                        \
-        INC((V_SUSCEPTIBLE + (r).stage) * civ_n_ + (cell));                                       \
-        if ((r).labour == 1) INC(V_EMPLOYED * civ_n_ + (cell));                                   \
-        else if ((r).labour == 2) INC(V_UNEMPLOYED * civ_n_ + (cell));                            \
+        if ((r).infected) INC(CIV_VAR_NEW_INFECTIONS * civ_n_ + (cell));                                \
+        if ((r).isolating) INC(CIV_VAR_ISOLATING * civ_n_ + (cell));                                    \
+        if ((r).working) INC(CIV_VAR_WORKING * civ_n_ + (cell));                                        \
+        INC((CIV_VAR_SUSCEPTIBLE + (r).stage) * civ_n_ + (cell));                                       \
+        if ((r).labour == 1) INC(CIV_VAR_EMPLOYED * civ_n_ + (cell));                                   \
+        else if ((r).labour == 2) INC(CIV_VAR_UNEMPLOYED * civ_n_ + (cell));                            \
         if ((r).events) {                                                                          \
-            static const int civ_flow_var_[CIV_N_FLOW] = {V_NEW_SYMPTOMATIC, V_NEW_HOSPITALISATIONS, \
-                V_NEW_DEATHS, V_NEW_RECOVERIES, V_NEW_TESTS, V_NEW_REPORTED_CASES, V_NEW_LAYOFFS,  \
-                V_NEW_REHIRES};                                                                    \
+            static const int civ_flow_var_[CIV_N_FLOW] = {CIV_VAR_NEW_SYMPTOMATIC, CIV_VAR_NEW_HOSPITALISATIONS, \
+                CIV_VAR_NEW_DEATHS, CIV_VAR_NEW_RECOVERIES, CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS,  \
+                CIV_VAR_NEW_REHIRES};                                                                    \
             for (int civ_f_ = 0; civ_f_ < CIV_N_FLOW; civ_f_++)                                    \
                 if ((r).events & (1u << civ_f_)) INC(civ_flow_var_[civ_f_] * civ_n_ + (cell));     \
         }                                                                                          \
