@@ -102,6 +102,8 @@ static civ_status cpu_launch_day(civ_backend_state *b, const civ_policy *policy,
     const civ_policy pol = *policy;
     const uint64_t seed = w->seed;
     const float *table = b->table;
+    const uint8_t *out_band_of_age = w->out_band_of_age;
+    const uint32_t n = a->n;   /* locals: the passes' byte stores may alias anything reached through b */
     const int nb = w->n_out_bands, nv = b->n_values;
     memset(b->household_sum, 0, (w->n_households ? w->n_households : 1) * sizeof(uint64_t));
     memset(b->place_sum, 0, (w->n_places ? w->n_places : 1) * sizeof(uint64_t));
@@ -109,7 +111,7 @@ static civ_status cpu_launch_day(civ_backend_state *b, const civ_policy *policy,
     memset(b->thread_counts, 0, (size_t)b->threads * (size_t)nv * sizeof(int64_t));
 
     #pragma omp parallel for schedule(static) num_threads(b->threads)
-    for (uint32_t i = 0; i < a->n; i++) civ_pass_attend(m, &pol, seed, table, a, &b->g, i, day);
+    for (uint32_t i = 0; i < n; i++) civ_pass_attend(m, &pol, seed, table, a, &b->g, i, day);
 
     community_pressure(b, &pol);
 
@@ -123,9 +125,9 @@ static civ_status cpu_launch_day(civ_backend_state *b, const civ_policy *policy,
         int64_t *cnt = b->thread_counts + (size_t)tid * (size_t)nv;
 #define CIV_CPU_INC(idx) cnt[idx]++
         #pragma omp for schedule(static)
-        for (uint32_t i = 0; i < a->n; i++) {
+        for (uint32_t i = 0; i < n; i++) {
             civ_tally r = civ_pass_update(m, &pol, seed, table, a, &b->g, i, day);
-            const int cell = a->borough[i] * nb + w->out_band_of_age[a->age[i]];
+            const int cell = a->borough[i] * nb + out_band_of_age[a->age[i]];
             CIV_TALLY_EACH(r, cell, nb, CIV_CPU_INC);
         }
 #undef CIV_CPU_INC
