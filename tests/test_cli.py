@@ -89,9 +89,11 @@ class CliErrors(unittest.TestCase):
         self.expect_error(["run", self.variant(parameters={"betta": 1})], 3, "parameters.betta", "unknown key")
 
     def test_inconsistent_probabilities(self):
-        p = [0.5] * 9
-        self.expect_error(["run", self.variant(parameters={"p_severe": p, "p_symptomatic": [0.1] * 9})], 3,
-                          "p_severe", "must hold")
+        # admissions per infection above the symptomatic share cannot be honoured (severe courses are symptomatic)
+        self.expect_error(["run", self.variant(parameters={"p_symptomatic": [0.01] * 9})], 3,
+                          "admissions", "exceed p_symptomatic")
+        self.expect_error(["run", self.variant(parameters={"ifr": {"age": [0, 50, 40], "value": [0.001, 0.01, 0.1]}})],
+                          3, "parameters.ifr.age' must increase")
 
     def test_population_file_and_synthesis(self):
         self.expect_error(["run", self.variant(population={"file": "x.h5"})], 3, "exactly one of 'file' or 'synthesize'")

@@ -148,6 +148,61 @@ static void test_interventions_reduce_transmission(void **state)
     }
 }
 
+/* Severity tables from hand-set IFR / IHR / outside-hospital nodes: the probabilities each course draw
+ * uses, and what a whole epidemic then gives (deaths and admissions per infection, share of deaths
+ * outside hospital) within binomial noise. */
+static void test_severity(void **state)
+{
+    (void)state;
+    /* constant IFR 1 %, IHR 5 %, 20 % of deaths outside hospital, half the infections symptomatic:
+       severe = 0.05 + 0.01 x 0.2 = 0.052 per infection -> 0.104 of the symptomatic; given severe:
+       dies outside 0.002 / 0.052, dies in hospital 0.008 / 0.052 */
+    char *path = variant(SRC "/tests/data/free.json",
+        "\"steps\": 200, \"parameters\": {\"p_symptomatic\": [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],"
+        "\"ifr\": {\"age\": [0, 100], \"value\": [0.01, 0.01]}, \"ihr\": {\"age\": [0], \"value\": [0.05]},"
+        "\"death_outside_hospital\": {\"age\": [0], \"value\": [0.2]}}");
+    sim m;
+    sim_open(&m, path, 0.01, -1, 2);
+    const civ_covid_params *p = &m.e.model;
+    for (int age = 0; age <= 100; age += 25) {
+        assert_float_equal(p->p_severe_given_symptomatic[0][age], 0.104, 1e-6);
+        assert_float_equal(p->p_dies_outside_given_severe[0][age], 0.002 / 0.052, 1e-6);
+        assert_float_equal(p->p_dies_in_hospital_given_severe[0][age], 0.008 / 0.052, 1e-6);
+    }
+    int64_t infections = m.e.seeded, admissions = 0, deaths = 0, outside = 0;
+    while (m.e.day < m.s.steps) {
+        civ_engine_step(&m.e, NULL);
+        infections += civ_engine_total(&m.e, CIV_VAR_NEW_INFECTIONS);
+        admissions += civ_engine_total(&m.e, CIV_VAR_NEW_HOSPITALISATIONS);
+        deaths += civ_engine_total(&m.e, CIV_VAR_NEW_DEATHS);
+        outside += civ_engine_total(&m.e, CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL);
+    }
+    /* every course has ended by day 200 */
+    assert_int_equal(civ_engine_total(&m.e, CIV_VAR_SEVERE) + civ_engine_total(&m.e, CIV_VAR_HOSPITALISED), 0);
+    printf("severity: %lld infections, %lld admissions (%.3f), %lld deaths (%.4f), %.3f of them outside hospital\n",
+           (long long)infections, (long long)admissions, (double)admissions / infections, (long long)deaths,
+           (double)deaths / infections, (double)outside / deaths);
+    assert_true(infections > 20000);
+    /* 4 binomial standard deviations */
+    const double n = (double)infections;
+    assert_true(fabs(admissions - 0.05 * n) < 4 * sqrt(n * 0.05 * 0.95));
+    assert_true(fabs(deaths - 0.01 * n) < 4 * sqrt(n * 0.01 * 0.99));
+    assert_true(fabs(outside - 0.2 * deaths) < 4 * sqrt(deaths * 0.2 * 0.8));
+    sim_close(&m);
+    unlink(path);
+    free(path);
+
+    /* log-linear nodes: halfway between 0.1 % and 10 % is 1 % */
+    path = variant(SRC "/tests/data/free.json",
+        "\"parameters\": {\"p_symptomatic\": [1, 1, 1, 1, 1, 1, 1, 1, 1], \"ifr\": {\"age\": [0, 100], \"value\": [0.001, 0.1]},"
+        "\"ihr\": {\"age\": [0], \"value\": [0.2]}, \"death_outside_hospital\": {\"age\": [0], \"value\": [0]}}");
+    sim_open(&m, path, 0.001, 5, 1);
+    assert_float_equal(p->p_dies_in_hospital_given_severe[0][50] * p->p_severe_given_symptomatic[0][50], 0.01, 1e-6);
+    sim_close(&m);
+    unlink(path);
+    free(path);
+}
+
 /* Every agent index is checked against its table when an engine starts (the same check the GPU
  * kernels run with CIVITAS_CUDA_SYNC=1): each corrupted field is named, a sound population passes. */
 static void test_index_check(void **state)
@@ -196,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_sir_final_size),
         cmocka_unit_test(test_interventions_reduce_transmission),
         cmocka_unit_test(test_index_check),
+        cmocka_unit_test(test_severity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,8 @@
 const char *const civ_var_name[CIV_N_VARS] = {
     "susceptible", "exposed", "presymptomatic", "asymptomatic", "mild", "severe",
     "hospitalised", "recovered", "dead",
-    "new_infections", "new_symptomatic", "new_hospitalisations", "new_deaths", "new_recoveries",
+    "new_infections", "new_symptomatic", "new_hospitalisations", "new_deaths", "new_deaths_outside_hospital",
+    "new_recoveries",
     "new_tests", "new_reported_cases", "new_layoffs", "new_rehires",
     "isolating", "working", "employed", "unemployed"};
 
@@ -17,7 +18,8 @@ const char *const civ_var_description[CIV_N_VARS] = {
     "infectious, symptoms to come", "infectious, never symptomatic", "symptomatic, mild course",
     "symptomatic, severe course, not yet in hospital", "in hospital", "recovered", "dead (cumulative)",
     "infections during the day", "symptom onsets during the day", "hospital admissions during the day",
-    "deaths during the day", "recoveries during the day", "tests taken during the day",
+    "deaths during the day", "deaths during the day without a hospital admission (at home or in a care home)",
+    "recoveries during the day", "tests taken during the day",
     "positive test results reported during the day (reported cases)", "workers laid off during the day",
     "laid-off workers rehired during the day",
     "agents isolating (symptoms or positive test) at start of day",

@@ -6,6 +6,7 @@
  *   S -> E (latent) -> A (asymptomatic) ----------------------------> R
  *                   -> P (presymptomatic) -> M (mild) ---------------> R
  *                                         -> V (severe) -> H (hospital) -> R or D
+ *                                                       -> D (dies outside hospital: at home or in a care home)
  * Infectiousness = severity factor x gamma profile of days since infection,
  * counted only in P, A, M and V. Hospitalised agents have no contacts.
  * Infectiousness is fixed point (1.0 = 65536) so that group sums are exact
@@ -21,8 +22,9 @@ enum civ_stage { CIV_S = 0, CIV_E, CIV_P, CIV_A, CIV_M, CIV_V, CIV_H, CIV_R, CIV
 
 /* course bits, drawn at infection */
 #define CIV_COURSE_SYMPTOMATIC 1u
-#define CIV_COURSE_SEVERE 2u
+#define CIV_COURSE_SEVERE 2u       /* needs hospital care, or dies outside hospital */
 #define CIV_COURSE_DIES 4u
+#define CIV_COURSE_OUTSIDE 8u      /* dies without being admitted (with CIV_COURSE_DIES) */
 
 /* flags bits */
 #define CIV_FLAG_ISO_SYMPTOMS 1u   /* isolating because symptomatic */
@@ -35,6 +37,7 @@ enum civ_stage { CIV_S = 0, CIV_E, CIV_P, CIV_A, CIV_M, CIV_V, CIV_H, CIV_R, CIV
 #define CIV_MAX_DAYS 64    /* length of profile and duration tables */
 #define CIV_FIXED_ONE 65536u
 #define CIV_MAX_AGE 120
+#define CIV_N_RESIDENCE 2  /* living in a household, in a care home */
 
 enum civ_duration { CIV_DUR_LATENT = 0, CIV_DUR_PRESYMPTOMATIC, CIV_DUR_ASYMPTOMATIC_RECOVERY,
                     CIV_DUR_MILD_RECOVERY, CIV_DUR_ONSET_TO_HOSPITAL, CIV_DUR_HOSPITAL_RECOVERY,
@@ -51,8 +54,12 @@ enum civ_level { CIV_LEVEL_TRACT = 0, CIV_LEVEL_BOROUGH, CIV_LEVEL_CITY, CIV_N_L
 typedef struct {
     float susceptibility[CIV_N_AGE10];
     float p_symptomatic[CIV_N_AGE10];
-    float p_severe_given_symptomatic[CIV_N_AGE10];
-    float p_death_given_severe[CIV_N_AGE10];
+    /* severity by residence (0 household, 1 care home) and single year of age: a severe course is a
+     * hospital admission or a death outside hospital; given severe, the draw is split into dies outside,
+     * dies in hospital, survives (admitted) */
+    float p_severe_given_symptomatic[CIV_N_RESIDENCE][CIV_MAX_AGE + 1];
+    float p_dies_outside_given_severe[CIV_N_RESIDENCE][CIV_MAX_AGE + 1];
+    float p_dies_in_hospital_given_severe[CIV_N_RESIDENCE][CIV_MAX_AGE + 1];
     uint32_t factor_q[3];                 /* asymptomatic, mild course, severe course */
     uint32_t profile_q[CIV_MAX_DAYS];     /* fixed-point infectiousness by day since infection */
     uint32_t dur_cdf[CIV_N_DUR][CIV_MAX_DAYS]; /* P(D <= d) * 2^32, saturating */
@@ -172,18 +179,28 @@ CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_polic
     return pol->beta * m->susceptibility[m->age10_of_age[a->age[i]]] * (h * (1.0f / 65536.0f));
 }
 
+/* 0: lives in a household; 1: a care-home resident. */
+CIV_INLINE int civ_residence(const civ_agents *a, uint32_t i)
+{
+    (void)a; (void)i;
+    return 0;
+}
+
 /* Infects agent i on `day`: draws the course and the latent period. */
 CIV_INLINE void civ_infect(const civ_covid_params *m, uint64_t seed, const civ_agents *a,
                            uint32_t i, int day)
 {
     civ_u32x4 r = civ_rng(seed, (uint32_t)day, i, CIV_RNG_COURSE);
-    int g = m->age10_of_age[a->age[i]];
+    const int age = a->age[i], res = civ_residence(a, i);
     uint32_t c = 0;
-    if (civ_u01(r.v[0]) < m->p_symptomatic[g]) {
+    if (civ_u01(r.v[0]) < m->p_symptomatic[m->age10_of_age[age]]) {
         c |= CIV_COURSE_SYMPTOMATIC;
-        if (civ_u01(r.v[1]) < m->p_severe_given_symptomatic[g]) {
+        if (civ_u01(r.v[1]) < m->p_severe_given_symptomatic[res][age]) {
             c |= CIV_COURSE_SEVERE;
-            if (civ_u01(r.v[2]) < m->p_death_given_severe[g]) c |= CIV_COURSE_DIES;
+            /* one draw split three ways: dies outside hospital, dies in hospital, survives */
+            const float u = civ_u01(r.v[2]), outside = m->p_dies_outside_given_severe[res][age];
+            if (u < outside) c |= CIV_COURSE_DIES | CIV_COURSE_OUTSIDE;
+            else if (u < outside + m->p_dies_in_hospital_given_severe[res][age]) c |= CIV_COURSE_DIES;
         }
     }
     a->course[i] = (uint8_t)c;
@@ -195,7 +212,7 @@ CIV_INLINE void civ_infect(const civ_covid_params *m, uint64_t seed, const civ_a
 /* ---- progression, testing, behaviour, employment ------------------------ */
 
 /* Flow counters an agent can raise in one day. */
-enum civ_flow { CIV_FLOW_SYMPTOM_ONSET = 0, CIV_FLOW_HOSPITALISED, CIV_FLOW_DIED, CIV_FLOW_RECOVERED,
+enum civ_flow { CIV_FLOW_SYMPTOM_ONSET = 0, CIV_FLOW_HOSPITALISED, CIV_FLOW_DIED, CIV_FLOW_DIED_OUTSIDE, CIV_FLOW_RECOVERED,
                 CIV_FLOW_TESTED, CIV_FLOW_REPORTED, CIV_FLOW_LAID_OFF, CIV_FLOW_REHIRED, CIV_N_FLOW };
 
 /* Advances agent i by one day; returns a bit mask of civ_flow events. */
@@ -219,7 +236,11 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
             break;
         case CIV_P:
             ev |= 1u << CIV_FLOW_SYMPTOM_ONSET;
-            if (c & CIV_COURSE_SEVERE) { next = CIV_V; dur = civ_sample_duration(m, CIV_DUR_ONSET_TO_HOSPITAL, r.v[0]); }
+            if (c & CIV_COURSE_OUTSIDE) {   /* as long as onset to admission plus admission to death */
+                next = CIV_V;
+                dur = civ_sample_duration(m, CIV_DUR_ONSET_TO_HOSPITAL, r.v[0]) +
+                      civ_sample_duration(m, CIV_DUR_HOSPITAL_DEATH, r.v[1]);
+            } else if (c & CIV_COURSE_SEVERE) { next = CIV_V; dur = civ_sample_duration(m, CIV_DUR_ONSET_TO_HOSPITAL, r.v[0]); }
             else { next = CIV_M; dur = civ_sample_duration(m, CIV_DUR_MILD_RECOVERY, r.v[0]); }
             {
                 civ_u32x4 b = civ_rng(seed, (uint32_t)day, i, CIV_RNG_BEHAVIOUR);
@@ -227,6 +248,12 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
             }
             break;
         case CIV_V:
+            if (c & CIV_COURSE_OUTSIDE) {
+                next = CIV_D;
+                ev |= (1u << CIV_FLOW_DIED) | (1u << CIV_FLOW_DIED_OUTSIDE);
+                a->flags[i] &= (uint8_t)~CIV_FLAG_ISO_SYMPTOMS;
+                break;
+            }
             next = CIV_H;
             ev |= 1u << CIV_FLOW_HOSPITALISED;
             dur = (c & CIV_COURSE_DIES) ? civ_sample_duration(m, CIV_DUR_HOSPITAL_DEATH, r.v[0])

@@ -75,7 +75,8 @@ typedef struct {
 } reader;
 
 static const char *const known_params[] = {
-    "beta", "relative_susceptibility", "p_symptomatic", "p_severe", "p_death",
+    "beta", "relative_susceptibility", "p_symptomatic", "ifr", "ihr", "death_outside_hospital", "ifr_scale",
+    "ihr_scale",
     "infectiousness_asymptomatic", "infectiousness_mild", "infectiousness_severe",
     "infectiousness_profile", "latent_period", "presymptomatic_period", "asymptomatic_recovery",
     "mild_recovery", "onset_to_hospital", "hospital_to_recovery", "hospital_to_death",
@@ -110,6 +111,63 @@ static civ_status by_age(reader *r, const char *name, double lo, double hi, doub
     static const char *const keys[] = {"value", "age_bands", "unit", "source", "note", NULL};
     if (civ_json_check_keys(&r->c, p, path, keys)) return r->c.err->status;
     return civ_json_numbers(&r->c, p, path, "value", lo, hi, CIV_N_AGE10, CIV_N_AGE10, true, out, NULL);
+}
+
+/* A value per single year of age, interpolated between nodes {"age": [...], "value": [...]} (ages
+ * increasing from 0; constant beyond the last node): log-linearly when `log_scale` (values > 0), else
+ * linearly. */
+static civ_status by_single_age(reader *r, const char *name, int log_scale, double lo, double hi,
+                                double out[CIV_MAX_AGE + 1])
+{
+    char path[128];
+    const cJSON *p = param(r, name, path, sizeof path);
+    if (!p) return r->c.err->status;
+    static const char *const keys[] = {"age", "value", "interpolation", "unit", "source", "note", NULL};
+    enum { MAX_NODES = 32 };
+    double age[MAX_NODES], val[MAX_NODES];
+    int n_age = 0, n_val = 0;
+    if (civ_json_check_keys(&r->c, p, path, keys) ||
+        civ_json_numbers(&r->c, p, path, "age", 0, CIV_MAX_AGE, -1, MAX_NODES, true, age, &n_age) ||
+        civ_json_numbers(&r->c, p, path, "value", log_scale ? 1e-12 : lo, hi, -1, MAX_NODES, true, val, &n_val))
+        return r->c.err->status;
+    if (n_age != n_val)
+        return civ_fail(r->c.err, CIV_ERR_INPUT, "%s: '%s': %d ages but %d values", r->c.file, path, n_age, n_val);
+    if (age[0] != 0)
+        return civ_fail(r->c.err, CIV_ERR_INPUT, "%s: '%s.age' must start at 0, got %g", r->c.file, path, age[0]);
+    for (int k = 1; k < n_age; k++)
+        if (age[k] <= age[k - 1])
+            return civ_fail(r->c.err, CIV_ERR_INPUT, "%s: '%s.age' must increase: %g after %g", r->c.file, path,
+                            age[k], age[k - 1]);
+    for (int a = 0, k = 0; a <= CIV_MAX_AGE; a++) {
+        while (k + 1 < n_age && a >= age[k + 1]) k++;
+        if (k + 1 >= n_age) { out[a] = val[n_age - 1]; continue; }
+        const double t = (a - age[k]) / (age[k + 1] - age[k]);
+        out[a] = log_scale ? exp(log(val[k]) + t * (log(val[k + 1]) - log(val[k]))) : val[k] + t * (val[k + 1] - val[k]);
+    }
+    return CIV_OK;
+}
+
+/* Severity tables from the IFR, IHR and share of deaths outside hospital per year of age. A severe course
+ * is an admission (IHR) or a death without one (IFR x outside share); deaths in hospital are capped at
+ * max_hospital_fatality of admissions, the rest happen outside (so every IFR and IHR can be honoured). */
+static civ_status severity(const char *file, int residence, const double *p_symptomatic10, const double *ifr,
+                           const double *ihr, const double *outside, civ_covid_params *m, civ_error *err)
+{
+    const double max_hospital_fatality = 0.9;
+    for (int a = 0; a <= CIV_MAX_AGE; a++) {
+        const double ps = p_symptomatic10[a / 10 < CIV_N_AGE10 ? a / 10 : CIV_N_AGE10 - 1];
+        double die_hosp = ifr[a] * (1 - outside[a]);
+        if (die_hosp > max_hospital_fatality * ihr[a]) die_hosp = max_hospital_fatality * ihr[a];
+        const double die_out = ifr[a] - die_hosp, severe = ihr[a] + die_out;
+        if (severe > ps)
+            return civ_fail(err, CIV_ERR_INPUT, "%s: age %d%s: admissions (%g) plus deaths outside hospital (%g) per "
+                            "infection exceed p_symptomatic (%g); severe courses are symptomatic", file, a,
+                            residence ? " (care-home residents)" : "", ihr[a], die_out, ps);
+        m->p_severe_given_symptomatic[residence][a] = ps > 0 ? (float)(severe / ps) : 0.0f;
+        m->p_dies_outside_given_severe[residence][a] = severe > 0 ? (float)(die_out / severe) : 0.0f;
+        m->p_dies_in_hospital_given_severe[residence][a] = severe > 0 ? (float)(die_hosp / severe) : 0.0f;
+    }
+    return CIV_OK;
 }
 
 static civ_status distribution(reader *r, const char *name, double max_mean, dist_kind *kind,
@@ -167,11 +225,13 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
         }
     }
 
-    double sus[CIV_N_AGE10], ps[CIV_N_AGE10], psev[CIV_N_AGE10], pd[CIV_N_AGE10];
-    double beta, fa, fm, fs, wh, ws, ww, wc, sens, hosp_test;
+    double sus[CIV_N_AGE10], ps[CIV_N_AGE10];
+    double ifr[CIV_MAX_AGE + 1], ihr[CIV_MAX_AGE + 1], outside[CIV_MAX_AGE + 1];
+    double beta, fa, fm, fs, wh, ws, ww, wc, sens, hosp_test, ifr_scale, ihr_scale;
     if (scalar(&r, "beta", 0, 100, &beta) || by_age(&r, "relative_susceptibility", 0, 10, sus) ||
-        by_age(&r, "p_symptomatic", 0, 1, ps) || by_age(&r, "p_severe", 0, 1, psev) ||
-        by_age(&r, "p_death", 0, 1, pd) ||
+        by_age(&r, "p_symptomatic", 0, 1, ps) || by_single_age(&r, "ifr", 1, 0, 1, ifr) ||
+        by_single_age(&r, "ihr", 1, 0, 1, ihr) || by_single_age(&r, "death_outside_hospital", 0, 0, 1, outside) ||
+        scalar(&r, "ifr_scale", 0, 10, &ifr_scale) || scalar(&r, "ihr_scale", 0, 10, &ihr_scale) ||
         scalar(&r, "infectiousness_asymptomatic", 0, 10, &fa) || scalar(&r, "infectiousness_mild", 0, 10, &fm) ||
         scalar(&r, "infectiousness_severe", 0, 10, &fs) ||
         scalar(&r, "weight_household", 0, 100, &wh) || scalar(&r, "weight_school", 0, 100, &ws) ||
@@ -179,14 +239,15 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
         scalar(&r, "test_sensitivity", 0, 1, &sens) || scalar(&r, "hospital_test_probability", 0, 1, &hosp_test))
         return err->status;
     for (int g = 0; g < CIV_N_AGE10; g++) {
-        if (psev[g] > ps[g] || pd[g] > psev[g])
-            return civ_fail(err, CIV_ERR_INPUT, "%s: age band %d: p_death (%g) <= p_severe (%g) <= p_symptomatic (%g) "
-                            "must hold (they are absolute probabilities per infection)", model_file, g, pd[g], psev[g], ps[g]);
         m->susceptibility[g] = (float)sus[g];
         m->p_symptomatic[g] = (float)ps[g];
-        m->p_severe_given_symptomatic[g] = ps[g] > 0 ? (float)(psev[g] / ps[g]) : 0.0f;
-        m->p_death_given_severe[g] = psev[g] > 0 ? (float)(pd[g] / psev[g]) : 0.0f;
     }
+    for (int a = 0; a <= CIV_MAX_AGE; a++) {
+        ifr[a] = fmin(1.0, ifr[a] * ifr_scale);
+        ihr[a] = fmin(1.0, ihr[a] * ihr_scale);
+    }
+    for (int res = 0; res < CIV_N_RESIDENCE; res++)
+        if (severity(model_file, res, ps, ifr, ihr, outside, m, err)) return err->status;
     m->factor_q[0] = (uint32_t)lround(fa * CIV_FIXED_ONE);
     m->factor_q[1] = (uint32_t)lround(fm * CIV_FIXED_ONE);
     m->factor_q[2] = (uint32_t)lround(fs * CIV_FIXED_ONE);

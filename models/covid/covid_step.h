@@ -161,7 +161,8 @@ CIV_INLINE void civ_mix_prepare(civ_covid_params *m)
 enum civ_var {
     CIV_VAR_SUSCEPTIBLE = 0, CIV_VAR_EXPOSED, CIV_VAR_PRESYMPTOMATIC, CIV_VAR_ASYMPTOMATIC, CIV_VAR_MILD, CIV_VAR_SEVERE,
     CIV_VAR_HOSPITALISED, CIV_VAR_RECOVERED, CIV_VAR_DEAD,
-    CIV_VAR_NEW_INFECTIONS, CIV_VAR_NEW_SYMPTOMATIC, CIV_VAR_NEW_HOSPITALISATIONS, CIV_VAR_NEW_DEATHS, CIV_VAR_NEW_RECOVERIES,
+    CIV_VAR_NEW_INFECTIONS, CIV_VAR_NEW_SYMPTOMATIC, CIV_VAR_NEW_HOSPITALISATIONS, CIV_VAR_NEW_DEATHS,
+    CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL, CIV_VAR_NEW_RECOVERIES,
     CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS, CIV_VAR_NEW_REHIRES,
     CIV_VAR_ISOLATING, CIV_VAR_WORKING, CIV_VAR_EMPLOYED, CIV_VAR_UNEMPLOYED, CIV_N_VARS
 };
@@ -218,8 +219,9 @@ CIV_INLINE civ_tally civ_pass_update(const civ_covid_params *m, const civ_policy
         if ((r).labour == 1) INC(CIV_VAR_EMPLOYED * civ_n_ + (cell));                                   \
         else if ((r).labour == 2) INC(CIV_VAR_UNEMPLOYED * civ_n_ + (cell));                            \
         if ((r).events) {                                                                          \
-            static const int civ_flow_var_[CIV_N_FLOW] = {CIV_VAR_NEW_SYMPTOMATIC, CIV_VAR_NEW_HOSPITALISATIONS, \
-                CIV_VAR_NEW_DEATHS, CIV_VAR_NEW_RECOVERIES, CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS,  \
+            static const int civ_flow_var_[CIV_N_FLOW] = {CIV_VAR_NEW_SYMPTOMATIC,                    \
+                CIV_VAR_NEW_HOSPITALISATIONS, CIV_VAR_NEW_DEATHS, CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL,     \
+                CIV_VAR_NEW_RECOVERIES, CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS, \
                 CIV_VAR_NEW_REHIRES};                                                                    \
             for (int civ_f_ = 0; civ_f_ < CIV_N_FLOW; civ_f_++)                                    \
                 if ((r).events & (1u << civ_f_)) INC(civ_flow_var_[civ_f_] * civ_n_ + (cell));     \
