@@ -203,6 +203,51 @@ static void test_severity(void **state)
     free(path);
 }
 
+/* Care homes: residents never mix in the community but always in their home (workplaces closed or not);
+ * staff go to the home when workplaces are closed; other workers do not. Residents' severity uses the
+ * care-home multiplier and share of deaths in the home (hand-computed with constant nodes). */
+static void test_care_home_rules(void **state)
+{
+    (void)state;
+    char *path = variant(SRC "/tests/data/free.json",
+        "\"parameters\": {\"p_symptomatic\": [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],"
+        "\"ifr\": {\"age\": [0], \"value\": [0.02]}, \"ihr\": {\"age\": [0], \"value\": [0.05]},"
+        "\"death_outside_hospital\": {\"age\": [0], \"value\": [0.1]}, \"care_home_ifr_multiplier\": 2,"
+        "\"care_home_death_outside_hospital\": 0.6}");
+    sim m;
+    sim_open(&m, path, 0.01, 2, 1);
+    const civ_covid_params *p = &m.e.model;
+    /* household: severe 0.05 + 0.02 x 0.1 = 0.052; care home: IFR 0.04, severe 0.05 + 0.024 = 0.074 */
+    assert_float_equal(p->p_severe_given_symptomatic[CIV_RES_HOUSEHOLD][70], 0.052 / 0.5, 1e-6);
+    assert_float_equal(p->p_severe_given_symptomatic[CIV_RES_CARE_HOME][70], 0.074 / 0.5, 1e-6);
+    assert_float_equal(p->p_dies_outside_given_severe[CIV_RES_CARE_HOME][70], 0.024 / 0.074, 1e-6);
+    assert_float_equal(p->p_dies_in_hospital_given_severe[CIV_RES_CARE_HOME][70], 0.016 / 0.074, 1e-6);
+
+    const civ_agents *a = &m.e.a;
+    int64_t resident = -1, staff = -1, worker = -1;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const int pl = a->place[i];
+        if (a->residence[i] == CIV_RES_CARE_HOME && resident < 0) resident = i;
+        else if (pl >= 0 && a->place_type[pl] == CIV_PLACE_CARE_HOME && a->labour[i] == 1 && staff < 0) staff = i;
+        else if (pl >= 0 && a->place_type[pl] == CIV_PLACE_WORK && a->labour[i] == 1 && worker < 0) worker = i;
+    }
+    assert_true(resident >= 0 && staff >= 0 && worker >= 0);
+    float table[4096 * CIV_N_DECISION];
+    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) table[k] = 1.0f;   /* everyone goes to work */
+    civ_policy pol = m.s.base_policy;
+    pol.work_closed = 1;
+    pol.essential_share = 0.0f;
+    assert_false(civ_out_and_about(a, (uint32_t)resident, 0));
+    assert_true(civ_attends_place(1, a, &pol, table, (uint32_t)resident, 0));
+    assert_true(civ_attends_place(1, a, &pol, table, (uint32_t)staff, 0));
+    assert_false(civ_attends_place(1, a, &pol, table, (uint32_t)worker, 0));
+    pol.work_closed = 0;
+    assert_true(civ_attends_place(1, a, &pol, table, (uint32_t)worker, 0));
+    sim_close(&m);
+    unlink(path);
+    free(path);
+}
+
 /* Every agent index is checked against its table when an engine starts (the same check the GPU
  * kernels run with CIVITAS_CUDA_SYNC=1): each corrupted field is named, a sound population passes. */
 static void test_index_check(void **state)
@@ -252,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_interventions_reduce_transmission),
         cmocka_unit_test(test_index_check),
         cmocka_unit_test(test_severity),
+        cmocka_unit_test(test_care_home_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,10 +141,12 @@ static void test_places_and_employment(void **state)
             assert_true(p.place[i] >= 0);
             assert_int_equal(p.place_type[p.place[i]], CIV_PLACE_SCHOOL);
             assert_int_equal(p.place_borough[p.place[i]], b);   /* school within the borough */
-        } else if (p.labour[i] == CIV_EMPLOYED) {
+        } else if (p.labour[i] == CIV_EMPLOYED) {   /* a workplace or a care home (staff), anywhere in the city */
             assert_true(p.place[i] >= 0);
-            assert_int_equal(p.place_type[p.place[i]], CIV_PLACE_WORK);
-            assert_int_equal(p.place_borough[p.place[i]], b);   /* documented commuting assumption */
+            assert_true(p.place_type[p.place[i]] == CIV_PLACE_WORK || p.place_type[p.place[i]] == CIV_PLACE_CARE_HOME);
+        } else if (p.residence[i] == CIV_RES_CARE_HOME) {
+            assert_true(p.place[i] >= 0);
+            assert_int_equal(p.place_type[p.place[i]], CIV_PLACE_CARE_HOME);
         } else {
             assert_int_equal(p.place[i], CIV_NO_PLACE);
         }
@@ -184,6 +186,77 @@ static void test_places_and_employment(void **state)
         if (fabs(urate - want_u) > 0.01) fail_msg("%s unemployment %.3f, LAUS %.3f", civ_borough_code[b], urate, want_u);
     }
     civ_csv_free(&csv);
+    civ_population_free(&p);
+}
+
+/* Work boroughs follow the ACS commuting flows (shares among the five boroughs, within 5 binomial sd);
+ * care homes: the number of residents per borough is its homes x 250 x scale (the draw's 5 sd), aged 45+,
+ * alone in their household, in a home of their borough, outside the labour force; one staff member per
+ * resident among the workers of the home's borough. */
+static void test_commuting_and_care_homes(void **state)
+{
+    (void)state;
+    const double scale = 0.05;
+    civ_population p = make(scale, 11);
+    double flow[CIV_NBOROUGH][CIV_NBOROUGH] = {{0}}, homes[CIV_NBOROUGH] = {0};
+    civ_csv csv;
+    civ_error err = {0};
+    assert_int_equal(civ_csv_read(DATA "/nyc_commuting_county_flows_acs2009_2013.csv", &csv, &err), CIV_OK);
+    int ch, cw, cn;
+    civ_csv_col(&csv, "home_borough", &ch, &err); civ_csv_col(&csv, "work_borough", &cw, &err);
+    civ_csv_col(&csv, "workers", &cn, &err);
+    for (int r = 0; r < csv.nrows; r++) {
+        int h = civ_borough_index(csv.cells[r][ch]), w = civ_borough_index(csv.cells[r][cw]);
+        double v;
+        civ_csv_number(&csv, r, cn, 0, &v, &err);
+        if (h >= 0 && w >= 0) flow[h][w] += v;
+    }
+    civ_csv_free(&csv);
+    assert_int_equal(civ_csv_read(DATA "/ny_ltc_deaths_in_facility_by_borough_ctp.csv", &csv, &err), CIV_OK);
+    int cg, cc, cf;
+    civ_csv_col(&csv, "geo", &cg, &err); civ_csv_col(&csv, "facility_category", &cc, &err);
+    civ_csv_col(&csv, "n_facilities_listed", &cf, &err);
+    for (int r = 0; r < csv.nrows; r++) {
+        int b = civ_borough_index(csv.cells[r][cg]);
+        double v;
+        civ_csv_number(&csv, r, cf, 0, &v, &err);
+        if (b >= 0 && !strcmp(csv.cells[r][cc], "nursing_home") && v > homes[b]) homes[b] = v;
+    }
+    civ_csv_free(&csv);
+
+    double works[CIV_NBOROUGH][CIV_NBOROUGH] = {{0}}, residents[CIV_NBOROUGH] = {0}, staff[CIV_NBOROUGH] = {0};
+    for (uint32_t i = 0; i < p.n_agents; i++) {
+        const int b = p.borough[i], pl = p.place[i];
+        if (p.residence[i] == CIV_RES_CARE_HOME) {
+            residents[b]++;
+            assert_true(p.age[i] >= 45);
+            assert_int_equal(p.household_size[p.household[i]], 1);
+            assert_int_equal(p.place_type[pl], CIV_PLACE_CARE_HOME);
+            assert_int_equal(p.place_borough[pl], b);
+            assert_int_equal(p.labour[i], CIV_NOT_IN_LABOUR_FORCE);
+        } else if (pl >= 0 && p.place_type[pl] == CIV_PLACE_CARE_HOME) {
+            staff[p.place_borough[pl]]++;
+            assert_int_equal(p.labour[i], CIV_EMPLOYED);
+        } else if (pl >= 0 && p.place_type[pl] == CIV_PLACE_WORK) {
+            works[b][p.place_borough[pl]]++;
+        }
+    }
+    for (int b = 0; b < CIV_NBOROUGH; b++) {
+        const double want = homes[b] * 250 * scale;
+        printf("%s: %.0f residents (expected %.0f), %.0f staff\n", civ_borough_code[b], residents[b], want, staff[b]);
+        assert_true(fabs(residents[b] - want) < 5 * sqrt(want));
+        assert_true(fabs(staff[b] - residents[b]) <= 1);
+        double n = 0, tot = 0;
+        for (int w = 0; w < CIV_NBOROUGH; w++) { n += works[b][w]; tot += flow[b][w]; }
+        for (int w = 0; w < CIV_NBOROUGH; w++) {
+            const double share = flow[b][w] / tot;
+            /* care-home staff are taken from the work-borough pools, so allow for them too */
+            const double tol = 5 * sqrt(share * (1 - share) / n) + staff[w] / n;
+            if (fabs(works[b][w] / n - share) > tol)
+                fail_msg("%s -> %s: %.4f of workers, ACS %.4f (tolerance %.4f)", civ_borough_code[b],
+                         civ_borough_code[w], works[b][w] / n, share, tol);
+        }
+    }
     civ_population_free(&p);
 }
 
@@ -260,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_marginals_large),
         cmocka_unit_test(test_households),
         cmocka_unit_test(test_places_and_employment),
+        cmocka_unit_test(test_commuting_and_care_homes),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_save_load),
     };

@@ -82,9 +82,7 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
     civ_table_init(&e->table, s);
     civ_agents *a = &e->a;
     attach_agents(a, pop);
-    e->place_is_school = civ_xmalloc(pop->n_places ? pop->n_places : 1);
-    for (uint32_t p = 0; p < pop->n_places; p++) e->place_is_school[p] = pop->place_type[p] == CIV_PLACE_SCHOOL;
-    a->place_is_school = e->place_is_school;
+    a->place_type = pop->place_type;
     a->place_size = pop->place_size;
     /* household with children (any member under 18), for the archetype factor */
     uint8_t *hh_children = civ_xcalloc(pop->n_households, 1);
@@ -176,7 +174,7 @@ void civ_engine_free(civ_engine *e)
     free(e->heuristic);
     civ_table_free(&e->table);
     free_agents(&e->a);
-    free(e->place_is_school); free(e->tract_count); free(e->out_band_of_age); free(e->series);
+    free(e->tract_count); free(e->out_band_of_age); free(e->series);
     memset(e, 0, sizeof *e);
 }
 

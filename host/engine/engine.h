@@ -37,7 +37,6 @@ typedef struct {
     uint32_t seeded;              /* initial infections placed */
 
     /* static community structure, handed to the backend */
-    uint8_t *place_is_school;                           /* [place] */
     uint32_t *tract_count;                              /* [tract][band]: people */
     uint64_t level_count[CIV_N_LEVEL_SUMS][CIV_N_PREM]; /* people per borough (and city) and band */
     uint8_t *out_band_of_age;

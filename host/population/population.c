@@ -28,12 +28,12 @@ void civ_population_derive(civ_population *pop)
 
 size_t civ_population_bytes_per_agent(void)
 {
-    return 4 * sizeof(uint8_t) + sizeof(uint16_t) + sizeof(uint32_t) + sizeof(int32_t);
+    return 5 * sizeof(uint8_t) + sizeof(uint16_t) + sizeof(uint32_t) + sizeof(int32_t);
 }
 
 void civ_population_free(civ_population *pop)
 {
-    free(pop->borough); free(pop->sex); free(pop->age); free(pop->labour);
+    free(pop->borough); free(pop->sex); free(pop->age); free(pop->labour); free(pop->residence);
     free(pop->tract); free(pop->household); free(pop->place);
     free(pop->tract_geoid); free(pop->tract_borough);
     free(pop->place_type); free(pop->place_borough);

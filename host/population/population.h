@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "host/core/boroughs.h"
+#include "host/core/places.h"
 #include "host/util/error.h"
 
 extern const char *const civ_borough_code[CIV_NBOROUGH]; /* "BX", ... */
@@ -15,7 +16,6 @@ extern const char *const civ_borough_name[CIV_NBOROUGH]; /* "Bronx", ... */
 int civ_borough_index(const char *code);                 /* -1 if unknown */
 
 enum civ_labour { CIV_NOT_IN_LABOUR_FORCE = 0, CIV_EMPLOYED = 1, CIV_UNEMPLOYED = 2 };
-enum civ_place_type { CIV_PLACE_SCHOOL = 0, CIV_PLACE_WORK = 1 };
 
 #define CIV_NO_PLACE (-1)
 
@@ -27,9 +27,10 @@ typedef struct {
 
     /* per agent */
     uint8_t *borough, *sex /* 0 female, 1 male */, *age /* years */, *labour;
+    uint8_t *residence;        /* civ_residence_kind: care-home residents live alone in their household */
     uint16_t *tract;
     uint32_t *household;
-    int32_t *place;            /* school or workplace, CIV_NO_PLACE if none */
+    int32_t *place;            /* school, workplace or care home (residents and staff), CIV_NO_PLACE if none */
 
     /* per tract */
     char (*tract_geoid)[12];

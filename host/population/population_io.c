@@ -9,7 +9,7 @@
 #include "host/util/h5_util.h"
 #include "host/population/population.h"
 
-#define POP_SCHEMA "civitas-population/1"
+#define POP_SCHEMA "civitas-population/2"   /* 2: care homes (agents/residence, places/type 2) */
 
 civ_status civ_population_save(const civ_population *pop, const char *path, civ_error *err)
 {
@@ -26,6 +26,7 @@ civ_status civ_population_save(const civ_population *pop, const char *path, civ_
         (st = civ_h5_write_1d(f, "agents/sex", H5T_NATIVE_UINT8, n, pop->sex, path, err)) ||
         (st = civ_h5_write_1d(f, "agents/age", H5T_NATIVE_UINT8, n, pop->age, path, err)) ||
         (st = civ_h5_write_1d(f, "agents/labour", H5T_NATIVE_UINT8, n, pop->labour, path, err)) ||
+        (st = civ_h5_write_1d(f, "agents/residence", H5T_NATIVE_UINT8, n, pop->residence, path, err)) ||
         (st = civ_h5_write_1d(f, "agents/tract", H5T_NATIVE_UINT16, n, pop->tract, path, err)) ||
         (st = civ_h5_write_1d(f, "agents/household", H5T_NATIVE_UINT32, n, pop->household, path, err)) ||
         (st = civ_h5_write_1d(f, "agents/place", H5T_NATIVE_INT32, n, pop->place, path, err)) ||
@@ -40,7 +41,8 @@ civ_status civ_population_save(const civ_population *pop, const char *path, civ_
         civ_h5_attr_string(f, "employment_reference", pop->employment_reference) ||
         civ_h5_attr_string(f, "boroughs", "BX,BK,MN,QN,SI") ||
         civ_h5_attr_string(f, "codes", "sex: 0 female, 1 male; labour: 0 not in labour force, 1 employed, "
-                           "2 unemployed; place: school or workplace index, -1 none; places/type: 0 school, 1 workplace")) {
+                           "2 unemployed; residence: 0 household, 1 care home; place: school, workplace or care home index, -1 none; "
+                           "places/type: 0 school, 1 workplace, 2 care home")) {
         st = civ_fail(err, CIV_ERR_IO, "%s: cannot write attributes", path);
         goto out;
     }
@@ -80,6 +82,13 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
     if (f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", path);
     civ_status st = CIV_OK;
     char *schema = civ_h5_read_attr_string(f, "schema");
+    if (schema && strcmp(schema, "civitas-population/1") == 0) {
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: a population made by an earlier civitas (schema '%s', without care homes); "
+                      "synthesize it again with 'civitas synth'", path, schema);
+        free(schema);
+        H5Fclose(f);
+        return st;
+    }
     if (!schema || strcmp(schema, POP_SCHEMA) != 0) {
         st = civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'schema' is '%s', expected '%s' (not a civitas population file)",
                       path, schema ? schema : "(missing)", POP_SCHEMA);
@@ -118,6 +127,7 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
     pop->seed = seed;
     pop->borough = civ_xmalloc(n); pop->sex = civ_xmalloc(n); pop->age = civ_xmalloc(n);
     pop->labour = civ_xmalloc(n);
+    pop->residence = civ_xmalloc(n);
     pop->tract = civ_xmalloc(n * 2); pop->household = civ_xmalloc(n * 4); pop->place = civ_xmalloc(n * 4);
     uint64_t nt = 0;
     hid_t geoid_t = H5Tcopy(H5T_C_S1);
@@ -133,11 +143,12 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
     pop->tract_geoid = civ_xcalloc(nt, 12);
     pop->place_type = civ_xmalloc(np ? np : 1);
     pop->place_borough = civ_xmalloc(np ? np : 1);
-    uint64_t n1 = n, n2 = n, n3 = n, n4 = n, n5 = n, n6 = n, n7 = n, t1 = nt, t2 = nt, p1 = np, p2 = np;
+    uint64_t n1 = n, n2 = n, n3 = n, n4 = n, n5 = n, n6 = n, n7 = n, n8 = n, t1 = nt, t2 = nt, p1 = np, p2 = np;
     if ((st = civ_h5_read_1d(f, "agents/borough", H5T_NATIVE_UINT8, &n1, pop->borough, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/sex", H5T_NATIVE_UINT8, &n2, pop->sex, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/age", H5T_NATIVE_UINT8, &n3, pop->age, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/labour", H5T_NATIVE_UINT8, &n4, pop->labour, path, err)) ||
+        (st = civ_h5_read_1d(f, "agents/residence", H5T_NATIVE_UINT8, &n8, pop->residence, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/tract", H5T_NATIVE_UINT16, &n5, pop->tract, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/household", H5T_NATIVE_UINT32, &n6, pop->household, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/place", H5T_NATIVE_INT32, &n7, pop->place, path, err)) ||
@@ -151,11 +162,12 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
         (st = check_range(path, "agents/sex", n, pop->sex, 1, 0, 1, err)) ||
         (st = check_range(path, "agents/age", n, pop->age, 1, 0, 120, err)) ||
         (st = check_range(path, "agents/labour", n, pop->labour, 1, 0, 2, err)) ||
+        (st = check_range(path, "agents/residence", n, pop->residence, 1, 0, 1, err)) ||
         (st = check_range(path, "agents/tract", n, pop->tract, 2, 0, (int64_t)nt - 1, err)) ||
         (st = check_range(path, "agents/household", n, pop->household, 4, 0, (int64_t)nh - 1, err)) ||
         (st = check_range(path, "agents/place", n, pop->place, 8, -1, (int64_t)np - 1, err)) ||
         (st = check_range(path, "tracts/borough", nt, pop->tract_borough, 1, 0, CIV_NBOROUGH - 1, err)) ||
-        (st = check_range(path, "places/type", np, pop->place_type, 1, 0, 1, err)) ||
+        (st = check_range(path, "places/type", np, pop->place_type, 1, 0, 2, err)) ||
         (st = check_range(path, "places/borough", np, pop->place_borough, 1, 0, CIV_NBOROUGH - 1, err)))
         goto out;
     for (uint64_t i = 0; i < n; i++)
@@ -163,6 +175,13 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
             st = civ_fail(err, CIV_ERR_INPUT, "%s: agent %llu lives in borough %d but its tract %d is in borough %d "
                           "(agents/borough disagrees with tracts/borough)", path, (unsigned long long)i,
                           pop->borough[i], pop->tract[i], pop->tract_borough[pop->tract[i]]);
+            goto out;
+        }
+    for (uint64_t i = 0; i < n; i++)
+        if (pop->residence[i] == CIV_RES_CARE_HOME &&
+            (pop->place[i] < 0 || pop->place_type[pop->place[i]] != CIV_PLACE_CARE_HOME)) {
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: agent %llu is a care-home resident (agents/residence) but its place %d "
+                          "is not a care home", path, (unsigned long long)i, pop->place[i]);
             goto out;
         }
     for (uint64_t t = 0; t < nt; t++) pop->tract_geoid[t][11] = 0;

@@ -2,8 +2,9 @@
  *   tract x age band x sex      -> agents (stochastic rounding keeps expected counts exact)
  *   tract household-size mix    -> co-resident households, each with at least one adult
  *   borough LAUS labour force   -> employment status
+ *   care homes per borough      -> older residents living in care homes, and their staff
  *   borough school-age children -> schools (nearby children together)
- *   borough employed residents  -> workplaces (assumption: work in home borough)
+ *   ACS commuting flows         -> each worker's work borough; workplaces formed there
  * Every random choice is a Philox draw keyed by (seed, tract or agent, purpose),
  * so the same seed gives the same population. */
 #include <math.h>
@@ -20,7 +21,7 @@
 #define ADULT_AGE 18
 
 enum synth_stream { S_ROUND = 1, S_AGE, S_HHSIZE, S_SHUFFLE_ADULT, S_SHUFFLE_CHILD,
-                    S_SLOTS, S_MERGE, S_LABOUR, S_WORKSHUFFLE, S_WORKSIZE, S_FIX };
+                    S_SLOTS, S_MERGE, S_LABOUR, S_WORKSHUFFLE, S_WORKSIZE, S_FIX, S_CARE_HOME, S_COMMUTE };
 
 static uint32_t draw(uint64_t seed, uint32_t a, uint32_t b, uint32_t stream)
 {
@@ -66,6 +67,17 @@ static const int work_band_lo[] = {1, 5, 10, 20, 50, 100, 250, 500};
 static const int work_band_hi[] = {4, 9, 19, 49, 99, 249, 499, 999};
 static const double work_band_share[] = {0.05, 0.06, 0.09, 0.16, 0.13, 0.18, 0.13, 0.20};
 #define N_WORK_BANDS 8
+
+/* Care homes (nursing homes). Their number per borough is read from the long-term-care file (homes
+ * listed with COVID-19 deaths by NYS DOH, nearly all of the city's); the rest are assumptions stated in
+ * data/README.md: 250 residents per home (NY State averaged 170 residents per home in February 2020,
+ * Manhattan's homes about 340 beds), residents' ages as in the US nursing-home population (NCHS
+ * 2015-16: 16 % under 65, 17 % 65-74, 26 % 75-84, 41 % 85+; taken here from age 45), one staff member
+ * per resident, chosen among the workers of the home's borough. */
+#define CARE_HOME_RESIDENTS 250.0
+#define CARE_HOME_STAFF_PER_RESIDENT 1.0
+static const double care_age_share[4] = {0.16, 0.17, 0.26, 0.41};   /* 45-64, 65-74, 75-84, 85+ */
+static int care_age_group(int age) { return age < 45 ? -1 : age < 65 ? 0 : age < 75 ? 1 : age < 85 ? 2 : 3; }
 
 typedef struct {
     int n;                     /* tracts */
@@ -182,6 +194,66 @@ out:
     return st;
 }
 
+/* Care homes per borough: the most nursing homes listed for it on any report date. */
+static civ_status load_care_homes(const char *dir, double homes[CIV_NBOROUGH], civ_error *err)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/ny_ltc_deaths_in_facility_by_borough_ctp.csv", dir);
+    civ_csv csv;
+    civ_status st = civ_csv_read(path, &csv, err);
+    if (st) return st;
+    int cg, cc, cn;
+    if ((st = civ_csv_col(&csv, "geo", &cg, err)) || (st = civ_csv_col(&csv, "facility_category", &cc, err)) ||
+        (st = civ_csv_col(&csv, "n_facilities_listed", &cn, err))) goto out;
+    for (int b = 0; b < CIV_NBOROUGH; b++) homes[b] = 0;
+    for (int r = 0; r < csv.nrows; r++) {
+        int b = civ_borough_index(csv.cells[r][cg]);
+        if (b < 0 || strcmp(csv.cells[r][cc], "nursing_home") != 0) continue;
+        double v;
+        if ((st = civ_csv_number(&csv, r, cn, 0, &v, err))) goto out;
+        if (v > homes[b]) homes[b] = v;
+    }
+out:
+    civ_csv_free(&csv);
+    return st;
+}
+
+/* Share of each borough's resident workers by the NYC borough they work in (ACS 2009-2013 county flows).
+ * Residents who work outside the city are spread over the five boroughs in the same proportions:
+ * commuters into the city from outside it are not agents (an assumption, see data/README.md). */
+static civ_status load_commuting(const char *dir, double share[CIV_NBOROUGH][CIV_NBOROUGH], civ_error *err)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/nyc_commuting_county_flows_acs2009_2013.csv", dir);
+    civ_csv csv;
+    civ_status st = civ_csv_read(path, &csv, err);
+    if (st) return st;
+    int ch, cw, cn;
+    if ((st = civ_csv_col(&csv, "home_borough", &ch, err)) || (st = civ_csv_col(&csv, "work_borough", &cw, err)) ||
+        (st = civ_csv_col(&csv, "workers", &cn, err))) goto out;
+    memset(share, 0, sizeof(double) * CIV_NBOROUGH * CIV_NBOROUGH);
+    for (int r = 0; r < csv.nrows; r++) {
+        int h = civ_borough_index(csv.cells[r][ch]), w = civ_borough_index(csv.cells[r][cw]);
+        if (h < 0 || w < 0) continue;
+        double v;
+        if ((st = civ_csv_number(&csv, r, cn, 0, &v, err))) goto out;
+        share[h][w] += v;
+    }
+    for (int h = 0; h < CIV_NBOROUGH; h++) {
+        double tot = 0;
+        for (int w = 0; w < CIV_NBOROUGH; w++) tot += share[h][w];
+        if (tot <= 0) {
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: no workers living in %s and working in the city", path,
+                          civ_borough_code[h]);
+            goto out;
+        }
+        for (int w = 0; w < CIV_NBOROUGH; w++) share[h][w] /= tot;
+    }
+out:
+    civ_csv_free(&csv);
+    return st;
+}
+
 static int sample_cdf(const double *cdf, int n, double u)
 {
     for (int k = 0; k < n; k++) if (u < cdf[k]) return k;
@@ -196,8 +268,10 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     tract_data td = {0};
     civ_status st = load_tracts(opt->data_dir, &td, err);
     if (st) return st;
-    double laus_lf[CIV_NBOROUGH], laus_emp[CIV_NBOROUGH];
-    if ((st = load_laus(opt->data_dir, opt->laus_year, opt->laus_month, laus_lf, laus_emp, err))) {
+    double laus_lf[CIV_NBOROUGH], laus_emp[CIV_NBOROUGH], care_homes[CIV_NBOROUGH];
+    double commute[CIV_NBOROUGH][CIV_NBOROUGH];
+    if ((st = load_laus(opt->data_dir, opt->laus_year, opt->laus_month, laus_lf, laus_emp, err)) ||
+        (st = load_care_homes(opt->data_dir, care_homes, err)) || (st = load_commuting(opt->data_dir, commute, err))) {
         free_tracts(&td);
         return st;
     }
@@ -245,6 +319,7 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     size_t n = pop->n_agents;
     pop->borough = civ_xmalloc(n); pop->sex = civ_xmalloc(n); pop->age = civ_xmalloc(n);
     pop->labour = civ_xcalloc(n, 1);
+    pop->residence = civ_xcalloc(n, 1);
     pop->tract = civ_xmalloc(n * sizeof(uint16_t));
     pop->household = civ_xmalloc(n * sizeof(uint32_t));
     pop->place = civ_xmalloc(n * sizeof(int32_t));
@@ -257,10 +332,24 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     double city_hh[N_HH_SIZES] = {0};
     for (int t = 0; t < td.n; t++) for (int k = 0; k < N_HH_SIZES; k++) city_hh[k] += td.hh[t][k];
 
-    /* 2. households, tract by tract */
+    /* care-home residents: each borough's homes x CARE_HOME_RESIDENTS x scale, spread over its people
+       aged 45+ by the residents' age shares (a draw per person, below) */
+    double care_pop[CIV_NBOROUGH][4] = {{0}}, p_care[CIV_NBOROUGH][4] = {{0}};
+    for (int t = 0; t < td.n; t++)
+        for (int k = 9; k < N_AGE_BINS; k++)
+            care_pop[td.borough[t]][care_age_group(5 * k)] += counts[t][0][k] + counts[t][1][k];
+    for (int b = 0; b < CIV_NBOROUGH; b++)
+        for (int g = 0; g < 4; g++)
+            if (care_pop[b][g] > 0) {
+                double p = care_homes[b] * CARE_HOME_RESIDENTS * opt->scale * care_age_share[g] / care_pop[b][g];
+                p_care[b][g] = p < 0.5 ? p : 0.5;
+            }
+
+    /* 2. households, tract by tract; care-home residents live alone (a household of one each) */
     uint8_t *t_age = civ_xmalloc(max_tract), *t_sex = civ_xmalloc(max_tract);
     uint32_t *adults = civ_xmalloc(max_tract * sizeof(uint32_t));
     uint32_t *children = civ_xmalloc(max_tract * sizeof(uint32_t));
+    uint32_t *residents = civ_xmalloc(max_tract * sizeof(uint32_t));
     uint32_t *hh_size = civ_xmalloc(max_tract * sizeof(uint32_t));
     uint32_t *slots = civ_xmalloc(max_tract * sizeof(uint32_t));
     uint32_t *member_hh = civ_xmalloc(max_tract * sizeof(uint32_t));
@@ -278,10 +367,16 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
                     np++;
                 }
         if (np == 0) continue;
-        uint32_t na = 0, nc = 0;
+        uint32_t na = 0, nc = 0, nr = 0;
         for (uint32_t i = 0; i < np; i++) {
-            if (t_age[i] >= ADULT_AGE) adults[na++] = i; else children[nc++] = i;
+            const int g = care_age_group(t_age[i]);
+            if (g >= 0 && civ_u01(draw(seed, (uint32_t)t, i, S_CARE_HOME)) < (float)p_care[td.borough[t]][g])
+                residents[nr++] = i;
+            else if (t_age[i] >= ADULT_AGE) adults[na++] = i;
+            else children[nc++] = i;
         }
+        if (na == 0 && nr > 0) adults[na++] = residents[--nr];   /* households need an adult */
+        const uint32_t np_hh = np - nr;
         shuffle_u32(adults, na, seed, (uint32_t)t, S_SHUFFLE_ADULT);
         shuffle_u32(children, nc, seed, (uint32_t)t, S_SHUFFLE_CHILD);
 
@@ -294,10 +389,10 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
 
         /* draw sizes until everyone has a place; the last one takes the remainder */
         uint32_t nh = 0, placed = 0;
-        while (placed < np) {
+        while (placed < np_hh) {
             int k = sample_cdf(cdf, N_HH_SIZES, civ_u01(draw(seed, (uint32_t)t, nh, S_HHSIZE)));
             uint32_t size = k < 6 ? (uint32_t)k + 1 : 7 + bounded(draw(seed, (uint32_t)t, nh, S_MERGE), 3);
-            if (size > np - placed) size = np - placed;
+            if (size > np_hh - placed) size = np_hh - placed;
             hh_size[nh++] = size;
             placed += size;
         }
@@ -324,30 +419,39 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
             uint32_t dst = next_agent + hh_off[h] + hh_fill[h]++;
             pop->age[dst] = t_age[i]; pop->sex[dst] = t_sex[i];
         }
-        for (uint32_t i = 0; i < np; i++) {
-            uint32_t h = member_hh[i];
-            if (adults[h] == i) continue; /* the head is already written */
+        for (uint32_t k = 0; k < nc; k++) {
+            const uint32_t i = children[k], h = member_hh[i];
+            uint32_t dst = next_agent + hh_off[h] + hh_fill[h]++;
+            pop->age[dst] = t_age[i]; pop->sex[dst] = t_sex[i];
+        }
+        for (uint32_t k = nh; k < na; k++) {   /* adults other than the heads */
+            const uint32_t i = adults[k], h = member_hh[i];
             uint32_t dst = next_agent + hh_off[h] + hh_fill[h]++;
             pop->age[dst] = t_age[i]; pop->sex[dst] = t_sex[i];
         }
         for (uint32_t h = 0; h < nh; h++)
-            for (uint32_t j = 0; j < hh_size[h]; j++) {
-                uint32_t a = next_agent + hh_off[h] + j;
-                pop->household[a] = next_hh + h;
-                pop->tract[a] = (uint16_t)t;
-                pop->borough[a] = td.borough[t];
-            }
+            for (uint32_t j = 0; j < hh_size[h]; j++) pop->household[next_agent + hh_off[h] + j] = next_hh + h;
+        for (uint32_t k = 0; k < nr; k++) {   /* residents after the households, one household each */
+            const uint32_t dst = next_agent + np_hh + k;
+            pop->age[dst] = t_age[residents[k]]; pop->sex[dst] = t_sex[residents[k]];
+            pop->household[dst] = next_hh + nh + k;
+            pop->residence[dst] = CIV_RES_CARE_HOME;
+        }
+        for (uint32_t j = 0; j < np; j++) {
+            pop->tract[next_agent + j] = (uint16_t)t;
+            pop->borough[next_agent + j] = td.borough[t];
+        }
         next_agent += np;
-        next_hh += nh;
+        next_hh += nh + nr;
     }
     pop->n_households = next_hh;
-    free(t_age); free(t_sex); free(adults); free(children); free(hh_size); free(slots);
+    free(t_age); free(t_sex); free(adults); free(children); free(residents); free(hh_size); free(slots);
     free(member_hh); free(hh_fill); free(hh_off); free(counts);
 
     /* 3. labour force: participation shape by age, level from LAUS per borough */
     double wsum[CIV_NBOROUGH] = {0}, synth_pop[CIV_NBOROUGH] = {0};
     for (uint32_t i = 0; i < pop->n_agents; i++) {
-        wsum[pop->borough[i]] += participation(pop->age[i]);
+        if (pop->residence[i] == CIV_RES_HOUSEHOLD) wsum[pop->borough[i]] += participation(pop->age[i]);
         synth_pop[pop->borough[i]] += 1;
     }
     double lf_factor[CIV_NBOROUGH], unemp_rate[CIV_NBOROUGH];
@@ -357,6 +461,7 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
         unemp_rate[b] = laus_lf[b] > 0 ? 1.0 - laus_emp[b] / laus_lf[b] : 0;
     }
     for (uint32_t i = 0; i < pop->n_agents; i++) {
+        if (pop->residence[i] != CIV_RES_HOUSEHOLD) continue;
         int b = pop->borough[i];
         double p = participation(pop->age[i]) * lf_factor[b];
         if (p > 0.98) p = 0.98;
@@ -388,7 +493,34 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
         pop->place[i] = (int32_t)(first_school[b][l] + (uint32_t)(k * nschool[b][l] / nchild[b][l]));
     }
 
-    /* 5. workplaces: a borough's employed residents shuffled, cut into sized groups */
+    /* 5. care homes: a borough's residents, in tract order, split evenly over its homes */
+    uint32_t n_residents[CIV_NBOROUGH] = {0}, n_homes[CIV_NBOROUGH], first_home[CIV_NBOROUGH];
+    for (uint32_t i = 0; i < pop->n_agents; i++) n_residents[pop->borough[i]] += pop->residence[i] == CIV_RES_CARE_HOME;
+    uint32_t place_id = n_schools;
+    for (int b = 0; b < CIV_NBOROUGH; b++) {
+        uint32_t k = (uint32_t)llround(care_homes[b] * opt->scale);
+        n_homes[b] = n_residents[b] ? (k < 1 ? 1 : k > n_residents[b] ? n_residents[b] : k) : 0;
+        first_home[b] = place_id;
+        place_id += n_homes[b];
+    }
+    uint32_t res_seen[CIV_NBOROUGH] = {0};
+    for (uint32_t i = 0; i < pop->n_agents; i++) {
+        if (pop->residence[i] != CIV_RES_CARE_HOME) continue;
+        const int b = pop->borough[i];
+        const uint64_t k = res_seen[b]++;
+        pop->place[i] = (int32_t)(first_home[b] + (uint32_t)(k * n_homes[b] / n_residents[b]));
+    }
+
+    /* 6. work: each worker's work borough from the commuting shares; in each work borough, the workers
+       (shuffled) staff its care homes first, then are cut into workplaces of drawn sizes */
+    double ccdf[CIV_NBOROUGH][CIV_NBOROUGH];
+    for (int h = 0; h < CIV_NBOROUGH; h++) {
+        double acc = 0;
+        for (int w = 0; w < CIV_NBOROUGH; w++) { acc += commute[h][w]; ccdf[h][w] = acc; }
+    }
+    uint8_t *work_borough = civ_xmalloc(n ? n : 1);
+    for (uint32_t i = 0; i < pop->n_agents; i++)
+        work_borough[i] = (uint8_t)sample_cdf(ccdf[pop->borough[i]], CIV_NBOROUGH, civ_u01(draw(seed, i, 0, S_COMMUTE)));
     double band_w[N_WORK_BANDS], wcdf[N_WORK_BANDS], wtot = 0;
     for (int k = 0; k < N_WORK_BANDS; k++) {
         band_w[k] = work_band_share[k] / (0.5 * (work_band_lo[k] + work_band_hi[k]));
@@ -397,17 +529,22 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     double wacc = 0;
     for (int k = 0; k < N_WORK_BANDS; k++) { wacc += band_w[k] / wtot; wcdf[k] = wacc; }
     uint32_t *workers = civ_xmalloc(n * sizeof(uint32_t));
-    uint32_t place_id = n_schools;
+    const uint32_t first_work = place_id;
     uint8_t *pb = NULL;
     size_t pb_cap = 0;
     for (int b = 0; b < CIV_NBOROUGH; b++) {
         uint32_t nw = 0;
         for (uint32_t i = 0; i < pop->n_agents; i++)
             /* school-age workers (16-17) keep their school as their place */
-            if (pop->borough[i] == b && pop->labour[i] == CIV_EMPLOYED && school_level(pop->age[i]) < 0)
+            if (work_borough[i] == b && pop->labour[i] == CIV_EMPLOYED && school_level(pop->age[i]) < 0)
                 workers[nw++] = i;
         shuffle_u32(workers, nw, seed, (uint32_t)b, S_WORKSHUFFLE);
-        uint32_t w = 0;
+        uint32_t staff = (uint32_t)llround(CARE_HOME_STAFF_PER_RESIDENT * n_residents[b]);
+        if (!n_homes[b]) staff = 0;
+        if (staff > nw) staff = nw;
+        for (uint32_t k = 0; k < staff; k++)
+            pop->place[workers[k]] = (int32_t)(first_home[b] + (uint32_t)((uint64_t)k * n_homes[b] / staff));
+        uint32_t w = staff;
         while (w < nw) {
             uint32_t key = place_id;
             int k = sample_cdf(wcdf, N_WORK_BANDS, civ_u01(draw(seed, key, 0, S_WORKSIZE)));
@@ -415,29 +552,35 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
                 bounded(draw(seed, key, 1, S_WORKSIZE), (uint32_t)(work_band_hi[k] - work_band_lo[k] + 1));
             if (size > nw - w) size = nw - w;
             for (uint32_t j = 0; j < size; j++) pop->place[workers[w + j]] = (int32_t)place_id;
-            if (place_id - n_schools >= pb_cap) {
+            if (place_id - first_work >= pb_cap) {
                 pb_cap = pb_cap ? 2 * pb_cap : 4096;
                 pb = realloc(pb, pb_cap);
                 if (!pb) abort();
             }
-            pb[place_id - n_schools] = (uint8_t)b;
+            pb[place_id - first_work] = (uint8_t)b;
             place_id++;
             w += size;
         }
     }
     free(workers);
+    free(work_borough);
     pop->n_places = place_id;
     pop->place_type = civ_xmalloc(place_id ? place_id : 1);
     pop->place_borough = civ_xmalloc(place_id ? place_id : 1);
-    for (int b = 0; b < CIV_NBOROUGH; b++)
+    for (int b = 0; b < CIV_NBOROUGH; b++) {
         for (int l = 0; l < 3; l++)
             for (uint32_t s = 0; s < nschool[b][l]; s++) {
                 pop->place_type[first_school[b][l] + s] = CIV_PLACE_SCHOOL;
                 pop->place_borough[first_school[b][l] + s] = (uint8_t)b;
             }
-    for (uint32_t p = n_schools; p < place_id; p++) {
+        for (uint32_t h = 0; h < n_homes[b]; h++) {
+            pop->place_type[first_home[b] + h] = CIV_PLACE_CARE_HOME;
+            pop->place_borough[first_home[b] + h] = (uint8_t)b;
+        }
+    }
+    for (uint32_t p = first_work; p < place_id; p++) {
         pop->place_type[p] = CIV_PLACE_WORK;
-        pop->place_borough[p] = pb[p - n_schools];
+        pop->place_borough[p] = pb[p - first_work];
     }
     free(pb);
     free_tracts(&td);

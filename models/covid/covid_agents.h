@@ -21,7 +21,8 @@
     X(uint8_t, borough, POP, 0, 0, "borough of residence")                                                    \
     X(uint16_t, tract, POP, 0, 0, "census tract of residence (index)")                                        \
     X(uint32_t, household, POP, 0, 0, "household (index)")                                                    \
-    X(int32_t, place, POP, 0, 0, "school or workplace (index), -1 if none")                                   \
+    X(int32_t, place, POP, 0, 0, "school, workplace or care home (index), -1 if none")                        \
+    X(uint8_t, residence, POP, 0, 0, "household or care home (civ_residence_kind)")                           \
     X(uint16_t, archetype, STATIC, 0, 0, "behavioural archetype: row of the decision table")                  \
     X(uint8_t, stage, STATE, CIV_S, 1, "disease stage (civ_stage)")                                           \
     X(uint8_t, course, STATE, 0, 0, "course drawn at infection (CIV_COURSE_* bits)")                         \
@@ -57,7 +58,7 @@ typedef struct {
 #define CIV_AGENT_MEMBER(type, name, kind, init, snap, doc) CIV_AGENT_CONST_##kind type *name;
     CIV_AGENT_FIELDS(CIV_AGENT_MEMBER)
 #undef CIV_AGENT_MEMBER
-    const uint8_t *place_is_school;   /* per place */
+    const uint8_t *place_type;        /* per place: civ_place_type */
     const uint32_t *place_size;       /* per place */
 } civ_agents;
 

@@ -17,6 +17,7 @@
 #include "host/core/detmath.h"
 #include "host/core/portable.h"
 #include "host/core/philox.h"
+#include "host/core/places.h"
 
 enum civ_stage { CIV_S = 0, CIV_E, CIV_P, CIV_A, CIV_M, CIV_V, CIV_H, CIV_R, CIV_D, CIV_NSTAGE };
 
@@ -69,8 +70,9 @@ typedef struct {
     uint8_t prem_of_age[CIV_MAX_AGE + 1];      /* school/work contact bands */
     uint8_t community_band_of_age[CIV_MAX_AGE + 1]; /* rows of community_matrix */
     /* contacts */
-    float w_household, w_school, w_work, w_community;   /* per-contact layer weights */
+    float w_household, w_school, w_work, w_community, w_care_home;   /* per-contact layer weights */
     float contacts_school[CIV_N_PREM], contacts_work[CIV_N_PREM]; /* per day, by age band */
+    float contacts_care_home;                            /* per day, residents and staff alike */
     float community_matrix[CIV_N_PREM][CIV_N_PREM];      /* contacts/day, row = contactor */
     uint32_t community_q[CIV_N_PREM][CIV_N_PREM];        /* fixed point, 2^community_q_shift (civ_mix_prepare) */
     int community_q_shift;
@@ -130,30 +132,44 @@ CIV_INLINE int civ_isolating(const civ_agents *a, uint32_t i, int day)
     return (a->flags[i] & CIV_FLAG_ISO_SYMPTOMS) || day < a->iso_until[i];
 }
 
-/* Present in the community and at school/work at all today (not hospitalised, dead or isolating). */
-CIV_INLINE int civ_out_and_about(const civ_agents *a, uint32_t i, int day)
+/* Mixing with anyone outside the household today: not hospitalised, dead or isolating. */
+CIV_INLINE int civ_present(const civ_agents *a, uint32_t i, int day)
 {
     int s = a->stage[i];
     return s != CIV_H && s != CIV_D && !civ_isolating(a, i, day);
+}
+
+/* Out in the community today: present, and not a care-home resident (they mix only in their home). */
+CIV_INLINE int civ_out_and_about(const civ_agents *a, uint32_t i, int day)
+{
+    return a->residence[i] == CIV_RES_HOUSEHOLD && civ_present(a, i, day);
+}
+
+/* Whether a workplace closure keeps agent i at home (care homes never close). */
+CIV_INLINE int civ_work_closed_for(uint64_t seed, const civ_agents *a, const civ_policy *pol, uint32_t i)
+{
+    return pol->work_closed && a->place_type[a->place[i]] == CIV_PLACE_WORK &&
+           !civ_is_essential(seed, i, pol->essential_share);
 }
 
 CIV_INLINE int civ_goes_to_work(uint64_t seed, const civ_agents *a, const civ_policy *pol,
                                 const float *table, uint32_t i, int day)
 {
     if (a->labour[i] != 1 /* employed */) return 0;
-    if (pol->work_closed && !civ_is_essential(seed, i, pol->essential_share)) return 0;
+    if (civ_work_closed_for(seed, a, pol, i)) return 0;
     float p = table[a->archetype[i] * CIV_N_DECISION + CIV_DEC_GO_TO_WORK];
     if (p >= 1.0f) return 1;   /* u < 1 always holds: skip the draw */
     return civ_u01(civ_rng(seed, (uint32_t)day, i, CIV_RNG_WORK).v[0]) < p;
 }
 
-/* Whether agent i mixes at its school or workplace today. */
+/* Whether agent i mixes at its school, workplace or care home today (residents: always, when present). */
 CIV_INLINE int civ_attends_place(uint64_t seed, const civ_agents *a, const civ_policy *pol,
                                  const float *table, uint32_t i, int day)
 {
     int32_t p = a->place[i];
-    if (p < 0 || !civ_out_and_about(a, i, day)) return 0;
-    if (a->place_is_school[p]) return !pol->schools_closed;
+    if (p < 0 || !civ_present(a, i, day)) return 0;
+    if (a->residence[i] == CIV_RES_CARE_HOME) return 1;
+    if (a->place_type[p] == CIV_PLACE_SCHOOL) return !pol->schools_closed;
     return civ_goes_to_work(seed, a, pol, table, i, day);
 }
 
@@ -171,20 +187,18 @@ CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_polic
         int32_t p = a->place[i];
         uint32_t others = a->place_size[p] > 1 ? a->place_size[p] - 1 : 1;
         int band = m->prem_of_age[a->age[i]];
-        float c = a->place_is_school[p] ? m->w_school * m->contacts_school[band]
-                                        : m->w_work * m->contacts_work[band];
+        const int type = a->place_type[p];
+        float c = type == CIV_PLACE_SCHOOL ? m->w_school * m->contacts_school[band]
+                : type == CIV_PLACE_WORK   ? m->w_work * m->contacts_work[band]
+                                           : m->w_care_home * m->contacts_care_home;
         h = h + c * ((float)place_sum / (float)others);
     }
     h = h + community_pressure;
     return pol->beta * m->susceptibility[m->age10_of_age[a->age[i]]] * (h * (1.0f / 65536.0f));
 }
 
-/* 0: lives in a household; 1: a care-home resident. */
-CIV_INLINE int civ_residence(const civ_agents *a, uint32_t i)
-{
-    (void)a; (void)i;
-    return 0;
-}
+/* civ_residence_kind: 0 lives in a household, 1 in a care home. */
+CIV_INLINE int civ_residence(const civ_agents *a, uint32_t i) { return a->residence[i]; }
 
 /* Infects agent i on `day`: draws the course and the latent period. */
 CIV_INLINE void civ_infect(const civ_covid_params *m, uint64_t seed, const civ_agents *a,
@@ -309,8 +323,8 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
 
     /* 4. employment: layoffs while the workplace is closed, rehiring once open */
     int32_t p = a->place[i];
-    if (p >= 0 && !a->place_is_school[p] && (pol->work_closed || a->labour[i] == 2)) {
-        int closed = pol->work_closed && !civ_is_essential(seed, i, pol->essential_share);
+    if (p >= 0 && a->place_type[p] == CIV_PLACE_WORK && (pol->work_closed || a->labour[i] == 2)) {
+        int closed = civ_work_closed_for(seed, a, pol, i);
         if (a->labour[i] == 1 && closed) {
             if (civ_u01(civ_rng(seed, (uint32_t)day, i, CIV_RNG_EMPLOYMENT).v[0]) < pol->layoff_probability) {
                 a->labour[i] = 2;

@@ -80,7 +80,8 @@ static const char *const known_params[] = {
     "infectiousness_asymptomatic", "infectiousness_mild", "infectiousness_severe",
     "infectiousness_profile", "latent_period", "presymptomatic_period", "asymptomatic_recovery",
     "mild_recovery", "onset_to_hospital", "hospital_to_recovery", "hospital_to_death",
-    "weight_household", "weight_school", "weight_work", "weight_community",
+    "weight_household", "weight_school", "weight_work", "weight_community", "weight_care_home", "contacts_care_home",
+    "care_home_ifr_multiplier", "care_home_death_outside_hospital",
     "test_sensitivity", "hospital_test_probability", NULL};
 
 static const cJSON *param(reader *r, const char *name, char *path, size_t n)
@@ -227,7 +228,7 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
 
     double sus[CIV_N_AGE10], ps[CIV_N_AGE10];
     double ifr[CIV_MAX_AGE + 1], ihr[CIV_MAX_AGE + 1], outside[CIV_MAX_AGE + 1];
-    double beta, fa, fm, fs, wh, ws, ww, wc, sens, hosp_test, ifr_scale, ihr_scale;
+    double beta, fa, fm, fs, wh, ws, ww, wc, wch, cch, sens, hosp_test, ifr_scale, ihr_scale, care_ifr, care_outside;
     if (scalar(&r, "beta", 0, 100, &beta) || by_age(&r, "relative_susceptibility", 0, 10, sus) ||
         by_age(&r, "p_symptomatic", 0, 1, ps) || by_single_age(&r, "ifr", 1, 0, 1, ifr) ||
         by_single_age(&r, "ihr", 1, 0, 1, ihr) || by_single_age(&r, "death_outside_hospital", 0, 0, 1, outside) ||
@@ -236,6 +237,9 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
         scalar(&r, "infectiousness_severe", 0, 10, &fs) ||
         scalar(&r, "weight_household", 0, 100, &wh) || scalar(&r, "weight_school", 0, 100, &ws) ||
         scalar(&r, "weight_work", 0, 100, &ww) || scalar(&r, "weight_community", 0, 100, &wc) ||
+        scalar(&r, "weight_care_home", 0, 100, &wch) || scalar(&r, "contacts_care_home", 0, 200, &cch) ||
+        scalar(&r, "care_home_ifr_multiplier", 0, 20, &care_ifr) ||
+        scalar(&r, "care_home_death_outside_hospital", 0, 1, &care_outside) ||
         scalar(&r, "test_sensitivity", 0, 1, &sens) || scalar(&r, "hospital_test_probability", 0, 1, &hosp_test))
         return err->status;
     for (int g = 0; g < CIV_N_AGE10; g++) {
@@ -246,12 +250,19 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
         ifr[a] = fmin(1.0, ifr[a] * ifr_scale);
         ihr[a] = fmin(1.0, ihr[a] * ihr_scale);
     }
-    for (int res = 0; res < CIV_N_RESIDENCE; res++)
-        if (severity(model_file, res, ps, ifr, ihr, outside, m, err)) return err->status;
+    if (severity(model_file, CIV_RES_HOUSEHOLD, ps, ifr, ihr, outside, m, err)) return err->status;
+    /* care-home residents: a higher fatality at the same age, most deaths in the home */
+    for (int a = 0; a <= CIV_MAX_AGE; a++) {
+        ifr[a] = fmin(1.0, ifr[a] * care_ifr);
+        outside[a] = care_outside;
+    }
+    if (severity(model_file, CIV_RES_CARE_HOME, ps, ifr, ihr, outside, m, err)) return err->status;
     m->factor_q[0] = (uint32_t)lround(fa * CIV_FIXED_ONE);
     m->factor_q[1] = (uint32_t)lround(fm * CIV_FIXED_ONE);
     m->factor_q[2] = (uint32_t)lround(fs * CIV_FIXED_ONE);
     m->w_household = (float)wh; m->w_school = (float)ws; m->w_work = (float)ww; m->w_community = (float)wc;
+    m->w_care_home = (float)wch;
+    m->contacts_care_home = (float)cch;
     m->test_sensitivity = (float)sens;
     m->p_hospital_test = (float)hosp_test;
     (void)beta; /* beta is per-day policy state: read again by the study loader */

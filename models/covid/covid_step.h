@@ -79,10 +79,8 @@ CIV_INLINE void civ_pass_attend(const civ_covid_params *m, const civ_policy *pol
                                 uint32_t i, int day)
 {
     uint8_t t = 0;
-    if (civ_out_and_about(a, i, day)) {
-        t |= CIV_TODAY_OUT;
-        if (civ_attends_place(seed, a, pol, table, i, day)) t |= CIV_TODAY_PLACE;
-    }
+    if (civ_out_and_about(a, i, day)) t |= CIV_TODAY_OUT;
+    if (civ_attends_place(seed, a, pol, table, i, day)) t |= CIV_TODAY_PLACE;
     a->today[i] = t;
     uint32_t q = civ_infectiousness(m, a, i, day);
     if (!q || a->stage[i] == CIV_H) return;
@@ -202,7 +200,7 @@ CIV_INLINE civ_tally civ_pass_update(const civ_covid_params *m, const civ_policy
         }
     }
     r.isolating = civ_isolating(a, i, day) && a->stage[i] != CIV_D && a->stage[i] != CIV_H;
-    r.working = (t & CIV_TODAY_PLACE) && !a->place_is_school[a->place[i]];
+    r.working = (t & CIV_TODAY_PLACE) && a->place_type[a->place[i]] != CIV_PLACE_SCHOOL && a->labour[i] == 1;
     r.events = civ_progress(m, pol, seed, table, a, i, day);
     r.stage = a->stage[i];
     r.labour = r.stage == CIV_D ? 0 : a->labour[i];
