@@ -395,11 +395,11 @@ static int create(const civ_world *w, civ_backend_state **out, char *err, size_t
     CIV_CU(cudaEventCreateWithFlags(&d->table_copied, cudaEventDisableTiming));
     CIV_CU(cudaMallocHost(&d->h_series, d->n_values * sizeof(int)));
     CIV_CU(cudaMallocHost(&d->h_table, (size_t)(w->n_archetypes ? w->n_archetypes : 1) * CIV_N_DECISION * sizeof(float)));
-    uint8_t *place_is_school = nullptr;
+    uint8_t *place_type = nullptr;
     uint32_t *place_size = nullptr;
     float *pressure = nullptr;
     if (stage_agents(d, w->agents, err, err_len) ||
-        dev_array(d, &place_is_school, w->agents.place_is_school, w->n_places, "place_is_school", err, err_len) ||
+        dev_array(d, &place_type, w->agents.place_type, w->n_places, "place_type", err, err_len) ||
         dev_array(d, &place_size, w->agents.place_size, w->n_places, "place_size", err, err_len) ||
         dev_array<uint64_t>(d, &d->groups.household_sum, nullptr, w->n_households, "household_sum", err, err_len) ||
         dev_array<uint64_t>(d, &d->groups.place_sum, nullptr, w->n_places, "place_sum", err, err_len) ||
@@ -419,7 +419,7 @@ static int create(const civ_world *w, civ_backend_state **out, char *err, size_t
         dev_array<int>(d, &d->d_series, nullptr, d->n_values, "series", err, err_len) ||
         (d->sync_each_launch && dev_array<civ_device_fault>(d, &d->d_fault, nullptr, 1, "index check", err, err_len)))
         return -1;
-    d->agents.place_is_school = place_is_school;
+    d->agents.place_type = place_type;
     d->agents.place_size = place_size;
     d->groups.community_pressure = pressure;
     if (d->d_fault) CIV_CU(cudaMemset(d->d_fault, 0, sizeof(civ_device_fault)));
