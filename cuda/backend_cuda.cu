@@ -105,12 +105,13 @@ __global__ void k_mix_quantize(const float *rate, const unsigned *max_bits, doub
     RQ[j] = (double)civ_mix_quantize(rate[j], civ_pow2(shift));
 }
 
-__global__ void k_mix_pressure(const double *P, const unsigned *max_bits, int matrix_shift, float scale,
-                               float *pressure, uint32_t n)
+__global__ void k_mix_pressure(const double *P, const unsigned *max_bits, int matrix_shift, float w_community,
+                               civ_policy pol, const uint8_t *tract_borough, float *pressure, uint32_t n)
 {
     uint32_t j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= n) return;
     const int shift = civ_mix_shift(__uint_as_float(*max_bits), CIV_MIX_RATE_BITS);
+    const float scale = w_community * pol.community_factor[tract_borough[j / CIV_N_PREM]];   // as on the CPU
     pressure[j] = civ_mix_pressure(P[j], matrix_shift + shift, scale);
 }
 
@@ -483,8 +484,8 @@ static int launch_day(civ_backend_state *d, const civ_policy *pol, int day, char
         if (dgemm(d, civ_mix_gemm(d->n_tracts), d->d_Cq, d->d_RQ, d->d_P, "contact matrix x rates", err, err_len) ||
             check_launch(d, "cublasDgemm(contact matrix x rates)", err, err_len))
             return -1;
-        const float scale = d->w_community * pol->community_factor;   // as on the CPU
-        k_mix_pressure<<<tract_blocks, kBlock, 0, d->stream>>>(d->d_P, d->d_max_bits, d->matrix_shift, scale,
+        k_mix_pressure<<<tract_blocks, kBlock, 0, d->stream>>>(d->d_P, d->d_max_bits, d->matrix_shift, d->w_community,
+                                                               *pol, d->d_tract_borough,
                                                                const_cast<float *>(d->groups.community_pressure),
                                                                tract_bands);
         if (check_launch(d, "k_mix_pressure", err, err_len)) return -1;

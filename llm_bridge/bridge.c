@@ -114,7 +114,7 @@ static void fill_vars(const civ_llm_bridge *b, const civ_situation *sit, int a, 
     v->policies[0] = 0;
     if (pol->schools_closed) strcat(v->policies, "schools closed; ");
     if (pol->work_closed) strcat(v->policies, "stay-at-home order, non-essential workplaces closed; ");
-    if (pol->community_factor < 0.999f) strcat(v->policies, "social distancing in public places; ");
+    if (pol->community_order < 0.999f) strcat(v->policies, "social distancing in public places; ");
     size_t l = strlen(v->policies);
     if (l) v->policies[l - 2] = 0;
     else snprintf(v->policies, sizeof v->policies, "no restrictions");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "host/engine/engine.h"
+#include "host/util/date.h"
 #include "host/workflows/run.h"
 #include "models/covid/covid_params.h"
 #include "tests/sim_fixture.h"
@@ -248,6 +249,133 @@ static void test_care_home_rules(void **state)
     free(path);
 }
 
+/* Writes `text` to a temporary file with the given suffix; returns its malloc'd path. */
+static char *temp_file(const char *suffix, const char *text)
+{
+    char *path = malloc(64);
+    snprintf(path, 64, "/tmp/civitas_test_XXXXXX%s", suffix);
+    int fd = mkstemps(path, (int)strlen(suffix));
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Daily inputs from data files, against hand-computed values: the mobility factor floor + (1 - floor) x
+ * index (a centred 3-day mean, days above 100 % clamped, missing days skipped, shifted for a
+ * counterfactual), and the testing capacity (none before the file, gaps and the end carried forward). */
+static void test_daily_inputs(void **state)
+{
+    (void)state;
+    char *mob = temp_file(".csv",
+        "date,geo,fips,m50_km,m50_index_pct,samples\n"
+        "2020-03-01,BX,36005,1,100,1\n2020-03-02,BX,36005,1,50,1\n2020-03-03,BX,36005,1,,1\n"
+        "2020-03-04,BX,36005,1,20,1\n2020-03-05,BX,36005,1,250,1\n2020-03-01,NYS,36,1,7,1\n");
+    civ_mobility m = {.file = strdup(mob), .floor = 0.2, .shape = 1.0, .smooth_days = 3, .work = true,
+                      .shift_days = 0, .shift_until = 100};
+    int start;
+    assert_true(civ_date_parse("2020-03-01", &start));
+    civ_error err = {0};
+    assert_int_equal(civ_mobility_load(&m, start, 6, "study.json", "behavior.mobility.file", &err), CIV_OK);
+    /* day 0: mean(100 (the first day again), 100, 50) = 83.3 %; day 1: mean(100, 50) = 75 % (03-03 missing);
+       day 2: mean(50, 20) = 35 %; day 4: mean(20, 100 (clamped), 100) = 73.3 %; no rows for BK: factor 1 */
+    assert_float_equal(m.factor[0][CIV_BX], 0.2 + 0.8 * (250.0 / 3) / 100, 1e-6);
+    assert_float_equal(m.factor[1][CIV_BX], 0.2 + 0.8 * 0.75, 1e-6);
+    assert_float_equal(m.factor[2][CIV_BX], 0.2 + 0.8 * 0.35, 1e-6);
+    assert_float_equal(m.factor[4][CIV_BX], 0.2 + 0.8 * (220.0 / 3) / 100, 1e-6);
+    assert_float_equal(m.factor[0][CIV_BK], 1.0, 1e-6);
+    free(m.factor);
+    m.factor = NULL;
+    m.shift_days = -2;   /* two days earlier: day 0 behaves like 03-03 */
+    m.shift_until = 1;
+    assert_int_equal(civ_mobility_load(&m, start, 6, "study.json", "behavior.mobility.file", &err), CIV_OK);
+    assert_float_equal(m.factor[0][CIV_BX], 0.2 + 0.8 * 0.35, 1e-6);
+    assert_float_equal(m.factor[2][CIV_BX], 0.2 + 0.8 * 0.35, 1e-6);   /* after shift_until: unshifted */
+    civ_mobility_free(&m);
+
+    char *tests = temp_file(".csv", "date,borough,people_tested_molecular,people_positive_molecular\n"
+                                    "2020-03-03,NYC,15,1\n2020-03-03,BX,5,0\n2020-03-04,NYC,40,5\n2020-03-06,NYC,70,9\n");
+    civ_test_capacity c = {.file = strdup(tests)};
+    assert_int_equal(civ_test_capacity_load(&c, start, 8, "study.json", "testing.capacity_file", &err), CIV_OK);
+    const double want[8] = {0, 0, 15, 40, 40, 70, 70, 70};
+    for (int t = 0; t < 8; t++) assert_float_equal(c.tests[t], want[t], 1e-9);
+    civ_test_capacity_free(&c);
+    unlink(mob); unlink(tests);
+    free(mob); free(tests);
+}
+
+/* Testing: a positive test is a case on the day it is taken (results take 10 days here); with limited
+ * capacity, more people without COVID-19 seeking tests lower both the cases found and the positivity;
+ * capacity left over finds infected people without symptoms by screening. */
+static void test_testing(void **state)
+{
+    (void)state;
+    const char *common = "\"steps\": 25, \"behavior\": {\"mobility\": null}, \"parameters\": {\"ihr_scale\": 0, \"ifr_scale\": 0}";
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s, \"testing\": {\"seek_probability\": 1, \"result_delay_days\": 10, \"capacity_file\": null,"
+             "\"capacity_per_100k\": 0, \"other_seekers_per_100k\": 0}", common);
+    char *diag = variant(SRC "/tests/data/free.json", buf);
+    sim m;
+    sim_open(&m, diag, 0.01, -1, 2);
+    int64_t cases_by_day9 = 0;
+    while (m.e.day < 10) {
+        civ_engine_step(&m.e, NULL);
+        cases_by_day9 += civ_engine_total(&m.e, CIV_VAR_NEW_REPORTED_CASES);
+    }
+    printf("testing: %lld cases on days 0-9 with results due after 10 days\n", (long long)cases_by_day9);
+    assert_true(cases_by_day9 > 0);
+    sim_close(&m);
+
+    /* capacity 5 tests per 100k a day: the symptomatic seekers exceed it; others share it */
+    double positivity[2];
+    int64_t cases[2];
+    for (int k = 0; k < 2; k++) {
+        snprintf(buf, sizeof buf, "%s, \"testing\": {\"seek_probability\": 0.5, \"result_delay_days\": 1,"
+                 "\"capacity_file\": null, \"capacity_per_100k\": 5, \"other_seekers_per_100k\": %d}", common, k ? 50 : 0);
+        char *path = variant(SRC "/tests/data/free.json", buf);
+        sim_open(&m, path, 0.01, -1, 2);
+        int64_t tests = 0;
+        cases[k] = 0;
+        while (m.e.day < m.s.steps) {
+            civ_engine_step(&m.e, NULL);
+            tests += civ_engine_total(&m.e, CIV_VAR_NEW_TESTS);
+            cases[k] += civ_engine_total(&m.e, CIV_VAR_NEW_REPORTED_CASES);
+        }
+        positivity[k] = (double)cases[k] / (double)tests;
+        sim_close(&m);
+        unlink(path);
+        free(path);
+    }
+    printf("testing: no other seekers: %lld cases, positivity %.3f; 50 per 100k: %lld cases, positivity %.3f\n",
+           (long long)cases[0], positivity[0], (long long)cases[1], positivity[1]);
+    assert_true(positivity[1] < 0.8 * positivity[0]);
+    assert_true(cases[1] < cases[0]);
+
+    /* screening only: nobody seeks a test, capacity 1 % of the people a day, infected people without
+       symptoms twice as likely to be picked: every case comes from screening */
+    snprintf(buf, sizeof buf, "%s, \"testing\": {\"seek_probability\": 0, \"result_delay_days\": 1, \"capacity_file\": null,"
+             "\"capacity_per_100k\": 1000, \"other_seekers_per_100k\": 0, \"screening_targeting\": 2}", common);
+    char *screen = variant(SRC "/tests/data/free.json", buf);
+    sim_open(&m, screen, 0.01, -1, 2);
+    int64_t found = 0;
+    double expected = 0;
+    while (m.e.day < m.s.steps) {
+        civ_engine_step(&m.e, NULL);
+        assert_float_equal(m.e.policy.test_screen_probability, 0.02, 1e-6);
+        /* screened after the day's stage changes: the agents presymptomatic or asymptomatic at the end of
+           the day, less the few already waiting for a result (so the expectation is slightly high) */
+        const double at_risk = (double)(civ_engine_total(&m.e, CIV_VAR_PRESYMPTOMATIC) +
+                                        civ_engine_total(&m.e, CIV_VAR_ASYMPTOMATIC));
+        expected += at_risk * 0.02 * m.e.model.test_sensitivity;
+        found += civ_engine_total(&m.e, CIV_VAR_NEW_REPORTED_CASES);
+    }
+    printf("testing: screening found %lld cases, about %.0f expected\n", (long long)found, expected);
+    assert_true(found > 0.7 * expected && found < 1.1 * expected);
+    sim_close(&m);
+    unlink(diag); unlink(screen);
+    free(diag); free(screen);
+}
+
 /* Every agent index is checked against its table when an engine starts (the same check the GPU
  * kernels run with CIVITAS_CUDA_SYNC=1): each corrupted field is named, a sound population passes. */
 static void test_index_check(void **state)
@@ -298,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_index_check),
         cmocka_unit_test(test_severity),
         cmocka_unit_test(test_care_home_rules),
+        cmocka_unit_test(test_daily_inputs),
+        cmocka_unit_test(test_testing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

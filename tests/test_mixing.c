@@ -135,7 +135,7 @@ static void test_accuracy_and_gpu_route(void **state)
     assert_true(max > 0.0f);
     int shift = civ_mix_shift(max, CIV_MIX_RATE_BITS);
     for (size_t j = 0; j < n; j++) RQ[j] = (double)civ_mix_quantize(rate[j], civ_pow2(shift));
-    const float scale = p->w_community * e->policy.community_factor;
+    const float scale = p->w_community * e->policy.community_factor[0];   /* the same in every borough here */
     for (int order = 0; order < 3; order++) {
         ref_dgemm(&ms, cq, RQ, P, order);
         for (size_t j = 0; j < n; j++) pressure[j] = civ_mix_pressure(P[j], p->community_q_shift + shift, scale);

@@ -78,9 +78,9 @@ static void community_pressure(civ_backend_state *b, const civ_policy *pol)
         }
     const int shift = civ_mix_shift(max, CIV_MIX_RATE_BITS);
     const double p = civ_pow2(shift);
-    const float scale = m->w_community * pol->community_factor;
     #pragma omp parallel for schedule(static) num_threads(b->threads)
     for (uint32_t t = 0; t < nt; t++) {
+        const float scale = m->w_community * pol->community_factor[w->tract_borough[t]];
         int64_t rq[CIV_N_PREM];
         for (int k = 0; k < CIV_N_PREM; k++) rq[k] = (int64_t)civ_mix_quantize(b->mix_rate[(size_t)t * CIV_N_PREM + k], p);
         for (int a = 0; a < CIV_N_PREM; a++) {

@@ -10,7 +10,7 @@ const char *const civ_var_name[CIV_N_VARS] = {
     "hospitalised", "recovered", "dead",
     "new_infections", "new_symptomatic", "new_hospitalisations", "new_deaths", "new_deaths_outside_hospital",
     "new_recoveries",
-    "new_tests", "new_reported_cases", "new_layoffs", "new_rehires",
+    "new_test_seekers", "new_tests", "new_reported_cases", "new_layoffs", "new_rehires",
     "isolating", "working", "employed", "unemployed"};
 
 const char *const civ_var_description[CIV_N_VARS] = {
@@ -19,8 +19,10 @@ const char *const civ_var_description[CIV_N_VARS] = {
     "symptomatic, severe course, not yet in hospital", "in hospital", "recovered", "dead (cumulative)",
     "infections during the day", "symptom onsets during the day", "hospital admissions during the day",
     "deaths during the day", "deaths during the day without a hospital admission (at home or in a care home)",
-    "recoveries during the day", "tests taken during the day",
-    "positive test results reported during the day (reported cases)", "workers laid off during the day",
+    "recoveries during the day",
+    "symptomatic infected agents seeking a test during the day (tested or turned away for lack of capacity)",
+    "tests taken during the day: symptomatic seekers, hospital admissions, people without COVID-19 and screening",
+    "positive tests taken during the day (reported cases, by diagnosis date)", "workers laid off during the day",
     "laid-off workers rehired during the day",
     "agents isolating (symptoms or positive test) at start of day",
     "employed agents who went to their workplace during the day",
@@ -90,6 +92,8 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
     e->agents_per_archetype = civ_xcalloc((size_t)e->table.n_archetypes, sizeof(int64_t));
     e->heuristic = civ_xcalloc((size_t)e->table.n_archetypes * CIV_N_DECISION, sizeof(float));
     uint16_t *archetype = (uint16_t *)a->archetype;   /* STATIC: set here, read-only in the passes */
+    uint16_t *essential_rank = (uint16_t *)a->essential_rank;
+    for (size_t i = 0; i < n; i++) essential_rank[i] = civ_essential_rank(s->seed, (uint32_t)i);
     for (size_t i = 0; i < n; i++) {
         archetype[i] = civ_archetype_of(&e->table, pop->age[i], pop->sex[i], pop->borough[i], pop->labour[i],
                                         hh_children[pop->household[i]]);
@@ -135,7 +139,6 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
         civ_infect(&e->model, s->seed, a, i, -(int)(e->seeded % 7));
         e->seeded++;
     }
-    e->ratio_yesterday = 1.0f;
 
     const civ_world w = {
         .model = &e->model, .seed = s->seed, .agents = e->a, .n_households = pop->n_households,
@@ -226,12 +229,38 @@ static civ_status refresh_table(civ_engine *e, double comply_override, civ_error
 
 int civ_engine_refreshes_on(const civ_engine *e, int day) { return day % e->study->refresh_days == 0; }
 
+/* The day's tests shared out: symptomatic seekers (as many as sought one yesterday) and people without
+ * COVID-19 seeking one get the same share of the capacity; capacity left over goes to screening, which finds
+ * infected agents without symptoms screening_targeting times as often as anyone else. Sets the policy's
+ * capacity ratio and screening probability, and the host's share of the day's tests (e->host_tests). */
+static void plan_testing(civ_engine *e, const civ_testing_supply *sup)
+{
+    const double n = e->pop->n_agents, scale = e->pop->scale > 0 ? e->pop->scale : 1.0;
+    const double capacity = sup->tests >= 0 ? sup->tests * scale
+                          : sup->capacity_per_100k > 0 ? sup->capacity_per_100k * n / 1e5 : -1;
+    const double seekers = (double)e->seekers_yesterday, others = sup->other_per_100k * n / 1e5;
+    civ_policy *pol = &e->policy;
+    if (capacity < 0) {   /* unlimited: everyone who seeks a test gets one, no screening */
+        pol->test_capacity_ratio = 1.0f;
+        e->host_tests = others;
+        return;
+    }
+    const double demand = seekers + others;
+    const double ratio = demand > capacity ? capacity / demand : capacity > 0 ? 1.0 : 0.0;
+    const double left = capacity - ratio * demand;
+    pol->test_capacity_ratio = (float)ratio;
+    const double screen = left > 0 ? e->study->screening_targeting * left / n : 0.0;
+    pol->test_screen_probability = (float)(screen < 1 ? screen : 1);
+    e->host_tests = ratio * others + (left > 0 ? left : 0);
+}
+
 civ_status civ_engine_launch(civ_engine *e, civ_error *err)
 {
     const int day = e->day;
     double comply_override;
-    uint64_t demand = e->ratio_yesterday > 0 ? (uint64_t)((double)e->tests_yesterday / e->ratio_yesterday) : 0;
-    civ_study_policy(e->study, day, demand, e->pop->n_agents, &e->policy, &comply_override);
+    civ_testing_supply supply;
+    civ_study_policy(e->study, day, &e->policy, &comply_override, &supply);
+    plan_testing(e, &supply);
     e->launched_refresh = civ_engine_refreshes_on(e, day);
     if (e->launched_refresh) {
         civ_trace_push("civitas: decision table refresh");
@@ -262,21 +291,51 @@ civ_status civ_engine_step(civ_engine *e, civ_error *err)
     return st ? st : civ_engine_complete(e, err);
 }
 
+/* Adds `count` tests to the day's series, spread over boroughs and age bands in proportion to the living
+ * agents (largest remainders; the same integers on every backend). */
+static void add_host_tests(civ_engine *e, double count)
+{
+    const int nb = e->n_out_bands, cells = CIV_NBOROUGH * nb;
+    const int64_t total = (int64_t)(count + 0.5);
+    if (total <= 0) return;
+    int64_t alive[CIV_NBOROUGH * CIV_MAX_BANDS], n = 0, given = 0;
+    double rest[CIV_NBOROUGH * CIV_MAX_BANDS];
+    for (int c = 0; c < cells; c++) {
+        alive[c] = 0;
+        for (int v = CIV_VAR_SUSCEPTIBLE; v < CIV_VAR_DEAD; v++) alive[c] += e->series[v * cells + c];
+        n += alive[c];
+    }
+    if (n == 0) return;
+    int32_t *tests = e->series + CIV_VAR_NEW_TESTS * cells;
+    for (int c = 0; c < cells; c++) {
+        const double x = (double)total * (double)alive[c] / (double)n;
+        tests[c] += (int32_t)x;
+        given += (int64_t)x;
+        rest[c] = x - (int64_t)x;
+    }
+    for (; given < total; given++) {   /* the largest remainders, lowest index first on ties */
+        int best = 0;
+        for (int c = 1; c < cells; c++) if (rest[c] > rest[best]) best = c;
+        tests[best]++;
+        rest[best] = -1;
+    }
+}
+
 /* Host bookkeeping after a day's series are known (shared by every backend). */
 static void finish_day(civ_engine *e)
 {
     const int nb = e->n_out_bands;
-    uint64_t tests = 0;
+    add_host_tests(e, e->host_tests);
+    int64_t seekers = 0;
     for (int b = 0; b < CIV_NBOROUGH; b++) {
         double rep = 0;
         for (int k = 0; k < nb; k++) {
-            tests += (uint64_t)e->series[(CIV_VAR_NEW_TESTS * CIV_NBOROUGH + b) * nb + k];
+            seekers += e->series[(CIV_VAR_NEW_TEST_SEEKERS * CIV_NBOROUGH + b) * nb + k];
             rep += e->series[(CIV_VAR_NEW_REPORTED_CASES * CIV_NBOROUGH + b) * nb + k];
         }
         e->reported[e->day % 28][b] = rep;
     }
-    e->tests_yesterday = tests;
-    e->ratio_yesterday = e->policy.test_capacity_ratio;
+    e->seekers_yesterday = seekers;
     e->day++;
 }
 

@@ -48,8 +48,8 @@ typedef struct {
     int table_refreshed;          /* the last completed step refreshed the table */
     int launched;                 /* a step is launched and not yet completed */
     int launched_refresh;         /* ... and it refreshed the table */
-    uint64_t tests_yesterday;
-    float ratio_yesterday;
+    int64_t seekers_yesterday;    /* symptomatic agents who sought a test yesterday: today's demand */
+    double host_tests;            /* tests of the launched day counted on the host (no COVID-19, screening) */
     double reported[28][CIV_NBOROUGH];       /* ring of daily reported cases, last 4 weeks */
     int64_t *agents_per_archetype;
     float *heuristic;                        /* heuristic rows (fallback for the LLM bridge) */

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "models/covid/covid_model.h"
+#include "host/study/daily_inputs.h"
 #include "host/util/error.h"
 
 #define CIV_MAX_BANDS 16
@@ -25,7 +26,7 @@ typedef struct {
     int day;                 /* simulation day it takes effect (may be < 0: before start) */
     civ_iv_type type;
     int closed;              /* -1 = not given */
-    double essential_share, factor, seek_probability, capacity_per_100k, probability, beta;
+    double essential_share, factor, seek_probability, capacity_per_100k, probability, beta, other_per_100k;
     int result_delay_days;   /* -1 = not given */
 } civ_intervention;
 
@@ -83,8 +84,12 @@ typedef struct {
 
     /* baseline policy (before any intervention) */
     civ_policy base_policy;
-    double test_capacity_per_100k;   /* 0: unlimited */
+    double test_capacity_per_100k;   /* 0: unlimited (testing.capacity_file overrides it) */
+    civ_test_capacity test_capacity; /* the city's tests per day (testing.capacity_file) */
+    double other_seekers_per_100k;   /* people without COVID-19 seeking a test, per day */
+    double screening_targeting;      /* how much likelier an infected person is screened than anyone */
     double seek_scale;               /* testing.seek_scale: multiplies every seek probability */
+    civ_mobility mobility;           /* behavior.mobility: contacts and attendance from mobility data */
     double beta_after_stay_at_home;  /* transmission.after_stay_at_home; < 0: unset */
     civ_intervention *iv;
     int n_iv;
@@ -113,10 +118,19 @@ typedef struct {
 civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_study *s, civ_error *err);
 void civ_study_free(civ_study *s);
 
-/* Policy in force on simulation day `day`. demand_yesterday = tests sought
- * yesterday (for the capacity ratio); n_agents scales capacity per 100k. */
-void civ_study_policy(const civ_study *s, int day, uint64_t demand_yesterday, uint32_t n_agents,
-                      civ_policy *pol, double *comply_override);
+/* Testing that day before it is shared out: the tests the city can run, either as a count (real-city
+ * units, from testing.capacity_file) or per 100k (testing.capacity_per_100k; <= 0 unlimited), and people
+ * without COVID-19 who seek one, per 100k. */
+typedef struct {
+    double tests;             /* < 0: not given, capacity_per_100k applies */
+    double capacity_per_100k;
+    double other_per_100k;
+} civ_testing_supply;
+
+/* Policy in force on simulation day `day` (the testing capacity ratio and screening are left to the
+ * engine, which knows the demand: see civ_testing_supply). */
+void civ_study_policy(const civ_study *s, int day, civ_policy *pol, double *comply_override,
+                      civ_testing_supply *supply);
 
 /* "20-29" or "75+" for band b of the bands with lower edges edges[0..n). */
 void civ_age_band_label(const int *edges, int n, int b, char *buf, size_t len);

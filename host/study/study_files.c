@@ -53,6 +53,8 @@ static void absolutize_inputs(cJSON *j, const char *dir)
     absolutize(child(pop, "synthesize"), "data_dir", dir);
     absolutize(child(child(j, "contacts"), "matrices"), "file", dir);
     absolutize(child(j, "observed"), "file", dir);
+    absolutize(child(j, "testing"), "capacity_file", dir);
+    absolutize(child(child(j, "behavior"), "mobility"), "file", dir);
     cJSON *llm = child(child(j, "behavior"), "llm");
     absolutize(llm, "system_prompt", dir);
     absolutize(llm, "user_prompt", dir);

@@ -14,6 +14,46 @@
 
 static cJSON *child(cJSON *o, const char *k) { return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL; }
 
+/* behavior.mobility and testing.capacity_file: daily series read from data files for the simulated days. */
+static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *te, civ_study *s)
+{
+    const char *cap = NULL;
+    if (civ_json_string(c, te, "testing", "capacity_file", false, &cap)) return c->err->status;
+    if (cap) {
+        if (civ_study_need_input(c, "testing.capacity_file", cap, false)) return c->err->status;
+        s->test_capacity.file = strdup(cap);
+        if (civ_test_capacity_load(&s->test_capacity, s->start_day, s->steps, c->file, "testing.capacity_file", c->err))
+            return c->err->status;
+    }
+    const cJSON *mo = NULL;
+    if (civ_json_object(c, beh, "behavior", "mobility", false, &mo)) return c->err->status;
+    if (!mo) return CIV_OK;
+    static const char *const keys[] = {"file", "floor", "shape", "smooth_days", "work", "shift_days", "shift_until",
+                                       "source", "note", NULL};
+    const char *P = "behavior.mobility", *file = NULL;
+    civ_mobility *m = &s->mobility;
+    m->floor = 0.2; m->shape = 1.0; m->work = true;
+    long smooth = 7, shift = 0;
+    int until = s->start_day + s->steps;
+    if (civ_json_check_keys(c, mo, P, keys) || civ_json_string(c, mo, P, "file", true, &file) ||
+        civ_json_number(c, mo, P, "floor", 0, 1, false, &m->floor) ||
+        civ_json_number(c, mo, P, "shape", 0.05, 20, false, &m->shape) ||
+        civ_json_int(c, mo, P, "smooth_days", 1, 29, false, &smooth) ||
+        civ_json_bool(c, mo, P, "work", false, &m->work) ||
+        civ_json_int(c, mo, P, "shift_days", -365, 365, false, &shift) ||
+        civ_json_date(c, mo, P, "shift_until", false, &until))
+        return c->err->status;
+    if (smooth % 2 == 0)
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.smooth_days' = %ld must be odd (a centred window)", c->file,
+                        P, smooth);
+    if (civ_study_need_input(c, "behavior.mobility.file", file, false)) return c->err->status;
+    m->file = strdup(file);
+    m->smooth_days = (int)smooth;
+    m->shift_days = (int)shift;
+    m->shift_until = until - s->start_day;
+    return civ_mobility_load(m, s->start_day, s->steps, c->file, "behavior.mobility.file", c->err);
+}
+
 /* behavior.llm and the mode; templates are loaded and checked here so a bad one fails before any work. */
 static civ_status read_llm(civ_jctx *c, const cJSON *beh, const char *mode, const civ_study_overrides *ov, civ_study *s)
 {
@@ -160,6 +200,7 @@ static civ_status read_interventions(civ_jctx *c, const cJSON *arr, civ_study *s
         civ_intervention *v = &s->iv[i];
         v->closed = -1; v->result_delay_days = -1;
         v->essential_share = v->factor = v->seek_probability = v->capacity_per_100k = v->probability = v->beta = -1;
+        v->other_per_100k = -1;
         const char *type = NULL;
         int date;
         if (civ_json_string(c, e, path, "type", true, &type) || civ_json_date(c, e, path, "date", true, &date))
@@ -169,7 +210,7 @@ static civ_status read_interventions(civ_jctx *c, const cJSON *arr, civ_study *s
         static const char *const k_work[] = {"type", "date", "closed", "essential_share", "source", "note", NULL};
         static const char *const k_comm[] = {"type", "date", "factor", "source", "note", NULL};
         static const char *const k_test[] = {"type", "date", "seek_probability", "capacity_per_100k",
-                                             "result_delay_days", "source", "note", NULL};
+                                             "result_delay_days", "other_seekers_per_100k", "source", "note", NULL};
         static const char *const k_iso[] = {"type", "date", "probability", "source", "note", NULL};
         static const char *const k_tr[] = {"type", "date", "beta", "source", "note", NULL};
         bool b;
@@ -192,6 +233,7 @@ static civ_status read_interventions(civ_jctx *c, const cJSON *arr, civ_study *s
             if (civ_json_check_keys(c, e, path, k_test) ||
                 civ_json_number(c, e, path, "seek_probability", 0, 1, false, &v->seek_probability) ||
                 civ_json_number(c, e, path, "capacity_per_100k", 0, 1e5, false, &v->capacity_per_100k) ||
+                civ_json_number(c, e, path, "other_seekers_per_100k", 0, 1e5, false, &v->other_per_100k) ||
                 civ_json_int(c, e, path, "result_delay_days", 0, 30, false, &l))
                 return c->err->status;
             if (cJSON_GetObjectItemCaseSensitive(e, "result_delay_days")) v->result_delay_days = (int)l;
@@ -360,7 +402,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     /* behaviour */
     const cJSON *beh = NULL, *arch = NULL;
     if (civ_json_object(&c, j, "", "behavior", true, &beh)) return err->status;
-    static const char *const k_beh[] = {"mode", "refresh_days", "archetypes", "heuristic", "llm", "note", NULL};
+    static const char *const k_beh[] = {"mode", "refresh_days", "archetypes", "heuristic", "llm", "mobility", "note", NULL};
     const char *mode = NULL;
     long refresh = 7;
     if (civ_json_check_keys(&c, beh, "behavior", k_beh) ||
@@ -405,10 +447,12 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     const cJSON *te = NULL;
     if (civ_json_object(&c, j, "", "testing", true, &te)) return err->status;
     static const char *const k_te[] = {"seek_probability", "seek_scale", "result_delay_days", "capacity_per_100k",
+                                       "capacity_file", "other_seekers_per_100k", "screening_targeting",
                                        "isolation_days", "note", "source", NULL};
     double seek = 0;
     long delay = 2, iso_days = 10;
     s->seek_scale = 1.0;
+    s->screening_targeting = 1.0;
     s->beta_after_stay_at_home = -1;
     const cJSON *tr = NULL;
     if (civ_json_object(&c, j, "", "transmission", false, &tr)) return err->status;
@@ -423,6 +467,8 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
         civ_json_int(&c, te, "testing", "result_delay_days", 0, 30, false, &delay) ||
         civ_json_number(&c, te, "testing", "capacity_per_100k", 0, 1e5, false, &s->test_capacity_per_100k) ||
         civ_json_number(&c, te, "testing", "seek_scale", 0, 100, false, &s->seek_scale) ||
+        civ_json_number(&c, te, "testing", "other_seekers_per_100k", 0, 1e5, false, &s->other_seekers_per_100k) ||
+        civ_json_number(&c, te, "testing", "screening_targeting", 0, 1000, false, &s->screening_targeting) ||
         civ_json_int(&c, te, "testing", "isolation_days", 0, 60, false, &iso_days))
         return err->status;
 
@@ -437,7 +483,8 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
 
     civ_policy *bp = &s->base_policy;
     bp->beta = (float)beta;
-    bp->community_factor = 1.0f;
+    for (int b = 0; b < CIV_NBOROUGH; b++) bp->community_factor[b] = bp->work_attendance[b] = 1.0f;
+    bp->community_order = 1.0f;
     bp->schools_closed = 0; bp->work_closed = 0; bp->essential_share = 1.0f;
     bp->test_seek_probability = (float)seek;
     bp->test_capacity_ratio = 1.0f;
@@ -447,6 +494,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     bp->rehire_probability = (float)rehire;
 
     if ((st = read_interventions(&c, cJSON_GetObjectItemCaseSensitive(j, "interventions"), s))) return st;
+    if (read_daily_inputs(&c, beh, te, s)) return err->status;
 
     /* output */
     const cJSON *out = NULL;
@@ -521,6 +569,8 @@ void civ_study_free(civ_study *s)
     if (s->model_json) cJSON_Delete(s->model_json);
     free(s->population_file); free(s->data_dir); free(s->matrix_file); free(s->region_type);
     free(s->iv); free(s->output_file); free(s->observed_file);
+    civ_mobility_free(&s->mobility);
+    civ_test_capacity_free(&s->test_capacity);
     civ_llm_settings *L = &s->llm;
     free(L->base_url); free(L->model); free(L->api_key_env); free(L->system_prompt_file); free(L->user_prompt_file);
     free(L->cache_file); free(L->replay_file); free(L->system_prompt); free(L->user_prompt);

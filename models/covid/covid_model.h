@@ -14,6 +14,7 @@
 #ifndef CIV_COVID_MODEL_H
 #define CIV_COVID_MODEL_H
 
+#include "host/core/boroughs.h"
 #include "host/core/detmath.h"
 #include "host/core/portable.h"
 #include "host/core/philox.h"
@@ -79,15 +80,18 @@ typedef struct {
     float level_share[CIV_N_LEVEL];
 } civ_covid_params;
 
-/* What is in force on a given day (resolved on the host from the interventions). */
+/* What is in force on a given day (resolved on the host from the interventions, mobility and testing). */
 typedef struct {
     float beta;                  /* transmission scale */
-    float community_factor;      /* stay-at-home multiplier on community contacts */
+    float community_factor[CIV_NBOROUGH]; /* share of usual community contacts kept, by borough of residence */
+    float community_order;       /* the stay-at-home orders' part of it (community_contacts interventions) */
+    float work_attendance[CIV_NBOROUGH];  /* non-essential workers: chance of going in while workplaces are open */
     int schools_closed;
     int work_closed;
     float essential_share;       /* share of workers exempt from a workplace closure */
     float test_seek_probability; /* per symptomatic day */
-    float test_capacity_ratio;   /* min(1, capacity / yesterday's demand) */
+    float test_capacity_ratio;   /* share of test seekers who get a test (capacity / demand, at most 1) */
+    float test_screen_probability; /* per day, for an infected agent without symptoms: tested by screening */
     int test_delay_days;
     int isolation_days;
     float layoff_probability;    /* per day, for workers whose workplace is closed */
@@ -107,9 +111,17 @@ CIV_INLINE int civ_sample_duration(const civ_covid_params *m, int which, uint32_
     return d;
 }
 
-CIV_INLINE int civ_is_essential(uint64_t seed, uint32_t i, float share)
+/* Whether worker i is among the essential share (a fixed rank per agent, drawn once: the same workers
+ * stay essential whatever the share, and the test costs no draw). */
+CIV_INLINE int civ_is_essential(const civ_agents *a, uint32_t i, float share)
 {
-    return civ_u01(civ_rng(seed, 0, i, CIV_RNG_ESSENTIAL).v[0]) < share;
+    return (float)a->essential_rank[i] * (1.0f / 65536.0f) < share;
+}
+
+/* The rank behind civ_is_essential, drawn when the engine starts. */
+CIV_INLINE uint16_t civ_essential_rank(uint64_t seed, uint32_t i)
+{
+    return (uint16_t)(civ_rng(seed, 0, i, CIV_RNG_ESSENTIAL).v[0] >> 16);
 }
 
 /* ---- infectiousness and participation ------------------------------- */
@@ -148,8 +160,9 @@ CIV_INLINE int civ_out_and_about(const civ_agents *a, uint32_t i, int day)
 /* Whether a workplace closure keeps agent i at home (care homes never close). */
 CIV_INLINE int civ_work_closed_for(uint64_t seed, const civ_agents *a, const civ_policy *pol, uint32_t i)
 {
+    (void)seed;
     return pol->work_closed && a->place_type[a->place[i]] == CIV_PLACE_WORK &&
-           !civ_is_essential(seed, i, pol->essential_share);
+           !civ_is_essential(a, i, pol->essential_share);
 }
 
 CIV_INLINE int civ_goes_to_work(uint64_t seed, const civ_agents *a, const civ_policy *pol,
@@ -158,6 +171,10 @@ CIV_INLINE int civ_goes_to_work(uint64_t seed, const civ_agents *a, const civ_po
     if (a->labour[i] != 1 /* employed */) return 0;
     if (civ_work_closed_for(seed, a, pol, i)) return 0;
     float p = table[a->archetype[i] * CIV_N_DECISION + CIV_DEC_GO_TO_WORK];
+    /* non-essential workers of open workplaces go in as often as mobility says (1 without mobility data) */
+    const float attendance = pol->work_attendance[a->borough[i]];
+    if (attendance < 1.0f && a->place_type[a->place[i]] == CIV_PLACE_WORK && !civ_is_essential(a, i, pol->essential_share))
+        p = p * attendance;
     if (p >= 1.0f) return 1;   /* u < 1 always holds: skip the draw */
     return civ_u01(civ_rng(seed, (uint32_t)day, i, CIV_RNG_WORK).v[0]) < p;
 }
@@ -227,7 +244,8 @@ CIV_INLINE void civ_infect(const civ_covid_params *m, uint64_t seed, const civ_a
 
 /* Flow counters an agent can raise in one day. */
 enum civ_flow { CIV_FLOW_SYMPTOM_ONSET = 0, CIV_FLOW_HOSPITALISED, CIV_FLOW_DIED, CIV_FLOW_DIED_OUTSIDE, CIV_FLOW_RECOVERED,
-                CIV_FLOW_TESTED, CIV_FLOW_REPORTED, CIV_FLOW_LAID_OFF, CIV_FLOW_REHIRED, CIV_N_FLOW };
+                CIV_FLOW_SOUGHT_TEST, CIV_FLOW_TESTED, CIV_FLOW_REPORTED, CIV_FLOW_LAID_OFF, CIV_FLOW_REHIRED,
+                CIV_N_FLOW };
 
 /* Advances agent i by one day; returns a bit mask of civ_flow events. */
 CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *pol, uint64_t seed,
@@ -273,11 +291,12 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
             dur = (c & CIV_COURSE_DIES) ? civ_sample_duration(m, CIV_DUR_HOSPITAL_DEATH, r.v[0])
                                         : civ_sample_duration(m, CIV_DUR_HOSPITAL_RECOVERY, r.v[0]);
             a->flags[i] &= (uint8_t)~CIV_FLAG_ISO_SYMPTOMS;
-            /* tested on admission unless already confirmed or waiting for a result */
+            /* tested on admission unless already confirmed or waiting for a result; a case from the day of the
+               test (DOHMH counts cases by diagnosis date) */
             if (!(a->flags[i] & (CIV_FLAG_CONFIRMED | CIV_FLAG_TEST_PENDING)) && civ_u01(r.v[1]) < m->p_hospital_test) {
                 a->flags[i] |= CIV_FLAG_TEST_PENDING | CIV_FLAG_TEST_WILL_BE_POS;
                 a->test_day[i] = (int16_t)(day + 1);
-                ev |= 1u << CIV_FLOW_TESTED;
+                ev |= (1u << CIV_FLOW_TESTED) | (1u << CIV_FLOW_REPORTED);
             }
             break;
         case CIV_H:
@@ -301,22 +320,37 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
     if ((f & CIV_FLAG_TEST_PENDING) && a->test_day[i] <= day) {
         r = civ_rng(seed, (uint32_t)day, i, CIV_RNG_PROGRESS);
         f &= (uint8_t)~CIV_FLAG_TEST_PENDING;
-        if (f & CIV_FLAG_TEST_WILL_BE_POS) {
+        if (f & CIV_FLAG_TEST_WILL_BE_POS) {   /* already counted as a case on the day of the test */
             f |= CIV_FLAG_CONFIRMED;
-            ev |= 1u << CIV_FLOW_REPORTED;
             if (civ_u01(r.v[2]) < row[CIV_DEC_COMPLY_ISOLATION])
                 a->iso_until[i] = (int16_t)(day + pol->isolation_days);
         }
         f &= (uint8_t)~CIV_FLAG_TEST_WILL_BE_POS;
     }
-    /* 3. symptomatic agents in the community seek a test */
-    if ((s == CIV_M || s == CIV_V) && !(f & (CIV_FLAG_TEST_PENDING | CIV_FLAG_CONFIRMED))) {
-        civ_u32x4 t = civ_rng(seed, (uint32_t)day, i, CIV_RNG_TEST);
-        if (civ_u01(t.v[0]) < pol->test_seek_probability && civ_u01(t.v[1]) < pol->test_capacity_ratio) {
-            f |= CIV_FLAG_TEST_PENDING;
-            if (civ_u01(t.v[2]) < m->test_sensitivity) f |= CIV_FLAG_TEST_WILL_BE_POS;
-            a->test_day[i] = (int16_t)(day + pol->test_delay_days);
-            ev |= 1u << CIV_FLOW_TESTED;
+    /* 3. testing: symptomatic agents seek a test and get one if capacity allows (the seekers are counted
+       either way: tomorrow's demand); infected agents without symptoms may be found by screening (those
+       tests are counted on the host with the other screening tests). A positive test is a case on the day
+       it is taken. */
+    if (!(f & (CIV_FLAG_TEST_PENDING | CIV_FLAG_CONFIRMED))) {
+        const int symptomatic = s == CIV_M || s == CIV_V;
+        if (symptomatic || ((s == CIV_P || s == CIV_A) && pol->test_screen_probability > 0.0f)) {
+            civ_u32x4 t = civ_rng(seed, (uint32_t)day, i, CIV_RNG_TEST);
+            int tested = 0;
+            if (symptomatic && civ_u01(t.v[0]) < pol->test_seek_probability) {
+                ev |= 1u << CIV_FLOW_SOUGHT_TEST;
+                tested = civ_u01(t.v[1]) < pol->test_capacity_ratio;
+                if (tested) ev |= 1u << CIV_FLOW_TESTED;
+            } else if (!symptomatic) {
+                tested = civ_u01(t.v[0]) < pol->test_screen_probability;
+            }
+            if (tested) {
+                f |= CIV_FLAG_TEST_PENDING;
+                if (civ_u01(t.v[2]) < m->test_sensitivity) {
+                    f |= CIV_FLAG_TEST_WILL_BE_POS;
+                    ev |= 1u << CIV_FLOW_REPORTED;
+                }
+                a->test_day[i] = (int16_t)(day + pol->test_delay_days);
+            }
         }
     }
     a->flags[i] = f;

@@ -161,7 +161,7 @@ enum civ_var {
     CIV_VAR_HOSPITALISED, CIV_VAR_RECOVERED, CIV_VAR_DEAD,
     CIV_VAR_NEW_INFECTIONS, CIV_VAR_NEW_SYMPTOMATIC, CIV_VAR_NEW_HOSPITALISATIONS, CIV_VAR_NEW_DEATHS,
     CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL, CIV_VAR_NEW_RECOVERIES,
-    CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS, CIV_VAR_NEW_REHIRES,
+    CIV_VAR_NEW_TEST_SEEKERS, CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS, CIV_VAR_NEW_REHIRES,
     CIV_VAR_ISOLATING, CIV_VAR_WORKING, CIV_VAR_EMPLOYED, CIV_VAR_UNEMPLOYED, CIV_N_VARS
 };
 
@@ -219,7 +219,8 @@ CIV_INLINE civ_tally civ_pass_update(const civ_covid_params *m, const civ_policy
         if ((r).events) {                                                                          \
             static const int civ_flow_var_[CIV_N_FLOW] = {CIV_VAR_NEW_SYMPTOMATIC,                    \
                 CIV_VAR_NEW_HOSPITALISATIONS, CIV_VAR_NEW_DEATHS, CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL,     \
-                CIV_VAR_NEW_RECOVERIES, CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS, \
+                CIV_VAR_NEW_RECOVERIES, CIV_VAR_NEW_TEST_SEEKERS, CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, \
+                CIV_VAR_NEW_LAYOFFS,                                                                     \
                 CIV_VAR_NEW_REHIRES};                                                                    \
             for (int civ_f_ = 0; civ_f_ < CIV_N_FLOW; civ_f_++)                                    \
                 if ((r).events & (1u << civ_f_)) INC(civ_flow_var_[civ_f_] * civ_n_ + (cell));     \

@@ -1,0 +1,44 @@
+/* Daily series a study reads from data files instead of setting them by hand:
+ *   mobility -> how much of their usual community contact (and, for non-essential workers, of their
+ *               days at work) people kept, per borough and day, from the Descartes Labs m50 index
+ *   testing  -> how many tests the city could run each day (DOHMH's daily molecular tests)
+ * Both are read once at load for the simulated days. */
+#ifndef CIV_DAILY_INPUTS_H
+#define CIV_DAILY_INPUTS_H
+
+#include <stdbool.h>
+
+#include "host/core/boroughs.h"
+#include "host/util/error.h"
+
+/* factor(t, b) = floor + (1 - floor) x min(1, index(t', b) / 100)^shape, the index a centred mean over
+ * smooth_days days (each day clamped to 0..100 % first); t' = t - shift_days up to shift_until, t after
+ * (a counterfactual moves the behaviour that came with an order together with the order). */
+typedef struct {
+    char *file;                 /* NULL: not used */
+    double floor, shape;
+    int smooth_days;
+    bool work;                  /* non-essential workers go to work with the same factor */
+    int shift_days, shift_until;   /* simulation days */
+    float (*factor)[CIV_NBOROUGH];  /* [step][borough] */
+} civ_mobility;
+
+/* Reads `m->file` for days start_day .. start_day + steps - 1 (days beyond the file use its nearest
+ * day); `field` names the study field for messages. */
+civ_status civ_mobility_load(civ_mobility *m, int start_day, int steps, const char *study_file, const char *field,
+                             civ_error *err);
+
+/* The city's molecular tests per day (real-city units) for the simulated days: 0 before the file's
+ * first day, its last day's value after the last. */
+typedef struct {
+    char *file;                 /* NULL: not used (capacity_per_100k applies) */
+    double *tests;              /* [step] */
+} civ_test_capacity;
+
+civ_status civ_test_capacity_load(civ_test_capacity *c, int start_day, int steps, const char *study_file,
+                                  const char *field, civ_error *err);
+
+void civ_mobility_free(civ_mobility *m);
+void civ_test_capacity_free(civ_test_capacity *c);
+
+#endif
