@@ -32,7 +32,8 @@ class Calibrate(unittest.TestCase):
         d = cls.dir = cls.tmp.name
         base = {"base": os.path.join(ARGS.source, "models", "covid", "nyc2020.json"), "name": "calbase", "steps": 50,
                 "output": {"snapshots": []}, "observed": None,
-                "testing": {"seek_probability": 0.3, "capacity_per_100k": 0, "result_delay_days": 2},
+                "testing": {"seek_probability": 0.3, "capacity_per_100k": 0, "result_delay_days": 2, "capacity_file": None},
+                "behavior": {"mobility": None}, "parameters": {"beta": None},
                 "interventions": [{"date": "2020-03-22", "type": "workplace_closure", "closed": True, "essential_share": 0.4},
                                   {"date": "2020-03-22", "type": "community_contacts", "factor": 0.3}]}
         cls.write(d, "base.json", base)

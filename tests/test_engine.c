@@ -272,7 +272,7 @@ static void test_daily_inputs(void **state)
         "2020-03-01,BX,36005,1,100,1\n2020-03-02,BX,36005,1,50,1\n2020-03-03,BX,36005,1,,1\n"
         "2020-03-04,BX,36005,1,20,1\n2020-03-05,BX,36005,1,250,1\n2020-03-01,NYS,36,1,7,1\n");
     civ_mobility m = {.file = strdup(mob), .floor = 0.2, .shape = 1.0, .smooth_days = 3, .work = true,
-                      .shift_days = 0, .shift_until = 100};
+                      .by_borough = true, .shift_days = 0, .shift_until = 100};
     int start;
     assert_true(civ_date_parse("2020-03-01", &start));
     civ_error err = {0};

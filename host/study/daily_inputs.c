@@ -23,9 +23,9 @@ civ_status civ_mobility_load(civ_mobility *m, int start_day, int steps, const ch
     civ_csv csv;
     civ_status st = civ_csv_read(m->file, &csv, err);
     if (st) return st;
-    int cd, cg, ci;
+    int cd, cg, ci, cn;
     if ((st = civ_csv_col(&csv, "date", &cd, err)) || (st = civ_csv_col(&csv, "geo", &cg, err)) ||
-        (st = civ_csv_col(&csv, "m50_index_pct", &ci, err))) {
+        (st = civ_csv_col(&csv, "m50_index_pct", &ci, err)) || (st = civ_csv_col(&csv, "samples", &cn, err))) {
         civ_csv_free(&csv);
         return st;
     }
@@ -47,20 +47,32 @@ civ_status civ_mobility_load(civ_mobility *m, int start_day, int steps, const ch
     }
     const int span = last - first + 1;
     double (*idx)[CIV_NBOROUGH] = civ_xmalloc((size_t)span * sizeof *idx);
+    double (*devices)[CIV_NBOROUGH] = civ_xcalloc((size_t)span, sizeof *devices);
     for (int d = 0; d < span; d++)
         for (int b = 0; b < CIV_NBOROUGH; b++) idx[d][b] = NAN;
     for (int r = 0; r < csv.nrows; r++) {
         int d, b = civ_borough_index(csv.cells[r][cg]);
-        double v;
+        double v, n;
         if (b < 0 || !csv.cells[r][ci][0]) continue;   /* NYS rows; withheld days */
-        if ((st = row_day(&csv, r, cd, &d, err)) || (st = civ_csv_number(&csv, r, ci, 0, &v, err))) break;
+        if ((st = row_day(&csv, r, cd, &d, err)) || (st = civ_csv_number(&csv, r, ci, 0, &v, err)) ||
+            (st = civ_csv_number(&csv, r, cn, 1, &n, err)))
+            break;
         if (v < 0) {
             st = civ_fail(err, CIV_ERR_INPUT, "%s: line %d: m50_index_pct = %g is negative", m->file, r + 2, v);
             break;
         }
         idx[d - first][b] = v > 100 ? 100 : v;   /* above normal counts as normal (holiday outliers) */
+        devices[d - first][b] = n > 0 ? n : 0;
     }
     civ_csv_free(&csv);
+    if (!st && !m->by_borough)   /* the city's index in every borough: the device-weighted mean */
+        for (int d = 0; d < span; d++) {
+            double sum = 0, w = 0;
+            for (int b = 0; b < CIV_NBOROUGH; b++)
+                if (!isnan(idx[d][b])) { sum += idx[d][b] * devices[d][b]; w += devices[d][b]; }
+            for (int b = 0; b < CIV_NBOROUGH; b++) idx[d][b] = w > 0 ? sum / w : NAN;
+        }
+    free(devices);
     if (st) {
         free(idx);
         return st;

@@ -13,12 +13,14 @@
 
 /* factor(t, b) = floor + (1 - floor) x min(1, index(t', b) / 100)^shape, the index a centred mean over
  * smooth_days days (each day clamped to 0..100 % first); t' = t - shift_days up to shift_until, t after
- * (a counterfactual moves the behaviour that came with an order together with the order). */
+ * (a counterfactual moves the behaviour that came with an order together with the order). With by_borough
+ * false every borough takes the city's index, the boroughs' mean weighted by the devices sampled. */
 typedef struct {
     char *file;                 /* NULL: not used */
     double floor, shape;
     int smooth_days;
     bool work;                  /* non-essential workers go to work with the same factor */
+    bool by_borough;            /* each borough its own index; false: the city's (device-weighted mean) */
     int shift_days, shift_until;   /* simulation days */
     float (*factor)[CIV_NBOROUGH];  /* [step][borough] */
 } civ_mobility;

@@ -28,11 +28,11 @@ static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *
     const cJSON *mo = NULL;
     if (civ_json_object(c, beh, "behavior", "mobility", false, &mo)) return c->err->status;
     if (!mo) return CIV_OK;
-    static const char *const keys[] = {"file", "floor", "shape", "smooth_days", "work", "shift_days", "shift_until",
-                                       "source", "note", NULL};
+    static const char *const keys[] = {"file", "floor", "shape", "smooth_days", "work", "by_borough", "shift_days",
+                                       "shift_until", "source", "note", NULL};
     const char *P = "behavior.mobility", *file = NULL;
     civ_mobility *m = &s->mobility;
-    m->floor = 0.2; m->shape = 1.0; m->work = true;
+    m->floor = 0.2; m->shape = 1.0; m->work = true; m->by_borough = true;
     long smooth = 7, shift = 0;
     int until = s->start_day + s->steps;
     if (civ_json_check_keys(c, mo, P, keys) || civ_json_string(c, mo, P, "file", true, &file) ||
@@ -40,6 +40,7 @@ static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *
         civ_json_number(c, mo, P, "shape", 0.05, 20, false, &m->shape) ||
         civ_json_int(c, mo, P, "smooth_days", 1, 29, false, &smooth) ||
         civ_json_bool(c, mo, P, "work", false, &m->work) ||
+        civ_json_bool(c, mo, P, "by_borough", false, &m->by_borough) ||
         civ_json_int(c, mo, P, "shift_days", -365, 365, false, &shift) ||
         civ_json_date(c, mo, P, "shift_until", false, &until))
         return c->err->status;

@@ -82,7 +82,7 @@ static const char *const known_params[] = {
     "mild_recovery", "onset_to_hospital", "hospital_to_recovery", "hospital_to_death",
     "weight_household", "weight_school", "weight_work", "weight_community", "weight_care_home", "contacts_care_home",
     "care_home_ifr_multiplier", "care_home_death_outside_hospital",
-    "test_sensitivity", "hospital_test_probability", NULL};
+    "test_sensitivity", "hospital_test_probability", "note", NULL};
 
 static const cJSON *param(reader *r, const char *name, char *path, size_t n)
 {
@@ -210,6 +210,7 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
         civ_jctx sc = {study_file, err};
         if (civ_json_check_keys(&sc, overrides, "parameters", known_params)) return err->status;
         for (const cJSON *o = overrides->child; o; o = o->next) {
+            if (strcmp(o->string, "note") == 0) continue;
             cJSON *p = cJSON_GetObjectItemCaseSensitive(params, o->string);
             if (!cJSON_IsObject(p))
                 return civ_fail(err, CIV_ERR_INPUT, "%s: parameters.%s is not defined in %s",
