@@ -90,6 +90,11 @@ class InputError(Exception):
 # ---------------------------------------------------------------------------------------------
 # observed
 
+# series shown for information when the file has them
+OPTIONAL = ["new_deaths_outside_hospital"]
+PLACE_OF_DEATH_SNAPSHOT = "2020-06-30"
+
+
 class Observed:
     """DOHMH series: daily counts per borough, daily death rates per age group, populations."""
 
@@ -150,6 +155,19 @@ class Observed:
                 for k in range(7):
                     per_day[we - dt.timedelta(days=k)] = r / 7
             self.daily_death_rate[g] = per_day
+
+    def outside_hospital_share(self):
+        """Percent of NYC deaths (confirmed + probable, place known) not in a hospital or emergency room."""
+        path = os.path.join(self.data_dir, "nyc_deaths_by_location_2020_snapshots.csv")
+        try:
+            d = pd.read_csv(path)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{path}: cannot read ({e})", 4)
+        d = d[(d.snapshot_date == PLACE_OF_DEATH_SNAPSHOT) & (d.borough == "NYC") &
+              (d.location_of_death != "Data pending")]
+        n = d.confirmed_deaths_cum + d.probable_deaths_cum
+        hosp = n[d.location_of_death == "Hospital/Emergency room"].sum()
+        return 100 * (1 - hosp / n.sum()) if n.sum() > 0 else float("nan")
 
     def count(self, geo, var, days):
         s = self.daily[geo][var]
@@ -240,6 +258,7 @@ class Simulated:
         self.start = dt.date.fromisoformat(_attr(f, "start_date"))
         self.offsets = g["date"][()].astype(int)
         self.series = {v: g[v][()][sel] for v in STAGES + ["new_deaths", "new_hospitalisations", "new_reported_cases"]}
+        self.series.update({v: g[v][()][sel] for v in OPTIONAL if v in g})
         self.seeds = [int(x) for x in g["seed"][()][sel]]
         cfg_text = _attr(f[f"summary/{study}"], "config_json") if f"summary/{study}" in f else None
         self.scale, self.scale_source, self.scale_why = None, "", "no population scale found"
@@ -271,6 +290,7 @@ class Simulated:
         self.start = dt.date.fromisoformat(_attr(f, "start_date"))
         self.offsets = g["date"][()].astype(int)
         self.series = {v: g[v][()][None] for v in STAGES + ["new_deaths", "new_hospitalisations", "new_reported_cases"]}
+        self.series.update({v: g[v][()][None] for v in OPTIONAL if v in g})
         self.seeds = [int(f.attrs["seed"])]
         self.scale = float(f.attrs["population_scale"]) if "population_scale" in f.attrs else None
         self.scale_source, self.scale_why = "run attribute population_scale", "no population_scale attribute"
@@ -444,6 +464,12 @@ def evaluate(sim, obs, allow_partial, fit_json=None):
         with np.errstate(invalid="ignore", divide="ignore"):
             share = 100 * sim.total("new_deaths", idx, bands=bands) / tot
         add(Line("share of deaths aged 75+", share, o, "within 7 points", lambda m, v: abs(m - v) <= 7 + 1e-9, pct), inc)
+    # where deaths happened (information: not a criterion)
+    if "new_deaths_outside_hospital" in sim.series:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = 100 * sim.total("new_deaths_outside_hospital", idx) / sim.total("new_deaths", idx)
+        out.append((Line("share of deaths outside hospital", share, obs.outside_hospital_share(), "(information)",
+                         lambda *_: True, pct, f"observed: DOHMH place of death by {PLACE_OF_DEATH_SNAPSHOT}"), "info"))
     # held out
     for name, lo, hi in HELD_OUT:
         hidx, hdays, hnote, hinc = window(lo, hi, ages=False)
