@@ -193,7 +193,7 @@ static char *with_newline(char *text)
 civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
 {
     civ_study s;
-    civ_study_overrides ov = {o->scale, o->steps, -1, NULL, NULL, "heuristic", NULL, true};
+    civ_study_overrides ov = {o->scale, o->steps, -1, NULL, NULL, "heuristic", NULL, true, NULL};
     civ_status st = civ_study_load(o->study, &ov, &s, err);
     if (st) { civ_study_free(&s); return st; }
     fit_ctx c;
