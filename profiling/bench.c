@@ -68,7 +68,7 @@ typedef struct {
 
 static int bench_size(const char *study, double scale, int days, int threads, civ_backend backend, bench_row *row)
 {
-    civ_study_overrides ov = {scale, days, -1, NULL, NULL, NULL, NULL, true};
+    civ_study_overrides ov = {scale, days, -1, NULL, NULL, NULL, NULL, true, NULL};
     civ_study s;
     civ_error err = {0};
     if (civ_study_load(study, &ov, &s, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }

@@ -16,7 +16,7 @@ typedef struct {
 static inline civ_status sim_load(sim *m, const char *study, double scale, long steps, long long seed, int threads,
                                   civ_backend backend, civ_error *err)
 {
-    civ_study_overrides ov = {scale, steps, seed, NULL, NULL, NULL, NULL, true};
+    civ_study_overrides ov = {scale, steps, seed, NULL, NULL, NULL, NULL, true, NULL};
     char src[1024];
     civ_status st = civ_study_load(study, &ov, &m->s, err);
     if (!st) st = civ_study_population(&m->s, true, &m->pop, src, sizeof src, err);

@@ -283,8 +283,8 @@ class CliErrors(unittest.TestCase):
     def test_help_gives_ranges_and_did_you_mean(self):
         # every numeric option's range is in the help, so a refused value can be corrected from it
         rc, out, _ = civitas("calibrate", "--help")
-        self.assertIn("--max-evaluations N", out)
-        self.assertIn("(5 to 10000; default: 60)", out)
+        self.assertIn("--particles N", out)
+        self.assertIn("(10 to 100000; default: calibration.method.particles", out)
         rc, out, _ = civitas("run", "--help")
         self.assertIn("(1 to 3650; default: the study's)", out)
         for cmd in ("run", "synth", "ensemble", "calibrate", "report", "plot", "info", "version"):

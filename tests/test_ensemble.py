@@ -88,6 +88,46 @@ class Ensemble(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("built 1 population(s) for its 4 runs", p.stderr)
 
+    def test_posterior_draws(self):
+        # a study naming a posterior sample: each run draws a row by weight (row 0 has none), keyed by the
+        # study's seed and the run index, so a counterfactual based on it gets the same rows; the
+        # counterfactual's own beta (0: no transmission) wins over the drawn one
+        d = self.dir
+        with open(os.path.join(d, "post.csv"), "w") as f:
+            f.write("particle,parameters.beta,initial_infections.per_100k,weight,distance\n"
+                    "0,0.5,20,0,1\n1,1.5,80,1,2\n2,0.9,40,3,3\n")
+        withpost = os.path.join(d, "withpost.json")
+        with open(withpost, "w") as f:
+            json.dump({"base": self.studies[0], "name": "withpost", "posterior": "post.csv"}, f)
+        nobeta = os.path.join(d, "nobeta.json")
+        with open(nobeta, "w") as f:
+            json.dump({"base": "withpost.json", "name": "nobeta", "parameters": {"beta": 0}}, f)
+        out = os.path.join(d, "post.h5")
+        p = self.civitas("ensemble", withpost, nobeta, self.studies[0], "--seeds", "8", "--scale", "0.002",
+                         "--steps", "15", "-q", "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r") as f:
+            sets = f["runs/posterior_set"][:]
+            beta = f["runs/posterior/parameters.beta"][:]
+            initial = f["runs/posterior/initial_infections.per_100k"][:]
+            inf = f["runs/new_infections"][:].sum(axis=(2, 3))
+        self.assertTrue(np.array_equal(sets[:8], sets[8:16]))
+        self.assertTrue(set(sets[:8]) <= {1, 2} and len(set(sets[:8])) == 2, sets)
+        self.assertEqual(list(sets[16:]), [-1] * 8)             # the plain study has no posterior
+        self.assertTrue(np.all(np.isnan(beta[16:])))
+        for r in range(16):
+            self.assertEqual(beta[r], {1: 1.5, 2: 0.9}[sets[r]])
+            self.assertEqual(initial[r], {1: 80, 2: 40}[sets[r]])
+        self.assertEqual(inf[8:16, 7:].sum(), 0)
+        self.assertGreater(inf[:8, 7:].sum(), 0)
+        # a bad posterior file is named with the reason
+        with open(os.path.join(d, "post.csv"), "w") as f:
+            f.write("particle,parameters.beta\n0,1\n")
+        p = self.civitas("ensemble", withpost, "--seeds", "2", "--scale", "0.002", "--steps", "2", "-o",
+                         os.path.join(d, "bad.h5"))
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("post.csv: no 'weight' column", p.stderr)
+
     def test_bad_inputs(self):
         other = os.path.join(self.dir, "other.json")
         with open(other, "w") as f:

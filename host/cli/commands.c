@@ -254,40 +254,55 @@ static int cmd_report(int argc, char **argv)
 static int cmd_calibrate(int argc, char **argv)
 {
     civ_calibrate_options o = {0};
-    o.scale = 0.01; o.steps = -1;
-    long long seeds = 2, restarts = 3, evaluations = 60, threads = 0;
+    o.scale = -1;
+    long long particles = -1, generations = -1, sims = -1, seed = -1, threads = 0;
     civ_option opts[] = {
-        {"fit-until", 0, CIV_OPT_STRING, &o.fit_until, 0, 0, "DATE", "last fitted day, YYYY-MM-DD (required)", NULL, 0},
         {"output", 'o', CIV_OPT_STRING, &o.output, 0, 0, "FILE", "calibrated study to write (required)", NULL, 0},
-        {"fit-after-stay-at-home", 0, CIV_OPT_FLAG, &o.fit_after_stay_at_home, 0, 0, NULL,
-         "also fit the transmission scale from the first workplace closure on (transmission.after_stay_at_home; "
-         "moves with the closure in counterfactuals)", NULL, 0},
-        {"fit-testing", 0, CIV_OPT_FLAG, &o.fit_testing, 0, 0, NULL,
-         "also fit testing.seek_scale, a multiplier of the test-seeking probabilities", NULL, 0},
-        SCALE_OPTION(&o.scale, "for the fit", "0.01"),
-        {"seeds", 0, CIV_OPT_INT, &seeds, 1, 100, "K", "runs averaged per evaluation", "2", 0},
-        {"restarts", 0, CIV_OPT_INT, &restarts, 1, 16, "R", "independent fits with different seeds, for the spread",
-         "3", 0},
-        {"max-evaluations", 0, CIV_OPT_INT, &evaluations, 5, 10000, "N", "evaluations per restart", "60", 0},
-        THREADS_OPTION(&threads, "", "all cores"),
+        {"fit-until", 0, CIV_OPT_STRING, &o.fit_until, 0, 0, "DATE",
+         "last fitted day, YYYY-MM-DD (never inside calibration.held_out_from and after)", "calibration.fit_until", 0},
+        SCALE_OPTION(&o.scale, "for the fit", "calibration.method.scale, else the study's"),
+        {"particles", 0, CIV_OPT_INT, &particles, 10, 100000, "N", "particles per generation",
+         "calibration.method.particles, else 100", 0},
+        {"generations", 0, CIV_OPT_INT, &generations, 1, 100, "G", "most generations",
+         "calibration.method.max_generations, else 10", 0},
+        {"max-simulations", 0, CIV_OPT_INT, &sims, 10, 100000000, "N", "most simulations in all",
+         "calibration.method.max_simulations, else 50 x particles", 0},
+        {"seed", 0, CIV_OPT_INT, &seed, 0, (double)CIV_MAX_SEED, "N",
+         "calibration seed (every draw and every particle's simulation seed follow from it)",
+         "calibration.method.seed, else 1", 0},
+        THREADS_OPTION(&threads, " per rank", "cores / ranks"),
         QUIET_OPTION(&o.quiet),
         {0}};
     const civ_command_spec spec = {
-        "calibrate", "STUDY.json --fit-until YYYY-MM-DD -o CALIBRATED.json [options]",
-        "Fits the transmission scale, the initial infections and (with --fit-testing) the testing level to\n"
-        "the observed daily reported cases per borough up to --fit-until (later days are held out), with\n"
-        "Nelder-Mead on ensemble means. Writes CALIBRATED.json (a study overriding STUDY.json with the fitted\n"
-        "values) and CALIBRATED.json.fit.json (estimates, spread over restarts, losses).",
-        NULL, 1, 1, "STUDY.json", opts};
+        "calibrate", "STUDY.json -o CALIBRATED.json [options]\n"
+                     "       mpirun -np R civitas calibrate ...     (particles split over R ranks; same result for any R)",
+        "Fits the free parameters named in the study's 'calibration' section to its observed data with\n"
+        "ABC-SMC (population Monte Carlo) and returns a posterior, not one point. Each parameter is a JSON\n"
+        "path into the study (\"parameters.beta\", \"testing.seek_scale\", \"interventions[3].factor\", ...)\n"
+        "with a prior (lognormal {median, sd_log}, uniform or log_uniform {min, max}, beta {a, b}, normal\n"
+        "{mean, sd}) and its source. The distance is the negative log-likelihood of the targets: reported\n"
+        "cases, hospital admissions and deaths (per borough, weekly sums, negative binomial with a stated\n"
+        "dispersion; simulated counts / population scale = real-city units) and serosurveys (share ever\n"
+        "infected by a date, normal on the logit scale from the 95% interval). Days after fit_until, and\n"
+        "never any from calibration.held_out_from on, are held out. Behaviour is heuristic while fitting.\n"
+        "Writes CALIBRATED.json (STUDY.json as its base, the fitted fields at their posterior medians,\n"
+        "'posterior' naming the sample), CALIBRATED.posterior.csv (weighted particles: one column per\n"
+        "path, weight, distance; ensembles of the calibrated study draw one per run) and\n"
+        "CALIBRATED.json.fit.json (settings, every generation's tolerance, acceptance rate, ESS and\n"
+        "posterior medians and 90% intervals, the best particle, why it stopped, timings).",
+        "It stops when the acceptance rate falls below calibration.method.min_acceptance or the tolerance\n"
+        "falls by less than min_tolerance_decrease (converged), or when max_generations or max_simulations\n"
+        "run out (a warning: not converged).",
+        1, 1, "STUDY.json", opts};
     positional p;
     int rc = parse(&spec, argc, argv, &p);
-    if (rc < 0 && !o.fit_until) rc = civ_usage_error(&spec, "--fit-until YYYY-MM-DD is required");
     if (rc < 0 && !o.output) rc = civ_usage_error(&spec, "-o CALIBRATED.json is required");
     if (rc < 0) {
         o.study = p.args[0];
-        o.seeds = (int)seeds;
-        o.restarts = (int)restarts;
-        o.max_evaluations = (int)evaluations;
+        o.particles = particles;
+        o.generations = generations;
+        o.max_simulations = sims;
+        o.seed = seed;
         o.threads = (int)threads;
         civ_install_signal_handlers();
         civ_error err = {0};
@@ -353,7 +368,8 @@ const civ_command civ_commands[] = {
     {"synth", "", "synthesize a population from census marginals and save it (HDF5)", cmd_synth},
     {"info", "FILE.h5", "summarise a population or run file", cmd_info},
     {"plot", "RUN.h5", "draw epidemic curves by borough (SVG)", cmd_plot},
-    {"calibrate", "STUDY", "fit transmission, initial infections and testing to observed cases", cmd_calibrate},
+    {"calibrate", "STUDY", "fit the study's calibration parameters to observed data (ABC-SMC posterior; MPI-aware)",
+     cmd_calibrate},
     {"report", "RUN.h5...", "validation report (Markdown + SVG) against observed cases, hospitalisations,\n"
                             "                     deaths and LAUS unemployment, with error tables", cmd_report},
     {NULL, NULL, NULL, NULL}};

@@ -56,7 +56,9 @@ enum civ_rng_purpose {
     CIV_RNG_ESSENTIAL,      /* fixed per-agent essential-worker rank */
     CIV_RNG_EMPLOYMENT,     /* layoffs and rehiring */
     CIV_RNG_SEED_INFECTION, /* choice of initially infected agents */
-    CIV_RNG_SYNTH           /* population synthesis */
+    CIV_RNG_SYNTH,          /* population synthesis */
+    CIV_RNG_CALIBRATION,    /* calibration: prior draws, resampling, perturbations (keyed by the calibration seed) */
+    CIV_RNG_POSTERIOR_DRAW  /* an ensemble run's parameter set from a posterior (keyed by the study seed) */
 };
 
 /* One block of four 32-bit words for (seed, step, agent, purpose). */

@@ -101,7 +101,20 @@ typedef struct {
     int n_out_bands;
     int out_band_edges[CIV_MAX_BANDS];
     char *observed_file;
+    char *posterior_file;      /* 'posterior': weighted parameter sets for ensembles (posterior.h); NULL: none */
 } civ_study;
+
+/* Numbers set at JSON paths of the merged study before validation (host/util/json_path.h): a
+ * calibration particle, or an ensemble run's posterior draw. */
+typedef struct {
+    int n;
+    const char *const *paths;
+    const double *values;
+    /* set in the merged chain right after the file that names the 'posterior' (not on top), so a
+       counterfactual based on the calibrated study keeps the values it overrides itself */
+    bool at_posterior_layer;
+    const char *origin;        /* named in messages: "calibration.parameters" or the posterior file */
+} civ_study_values;
 
 /* Command-line overrides, applied before validation; unset fields are NULL/negative. */
 typedef struct {
@@ -113,6 +126,7 @@ typedef struct {
     const char *llm_mode;      /* "heuristic", "llm" or "replay" */
     const char *llm_replay;    /* recorded answers for replay */
     bool quiet;                /* no notices */
+    const civ_study_values *values;   /* NULL: none */
 } civ_study_overrides;
 
 civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_study *s, civ_error *err);

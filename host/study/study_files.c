@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "host/util/file.h"
+#include "host/util/json_path.h"
 
 #define MAX_BASE_DEPTH 8
 
@@ -55,6 +56,7 @@ static void absolutize_inputs(cJSON *j, const char *dir)
     absolutize(child(j, "observed"), "file", dir);
     absolutize(child(j, "testing"), "capacity_file", dir);
     absolutize(child(child(j, "behavior"), "mobility"), "file", dir);
+    absolutize(j, "posterior", dir);
     cJSON *llm = child(child(j, "behavior"), "llm");
     absolutize(llm, "system_prompt", dir);
     absolutize(llm, "user_prompt", dir);
@@ -89,37 +91,73 @@ char *civ_study_read_text(const civ_jctx *c, const char *field, const char *path
     return buf;
 }
 
-static civ_status load_merged(const char *path, int depth, cJSON **out, civ_error *err)
+/* The chain of files from `path` down its 'base' links, top first, each with its input paths made
+ * absolute and its 'base' removed. */
+static civ_status read_chain(const char *path, cJSON **layers, int *n, civ_error *err)
 {
-    if (depth > MAX_BASE_DEPTH)
-        return civ_fail(err, CIV_ERR_INPUT, "%s: 'base' chain deeper than %d files (a cycle?)", path, MAX_BASE_DEPTH);
-    cJSON *j = NULL;
-    civ_status st = civ_json_load(path, &j, err);
-    if (st) return st;
-    char *dir = civ_study_dir_of(path);
-    absolutize_inputs(j, dir);
-    cJSON *base = cJSON_GetObjectItemCaseSensitive(j, "base");
-    if (base) {
-        if (!cJSON_IsString(base) || !base->valuestring[0]) {
-            free(dir);
-            st = civ_fail(err, CIV_ERR_INPUT, "%s: field 'base' must name a study file, got %s", path, civ_json_repr(base));
-            cJSON_Delete(j);
-            return st;
+    *n = 0;
+    char *cur = strdup(path);
+    civ_status st = CIV_OK;
+    while (cur && !st) {
+        if (*n > MAX_BASE_DEPTH) {
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: 'base' chain deeper than %d files (a cycle?)", path, MAX_BASE_DEPTH);
+            break;
         }
-        char *bpath = civ_study_join_path(dir, base->valuestring);
-        cJSON *b = NULL;
-        const civ_jctx c = {path, err};
-        if ((st = civ_study_need_input(&c, "base", bpath, false)) || (st = load_merged(bpath, depth + 1, &b, err))) {
-            free(bpath); free(dir); cJSON_Delete(j);
-            return st;
+        cJSON *j = NULL;
+        if ((st = civ_json_load(cur, &j, err))) break;
+        char *dir = civ_study_dir_of(cur);
+        absolutize_inputs(j, dir);
+        layers[(*n)++] = j;
+        cJSON *base = cJSON_GetObjectItemCaseSensitive(j, "base");
+        char *next = NULL;
+        if (base) {
+            const civ_jctx c = {cur, err};
+            if (!cJSON_IsString(base) || !base->valuestring[0])
+                st = civ_fail(err, CIV_ERR_INPUT, "%s: field 'base' must name a study file, got %s", cur, civ_json_repr(base));
+            else if (!(st = civ_study_need_input(&c, "base", next = civ_study_join_path(dir, base->valuestring), false)))
+                cJSON_DeleteItemFromObjectCaseSensitive(j, "base");
         }
-        free(bpath);
-        cJSON_DeleteItemFromObjectCaseSensitive(j, "base");
-        civ_json_merge_patch(b, j);
-        cJSON_Delete(j);
-        j = b;
+        free(dir);
+        free(cur);
+        cur = st ? (free(next), NULL) : next;
     }
-    free(dir);
+    free(cur);
+    if (st) {
+        for (int i = 0; i < *n; i++) cJSON_Delete(layers[i]);
+        *n = 0;
+    }
+    return st;
+}
+
+static civ_status set_values(cJSON *j, const civ_study_values *v, const char *file, civ_error *err)
+{
+    for (int k = 0; k < v->n; k++) {
+        char why[256];
+        if (!civ_json_path_set(j, v->paths[k], v->values[k], why, sizeof why))
+            return civ_fail(err, CIV_ERR_INPUT, "%s: cannot set '%s' = %.17g (from %s): %s", file, v->paths[k], v->values[k],
+                            v->origin ? v->origin : "the command line", why);
+    }
+    return CIV_OK;
+}
+
+civ_status civ_study_read_merged(const char *path, const civ_study_values *values, cJSON **out, civ_error *err)
+{
+    cJSON *layers[MAX_BASE_DEPTH + 2];
+    int n;
+    civ_status st = read_chain(path, layers, &n, err);
+    if (st) return st;
+    /* the values go right after the topmost file naming the posterior, or on top */
+    int at = -1;
+    if (values && values->at_posterior_layer)
+        for (int i = n - 1; i >= 0; i--)
+            if (cJSON_GetObjectItemCaseSensitive(layers[i], "posterior")) at = i;
+    cJSON *j = layers[n - 1];
+    for (int i = n - 1; i >= 0 && !st; i--) {
+        if (i < n - 1) civ_json_merge_patch(j, layers[i]);
+        if (values && i == (at >= 0 ? at : 0)) st = set_values(j, values, path, err);
+    }
+    for (int i = 0; i < n - 1; i++) cJSON_Delete(layers[i]);
+    if (st) { cJSON_Delete(j); return st; }
     *out = j;
     return CIV_OK;
 }
@@ -163,5 +201,3 @@ civ_status civ_study_apply_overrides(cJSON *j, const civ_study_overrides *ov, co
     return CIV_OK;
 }
 
-
-civ_status civ_study_read_merged(const char *path, cJSON **out, civ_error *err) { return load_merged(path, 0, out, err); }

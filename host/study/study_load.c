@@ -269,7 +269,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     memset(s, 0, sizeof *s);
     s->study_file = strdup(path);
     cJSON *j = NULL;
-    civ_status st = civ_study_read_merged(path, &j, err);
+    civ_status st = civ_study_read_merged(path, ov ? ov->values : NULL, &j, err);
     if (st) return st;
     s->resolved = j;
     /* snapshot dates are checked against the study's own length: a shorter
@@ -281,7 +281,8 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
 
     static const char *const top[] = {"name", "description", "model", "parameters", "population",
         "start_date", "steps", "seed", "initial_infections", "contacts", "behavior", "testing",
-        "employment", "interventions", "output", "observed", "transmission", "note", "sources", NULL};
+        "employment", "interventions", "output", "observed", "transmission", "note", "sources", "calibration",
+        "posterior", NULL};
     if (civ_json_check_keys(&c, j, "", top)) return err->status;
 
     const char *name = NULL, *model = NULL;
@@ -550,6 +551,15 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
         if (civ_study_need_input(&c, "observed.file", of, false)) return err->status;
         s->observed_file = strdup(of);
     }
+    /* calibration: read by civitas calibrate (host/workflows/calibrate_spec.c); posterior: by ensembles */
+    const cJSON *cal = NULL;
+    const char *post = NULL;
+    if (civ_json_object(&c, j, "", "calibration", false, &cal) || civ_json_string(&c, j, "", "posterior", false, &post))
+        return err->status;
+    if (post) {
+        if (civ_study_need_input(&c, "posterior", post, false)) return err->status;
+        s->posterior_file = strdup(post);
+    }
     return CIV_OK;
 }
 
@@ -569,7 +579,7 @@ void civ_study_free(civ_study *s)
     if (s->resolved) cJSON_Delete(s->resolved);
     if (s->model_json) cJSON_Delete(s->model_json);
     free(s->population_file); free(s->data_dir); free(s->matrix_file); free(s->region_type);
-    free(s->iv); free(s->output_file); free(s->observed_file);
+    free(s->iv); free(s->output_file); free(s->observed_file); free(s->posterior_file);
     civ_mobility_free(&s->mobility);
     civ_test_capacity_free(&s->test_capacity);
     civ_llm_settings *L = &s->llm;

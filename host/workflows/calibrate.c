@@ -1,352 +1,417 @@
+/* The calibration driver: the study and its calibration section, the population (built once), the
+ * ABC-SMC generations with their simulations spread over MPI ranks, the stopping rules, and the
+ * outputs. The sampler's arithmetic is in calibrate_sampler.c, the likelihood in
+ * calibrate_likelihood.c, the files in calibrate_output.c. */
 #include "host/workflows/calibrate.h"
 
-#include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef CIVITAS_HAVE_MPI
+#include <mpi.h>
+#endif
 
-#include "host/util/date.h"
 #include "host/engine/engine.h"
-#include "host/util/file.h"
-#include "host/util/json_util.h"
-#include "host/study/observed.h"
+#include "host/util/date.h"
 #include "host/util/progress.h"
+#include "host/workflows/calibrate_output.h"
 #include "host/workflows/run.h"
-
-enum { P_BETA, P_BETA_PHASE, P_INITIAL, P_TESTING, N_PARAMS };
-static const char *const param_name[N_PARAMS] = {"beta", "beta_after_stay_at_home", "initial_per_100k", "testing_seek_scale"};
-static const double param_lo[N_PARAMS] = {0.05, 0.02, 0.1, 0.1};
-static const double param_hi[N_PARAMS] = {10.0, 10.0, 2000.0, 5.0};
 
 typedef struct {
     const civ_calibrate_options *o;
-    civ_study *s;
-    civ_population *pop;
+    civ_cal_spec sp;
+    civ_study written;             /* the study as written (its calibration section, names, paths) */
+    civ_study study;               /* as simulated: heuristic behaviour, the calibration's scale and days */
+    civ_study_overrides ov;
+    civ_population pop;
     civ_observed obs;
-    int threads, fit_days, seed_offset;
-    int active[N_PARAMS], n_active;
-    double start[N_PARAMS];
-    /* originals, restored before each trial */
-    civ_policy base_policy;
-    double initial, seek_scale, beta_after;
-    int evaluations;
-} fit_ctx;
+    const char *paths[CIV_CAL_MAX_PARAMS];
+    civ_prior priors[CIV_CAL_MAX_PARAMS];
+    int dim, threads, rank, ranks;
+    bool quiet;
+} cal_ctx;
 
-/* bounded parameters <-> unconstrained coordinates: logit of the position in log space */
-static double to_x(int k, double p)
+/* what one simulation returns: packed as doubles so a batch is gathered with one reduction */
+enum { R_DIST, R_STOPPED_EARLY, R_DAYS, R_TERMS };
+#define R_WIDTH (R_TERMS + CIV_FIT_MAX_TARGETS + CIV_FIT_MAX_SERO)
+
+/* The simulation seed of a particle: the first words of its stream, in the study's seed range */
+static uint64_t particle_seed(civ_cal_rng *r)
 {
-    double u = (log(p) - log(param_lo[k])) / (log(param_hi[k]) - log(param_lo[k]));
-    if (u < 1e-6) u = 1e-6;
-    if (u > 1 - 1e-6) u = 1 - 1e-6;
-    return log(u / (1 - u));
+    uint64_t hi = civ_cal_rng_u32(r), lo = civ_cal_rng_u32(r);
+    return ((hi << 32) | lo) & (uint64_t)CIV_MAX_SEED;
 }
 
-static double to_p(int k, double x)
+/* The study with `values` at the calibrated paths (the loader checks every value as for any study). */
+static civ_status load_with(cal_ctx *c, const double *values, civ_study *s, civ_error *err)
 {
-    double u = 1.0 / (1.0 + exp(-x));
-    return exp(log(param_lo[k]) + u * (log(param_hi[k]) - log(param_lo[k])));
+    civ_study_values v = {c->dim, c->paths, values, false, "calibration.parameters"};
+    civ_study_overrides ov = c->ov;
+    ov.values = &v;
+    civ_status st = civ_study_load(c->o->study, &ov, s, err);
+    if (st) civ_study_free(s);
+    return st;
 }
 
-static void apply(fit_ctx *c, const double *p)
+/* Simulates one particle up to the last fitted day, or until its distance must exceed `tolerance`. */
+static civ_status simulate(cal_ctx *c, const double *values, uint64_t seed, double tolerance, double *out, civ_error *err)
 {
-    civ_study *s = c->s;
-    s->base_policy = c->base_policy;
-    s->initial_per_100k = c->initial;
-    s->seek_scale = c->seek_scale;
-    s->beta_after_stay_at_home = c->beta_after;
-    if (c->active[P_BETA]) s->base_policy.beta = (float)p[P_BETA];
-    if (c->active[P_INITIAL]) s->initial_per_100k = p[P_INITIAL];
-    if (c->active[P_TESTING]) s->seek_scale = p[P_TESTING];
-    if (c->active[P_BETA_PHASE]) s->beta_after_stay_at_home = p[P_BETA_PHASE];
-}
-
-/* Loss: mean over boroughs and fitted days (from day 7) of the squared difference of
- * log(1 + 7-day mean reported cases), simulated (ensemble mean, real-city units) vs observed. */
-static double loss(fit_ctx *c, const double *p, civ_error *err)
-{
-    apply(c, p);
-    civ_study *s = c->s;
-    const int T = c->fit_days, seeds = c->o->seeds;
-    double *sim = civ_xcalloc((size_t)T * CIV_NBOROUGH, sizeof(double));
-    const uint64_t seed0 = s->seed;
-    for (int k = 0; k < seeds; k++) {
-        s->seed = seed0 + (uint64_t)(c->seed_offset + k);
-        civ_engine e;
-        if (civ_engine_init(&e, s, c->pop, c->threads, &civ_backend_cpu, 0, err)) { s->seed = seed0; free(sim); return NAN; }
-        const int nb = e.n_out_bands;
-        while (e.day < T) {
-            civ_engine_step(&e, err);
-            for (int b = 0; b < CIV_NBOROUGH; b++)
-                for (int a = 0; a < nb; a++)
-                    sim[(e.day - 1) * CIV_NBOROUGH + b] += e.series[(CIV_VAR_NEW_REPORTED_CASES * CIV_NBOROUGH + b) * nb + a];
-        }
+    civ_study s;
+    civ_status st = load_with(c, values, &s, err);
+    if (st) return st;
+    s.seed = seed;
+    civ_engine e;
+    if ((st = civ_engine_init(&e, &s, &c->pop, c->threads, &civ_backend_cpu, 0, err))) {
         civ_engine_free(&e);
+        civ_study_free(&s);
+        return st;
     }
-    s->seed = seed0;
-    double total = 0;
-    int n = 0;
-    for (int b = 0; b < CIV_NBOROUGH; b++)
-        for (int t = 7; t < T; t++) {
-            double ss = 0, so = 0;
-            for (int d = t - 6; d <= t; d++) { ss += sim[d * CIV_NBOROUGH + b]; so += c->obs.cases[d * CIV_NBOROUGH + b]; }
-            double a = log1p(ss / 7.0 / seeds / c->pop->scale), o = log1p(so / 7.0);
-            total += (a - o) * (a - o);
-            n++;
-        }
-    free(sim);
-    c->evaluations++;
-    return total / n;
+    civ_fit_run run;
+    civ_fit_run_start(&run, &c->sp.fit);
+    int stopped = 0;
+    while (e.day < c->sp.fit.days && !st) {
+        if (civ_interrupted) { st = civ_fail(err, CIV_ERR_INTERRUPTED, "interrupted"); break; }
+        if ((st = civ_engine_step(&e, err))) break;
+        civ_fit_run_day(&run, e.day - 1, e.series);
+        if (civ_fit_run_lower_bound(&run) > tolerance) { stopped = e.day < c->sp.fit.days; break; }
+    }
+    out[R_DIST] = run.total;
+    out[R_STOPPED_EARLY] = stopped;
+    out[R_DAYS] = e.day;
+    for (int k = 0; k < civ_fit_n_terms(&c->sp.fit); k++) out[R_TERMS + k] = run.terms[k];
+    civ_fit_run_free(&run);
+    civ_engine_free(&e);
+    civ_study_free(&s);
+    return st;
 }
 
-/* Nelder-Mead (standard coefficients) in the unconstrained coordinates of the active parameters. */
-static double nelder_mead(fit_ctx *c, double *best_p, civ_error *err, civ_bar *bar, int *done)
+/* Every rank simulates its share (proposal i on rank i mod R) of proposals [first, first + n); the
+ * results reach every rank. Values and seeds are computed by every rank alike. */
+static civ_status run_batch(cal_ctx *c, const double *values, const uint64_t *seeds, int n, double tolerance, double *res,
+                            civ_bar *bar, int *done, civ_error *err)
 {
-    const int n = c->n_active;
-    int idx[N_PARAMS], m = 0;
-    for (int k = 0; k < N_PARAMS; k++) if (c->active[k]) idx[m++] = k;
-    double x[N_PARAMS + 1][N_PARAMS], f[N_PARAMS + 1], p[N_PARAMS];
-    memcpy(p, c->start, sizeof p);
-    for (int v = 0; v <= n; v++) {
-        for (int j = 0; j < n; j++) x[v][j] = to_x(idx[j], c->start[idx[j]]) + (v == j + 1 ? 0.6 : 0.0);
-        for (int j = 0; j < n; j++) p[idx[j]] = to_p(idx[j], x[v][j]);
-        f[v] = loss(c, p, err);
-        civ_bar_update(bar, ++*done, NULL);
+    civ_status st = CIV_OK;
+    memset(res, 0, sizeof(double) * (size_t)n * R_WIDTH);
+    for (int i = c->rank; i < n && !st; i += c->ranks) {
+        st = simulate(c, values + (size_t)i * c->dim, seeds[i], tolerance, res + (size_t)i * R_WIDTH, err);
+        civ_bar_update(bar, *done += c->ranks, NULL);
     }
-    while (c->evaluations < c->o->max_evaluations) {
-        /* order */
-        for (int a = 0; a <= n; a++)
-            for (int b = a + 1; b <= n; b++)
-                if (f[b] < f[a]) {
-                    double tf = f[a]; f[a] = f[b]; f[b] = tf;
-                    for (int j = 0; j < n; j++) { double t = x[a][j]; x[a][j] = x[b][j]; x[b][j] = t; }
-                }
-        if (fabs(f[n] - f[0]) < 1e-5 * (fabs(f[0]) + 1e-9)) break;
-        double cen[N_PARAMS] = {0}, xr[N_PARAMS], xe[N_PARAMS], xc[N_PARAMS];
-        for (int v = 0; v < n; v++) for (int j = 0; j < n; j++) cen[j] += x[v][j] / n;
-        #define EVAL(vec, out) do { for (int j_ = 0; j_ < n; j_++) p[idx[j_]] = to_p(idx[j_], (vec)[j_]); \
-                                    out = loss(c, p, err); civ_bar_update(bar, ++*done, NULL); } while (0)
-        double fr, fe, fc;
-        for (int j = 0; j < n; j++) xr[j] = cen[j] + (cen[j] - x[n][j]);
-        EVAL(xr, fr);
-        if (fr < f[0]) {
-            for (int j = 0; j < n; j++) xe[j] = cen[j] + 2 * (cen[j] - x[n][j]);
-            EVAL(xe, fe);
-            if (fe < fr) { memcpy(x[n], xe, sizeof xe); f[n] = fe; } else { memcpy(x[n], xr, sizeof xr); f[n] = fr; }
-        } else if (fr < f[n - 1]) {
-            memcpy(x[n], xr, sizeof xr); f[n] = fr;
-        } else {
-            int outside = fr < f[n];
-            for (int j = 0; j < n; j++) xc[j] = outside ? cen[j] + 0.5 * (xr[j] - cen[j]) : cen[j] + 0.5 * (x[n][j] - cen[j]);
-            EVAL(xc, fc);
-            if (fc < (outside ? fr : f[n])) { memcpy(x[n], xc, sizeof xc); f[n] = fc; }
-            else {
-                for (int v = 1; v <= n; v++) {
-                    for (int j = 0; j < n; j++) x[v][j] = x[0][j] + 0.5 * (x[v][j] - x[0][j]);
-                    EVAL(x[v], f[v]);
-                }
+#ifdef CIVITAS_HAVE_MPI
+    if (c->ranks > 1) {
+        int mine = st != CIV_OK, any = 0;
+        MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        if (any) return st ? st : civ_fail(err, CIV_ERR_RUNTIME, "another MPI rank failed (see its message above)");
+        /* each entry is written by one rank and is 0 on the others: the sum is exact */
+        MPI_Allreduce(MPI_IN_PLACE, res, n * R_WIDTH, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    }
+#endif
+    return st;
+}
+
+/* The prior's far ends (0.1% and 99.9% of the coordinate, about) and its median must be values the
+ * study accepts, so a bad prior fails here, naming the parameter, not in the middle of a generation. */
+static civ_status check_priors(cal_ctx *c, civ_error *err)
+{
+    double v[CIV_CAL_MAX_PARAMS];
+    for (int k = 0; k < c->dim; k++) {
+        double lo, hi;
+        civ_prior_interval(&c->priors[k], &lo, &v[k], &hi);
+    }
+    for (int k = -1; k < c->dim; k++)
+        for (int side = -1; side <= (k < 0 ? -1 : 1); side += 2) {
+            double w[CIV_CAL_MAX_PARAMS];
+            memcpy(w, v, sizeof w);
+            if (k >= 0) {   /* unbounded priors: 3.1 sd out; bounded ones: position 0.09% from either end */
+                const civ_prior *p = &c->priors[k];
+                int gauss = p->kind == CIV_PRIOR_LOGNORMAL || p->kind == CIV_PRIOR_NORMAL;
+                w[k] = civ_prior_value(p, gauss ? civ_prior_coordinate(p, v[k]) + side * 3.1 * p->b : side * 7.0);
             }
+            civ_study s;
+            civ_error e2 = {0};
+            if (load_with(c, w, &s, &e2)) {
+                /* the loader's message without the study's name, which this one starts with */
+                size_t n = strlen(c->o->study);
+                const char *why = strncmp(e2.msg, c->o->study, n) == 0 && e2.msg[n] == ':' ? e2.msg + n + 2 : e2.msg;
+                if (k < 0)
+                    return civ_fail(err, CIV_ERR_INPUT, "%s: field 'calibration.parameters': the study refuses the priors' "
+                                    "medians: %s", c->o->study, why);
+                return civ_fail(err, CIV_ERR_INPUT, "%s: field 'calibration.parameters[%d].prior' (%s) reaches %g, which the "
+                                "study refuses (narrow or bound the prior): %s", c->o->study, k, c->paths[k], w[k], why);
+            }
+            civ_study_free(&s);
         }
-        #undef EVAL
-        if (err->status) break;
+    return CIV_OK;
+}
+
+/* Agents in each serosurvey's group (age and borough), the denominator of its simulated share */
+static void count_survey_people(cal_ctx *c)
+{
+    civ_fit_data *f = &c->sp.fit;
+    for (int j = 0; j < f->n_sero; j++) {
+        double n = 0;
+        for (uint32_t i = 0; i < c->pop.n_agents; i++)
+            n += c->pop.age[i] >= f->sero[j].min_age && (f->sero[j].borough < 0 || c->pop.borough[i] == f->sero[j].borough);
+        f->sero_people[j] = n;
+        double sd = civ_sero_sd_logit(&f->sero[j]), least = log(sd) + 0.91893853320467274178;
+        if (least < 0) f->sero_floor += least;
     }
-    int best = 0;
-    for (int v = 1; v <= n; v++) if (f[v] < f[best]) best = v;
-    memcpy(best_p, c->start, sizeof c->start);
-    for (int j = 0; j < n; j++) best_p[idx[j]] = to_p(idx[j], x[best][j]);
-    return f[best];
 }
 
-/* Path of `target` (absolute) relative to the directory of `output`, so the calibrated study can be moved
- * together with the study it overrides. */
-static void relative_to_output(const char *target, const char *output, char *out, size_t n)
+static civ_status setup(cal_ctx *c, civ_error *err)
 {
-    char *od = strdup(output);
-    char *slash = strrchr(od, '/');
-    if (slash) *slash = 0; else strcpy(od, ".");
-    char *dir = realpath(od, NULL);
-    free(od);
-    if (!dir || target[0] != '/') { snprintf(out, n, "%s", target); free(dir); return; }
-    size_t common = 0, k = 0;
-    while (dir[k] && target[k] && dir[k] == target[k]) { if (dir[k] == '/') common = k; k++; }
-    if (!dir[k] && target[k] == '/') common = k;
-    out[0] = 0;
-    for (const char *q = dir + common; *q; q++) if (*q == '/') strncat(out, "../", n - strlen(out) - 1);
-    strncat(out, target + common + 1, n - strlen(out) - 1);
-    free(dir);
+    const civ_calibrate_options *o = c->o;
+    civ_study_overrides ov = {-1, -1, -1, NULL, NULL, "heuristic", NULL, true, NULL};
+    civ_status st;
+    /* the study as written first, for its calibration section; then as simulated */
+    if ((st = civ_study_load(o->study, &ov, &c->written, err)) || (st = civ_cal_spec_read(&c->written, o, &c->sp, err)))
+        return st;
+    if (!c->written.observed_file)
+        return civ_fail(err, CIV_ERR_INPUT, "%s: calibration needs observed data: the study must name 'observed'", o->study);
+    ov.scale = c->sp.scale;
+    ov.steps = c->sp.fit.days;
+    c->ov = ov;
+    if ((st = civ_study_load(o->study, &ov, &c->study, err))) return st;
+    c->dim = c->sp.n_params;
+    for (int k = 0; k < c->dim; k++) {
+        c->paths[k] = c->sp.params[k].path;
+        c->priors[k] = c->sp.params[k].prior;
+    }
+    if ((st = check_priors(c, err)) ||
+        (st = civ_observed_load(c->study.observed_file, c->study.start_day, c->sp.fit.days, &c->obs, err)))
+        return st;
+    char source[2048];
+    if ((st = civ_study_population(&c->study, c->quiet, &c->pop, source, sizeof source, err))) return st;
+    civ_fit_data *f = &c->sp.fit;
+    f->obs = &c->obs;
+    f->scale = c->pop.scale;
+    f->n_bands = c->study.n_out_bands;
+    memcpy(f->band_edges, c->study.out_band_edges, sizeof(int) * (size_t)f->n_bands);
+    count_survey_people(c);
+    return CIV_OK;
 }
 
-/* cJSON_Print's text with the final newline a text file ends with */
-static char *with_newline(char *text)
+static void print_generation(const cal_ctx *c, int t, const civ_cal_generation *g)
 {
-    size_t n = strlen(text);
-    char *t = realloc(text, n + 2);
-    if (!t) abort();
-    t[n] = '\n';
-    t[n + 1] = 0;
-    return t;
+    char tol[32];
+    if (isinf(g->tolerance)) snprintf(tol, sizeof tol, "none (prior)");
+    else snprintf(tol, sizeof tol, "%.2f", g->tolerance);
+    fprintf(stderr, "civitas: generation %d: tolerance %s, accepted %d of %d proposals (%.0f%%), ESS %.0f, %d simulations "
+            "(%d cut short) in %.1fs; best -log L so far %.2f\n", t, tol, c->sp.particles, g->proposals, 100 * g->acceptance,
+            g->ess, g->simulations, g->stopped_early, g->seconds, g->best_loss);
+    for (int k = 0; k < c->dim; k++)
+        fprintf(stderr, "civitas:   %-36s median %-10.4g 90%% [%.4g, %.4g]\n", c->paths[k], g->post[k].median, g->post[k].p05,
+                g->post[k].p95);
+}
+
+static void print_header(const cal_ctx *c)
+{
+    const civ_cal_spec *sp = &c->sp;
+    char until[11], held[11] = "", what[160] = "";
+    civ_date_format(sp->fit_until, until);
+    if (sp->held_out_from != INT_MAX) civ_date_format(sp->held_out_from, held);
+    for (int i = 0; i < sp->fit.n_targets; i++)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", i ? ", " : "",
+                 civ_fit_series_name[sp->fit.targets[i].series]);
+    if (sp->fit.n_sero) snprintf(what + strlen(what), sizeof what - strlen(what), ", %d serosurvey(s)", sp->fit.n_sero);
+    fprintf(stderr, "civitas: calibrating %d parameters of '%s' to %s up to %s%s%s (ABC-SMC: %d particles, up to %d "
+            "generations and %d simulations), scale %g (%u agents), %d rank(s) x %d thread(s)\n", c->dim, c->written.name, what,
+            until, held[0] ? ", held out from " : "", held, sp->particles, sp->max_generations, sp->max_simulations, c->pop.scale,
+            c->pop.n_agents, c->ranks, c->threads);
 }
 
 civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
 {
-    civ_study s;
-    civ_study_overrides ov = {o->scale, o->steps, -1, NULL, NULL, "heuristic", NULL, true};
-    civ_status st = civ_study_load(o->study, &ov, &s, err);
-    if (st) { civ_study_free(&s); return st; }
-    fit_ctx c;
+    cal_ctx c;
     memset(&c, 0, sizeof c);
     c.o = o;
-    c.s = &s;
-    int fit_until;
-    if (!civ_date_parse(o->fit_until, &fit_until)) {
-        civ_study_free(&s);
-        return civ_fail(err, CIV_ERR_USAGE, "--fit-until '%s': expected YYYY-MM-DD", o->fit_until);
+    c.ranks = 1;
+#ifdef CIVITAS_HAVE_MPI
+    int use_mpi = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+    if (use_mpi) {
+        MPI_Init(NULL, NULL);
+        MPI_Comm_rank(MPI_COMM_WORLD, &c.rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &c.ranks);
     }
-    c.fit_days = fit_until - s.start_day + 1;
-    if (c.fit_days < 14 || c.fit_days > s.steps) {
-        char a[11], b[11];
-        civ_date_format(s.start_day + 13, a);
-        civ_date_format(s.start_day + s.steps - 1, b);
-        civ_study_free(&s);
-        return civ_fail(err, CIV_ERR_INPUT, "--fit-until %s must lie between %s and %s (the study's dates)", o->fit_until, a, b);
-    }
-    if (!s.observed_file) {
-        civ_study_free(&s);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: calibration needs observed data: the study must name 'observed'", o->study);
-    }
-    if ((st = civ_observed_load(s.observed_file, s.start_day, s.steps, &c.obs, err))) { civ_study_free(&s); return st; }
-    c.active[P_BETA] = c.active[P_INITIAL] = 1;
-    c.active[P_TESTING] = o->fit_testing;
-    if (o->fit_after_stay_at_home) {
-        int has = 0;
-        for (int i = 0; i < s.n_iv; i++) has |= s.iv[i].type == IV_WORKPLACE_CLOSURE && s.iv[i].closed == 1 && s.iv[i].day < c.fit_days;
-        if (!has) {
-            civ_observed_free(&c.obs);
-            civ_study_free(&s);
-            return civ_fail(err, CIV_ERR_INPUT, "%s: --fit-after-stay-at-home needs a workplace_closure intervention inside the "
-                            "fitted window", o->study);
-        }
-        c.active[P_BETA_PHASE] = 1;
-    }
-    for (int k = 0; k < N_PARAMS; k++) c.n_active += c.active[k];
-    c.base_policy = s.base_policy;
-    c.initial = s.initial_per_100k;
-    c.seek_scale = s.seek_scale;
-    c.beta_after = s.beta_after_stay_at_home;
-    c.start[P_BETA] = s.base_policy.beta;
-    c.start[P_BETA_PHASE] = s.beta_after_stay_at_home >= 0 ? s.beta_after_stay_at_home : s.base_policy.beta * 0.5;
-    c.start[P_INITIAL] = s.initial_per_100k > 0 ? s.initial_per_100k : 10;
-    c.start[P_TESTING] = s.seek_scale;
-    for (int k = 0; k < N_PARAMS; k++) c.start[k] = fmin(fmax(c.start[k], param_lo[k] * 1.01), param_hi[k] * 0.99);
+#endif
+    c.quiet = o->quiet || c.rank != 0;
     c.threads = o->threads;
 #ifdef _OPENMP
-    if (c.threads <= 0) c.threads = omp_get_max_threads();
+    if (c.threads <= 0) { c.threads = omp_get_max_threads() / c.ranks; if (c.threads < 1) c.threads = 1; }
 #else
     c.threads = 1;
 #endif
-    civ_population pop;
-    char src[2048];
-    if ((st = civ_study_population(&s, o->quiet, &pop, src, sizeof src, err))) { civ_observed_free(&c.obs); civ_study_free(&s); return st; }
-    c.pop = &pop;
-
-    if (!o->quiet)
-        fprintf(stderr, "civitas: calibrating %d parameters of '%s' to reported cases %s %s (%d days; later days held out), "
-                "%d seeds per evaluation, %d restart(s), up to %d evaluations each\n", c.n_active, s.name,
-                "from the start to", o->fit_until, c.fit_days, o->seeds, o->restarts, o->max_evaluations);
-    civ_bar bar;
-    civ_bar_start(&bar, "civitas: calibrating", o->restarts * (o->max_evaluations + 8), o->quiet);
-    int done = 0;
-    double fits[16][N_PARAMS], losses[16];
-    double t0 = civ_now();
-    for (int r = 0; r < o->restarts && !err->status; r++) {
-        c.seed_offset = r * o->seeds;
-        c.evaluations = 0;
-        losses[r] = nelder_mead(&c, fits[r], err, &bar, &done);
+    civ_status st = setup(&c, err);
+    const civ_cal_spec *sp = &c.sp;
+    const int N = sp->particles, D = c.dim, NT = civ_fit_n_terms(&sp->fit);
+    civ_cal_result res;
+    memset(&res, 0, sizeof res);
+    res.best_loss = INFINITY;
+    civ_cal_generation *gens = civ_xcalloc((size_t)sp->max_generations + 1, sizeof *gens);
+    civ_abc_generation prev = {0}, cur = {0};
+    double chol[CIV_CAL_MAX_PARAMS * CIV_CAL_MAX_PARAMS];
+    double *logw = civ_xcalloc((size_t)N + 1, sizeof(double));
+    const double t0 = civ_now();
+    if (!st && !c.quiet) print_header(&c);
+    for (int t = 0; t < sp->max_generations && !st; t++) {
+        const double tg = civ_now();
+        const double eps = t == 0 ? INFINITY : civ_abc_quantile(prev.dist, N, sp->quantile);
+        if (t > 0) civ_abc_kernel(&prev, chol);
+        civ_abc_generation_alloc(&cur, N, D);
+        civ_cal_generation *g = &gens[t];
+        int accepted = 0, proposed = 0, done = 0;
+        const double guess = t == 0 ? 1.0 : t == 1 ? sp->quantile : gens[t - 1].acceptance;
+        char label[64];
+        snprintf(label, sizeof label, "civitas: generation %d", t);
+        civ_bar bar;
+        civ_bar_start(&bar, label, N, c.quiet || !isatty(2));
+        /* proposals of this generation the budget allows (the budget counts proposals up to each generation's
+           last acceptance, so it does not depend on how many were run in vain after it) */
+        const long allowed = sp->max_simulations - res.proposals;
+        while (accepted < N && !st && proposed < allowed) {
+            /* a batch of a little under the proposals still needed at the acceptance seen so far (at most 2N), rounded up
+               to whole rounds of the ranks; proposal i is the same whatever the batches (its draws depend on
+               (seed, generation, i) alone) and the first N acceptances in proposal order are kept, so the
+               batches change only how many simulations run in vain, never the result */
+            const double rate = (accepted + 2.0) / (proposed + 2.0 / fmax(guess, 0.01));   /* the guess as 2 acceptances */
+            long B = t == 0 ? N - accepted : (long)ceil(0.8 * (N - accepted) / rate);   /* the prior accepts all */
+            if (B < 2) B = 2;
+            if (B > 2 * N) B = 2 * N;
+            B = (B + c.ranks - 1) / c.ranks * c.ranks;
+            if (B > allowed - proposed) B = allowed - proposed;
+            double *x = civ_xmalloc(sizeof(double) * (size_t)B * D), *v = civ_xmalloc(sizeof(double) * (size_t)B * D);
+            double *out = civ_xmalloc(sizeof(double) * (size_t)B * R_WIDTH);
+            uint64_t *seeds = civ_xmalloc(sizeof(uint64_t) * (size_t)B);
+            for (int i = 0; i < B; i++) {
+                civ_cal_rng r = civ_cal_rng_at(sp->seed, (uint32_t)t, (uint32_t)(proposed + i));
+                seeds[i] = particle_seed(&r);
+                civ_abc_propose(t ? &prev : NULL, chol, c.priors, D, &r, x + (size_t)i * D);
+                for (int k = 0; k < D; k++) v[(size_t)i * D + k] = civ_prior_value(&c.priors[k], x[(size_t)i * D + k]);
+            }
+            bar.total = done + (int)B;
+            st = run_batch(&c, v, seeds, (int)B, eps, out, &bar, &done, err);
+            for (int i = 0; i < B && !st && accepted < N; i++) {
+                const double *r = out + (size_t)i * R_WIDTH;
+                res.simulated_days += (long)r[R_DAYS];
+                g->stopped_early += (int)r[R_STOPPED_EARLY];
+                g->proposals = (int)(proposed + i + 1);
+                if (r[R_STOPPED_EARLY] || !(r[R_DIST] <= eps)) continue;
+                memcpy(cur.x + (size_t)accepted * D, x + (size_t)i * D, sizeof(double) * D);
+                cur.dist[accepted] = r[R_DIST];
+                logw[accepted] = civ_abc_log_weight(t ? &prev : NULL, chol, c.priors, x + (size_t)i * D);
+                accepted++;
+                if (r[R_DIST] < res.best_loss) {
+                    res.best_loss = r[R_DIST];
+                    memcpy(res.best_values, v + (size_t)i * D, sizeof(double) * D);
+                    memcpy(res.best_terms, r + R_TERMS, sizeof(double) * NT);
+                    res.best_generation = t;
+                    res.best_seed = seeds[i];
+                }
+            }
+            res.simulations += B;
+            proposed += B;
+            free(x); free(v); free(out); free(seeds);
+        }
+        res.proposals += g->proposals;
+        civ_bar_end(&bar, NULL);
+        if (st) { civ_abc_generation_free(&cur); break; }
+        if (accepted < N) {   /* the budget ran out inside the generation: the previous one is the posterior */
+            civ_abc_generation_free(&cur);
+            res.stop_reason = "max_simulations";
+            snprintf(res.stop_message, sizeof res.stop_message, "NOT converged: the simulation budget (%d) ran out in generation "
+                     "%d, after %d of %d acceptances; the posterior is generation %d", sp->max_simulations, t, accepted, N, t - 1);
+            break;
+        }
+        civ_abc_normalise(logw, N, cur.w);
+        double *vals = civ_xmalloc(sizeof(double) * (size_t)N * D);
+        for (int i = 0; i < N * D; i++) vals[i] = civ_prior_value(&c.priors[i % D], cur.x[i]);
+        for (int k = 0; k < D; k++) civ_cal_summarise(vals, cur.w, N, D, k, &g->post[k]);
+        free(vals);
+        g->tolerance = eps;
+        g->simulations = (int)proposed;
+        g->acceptance = (double)N / g->proposals;
+        g->ess = civ_abc_ess(cur.w, N);
+        g->seconds = civ_now() - tg;
+        g->best_loss = res.best_loss;
+        civ_abc_generation_free(&prev);
+        prev = cur;
+        memset(&cur, 0, sizeof cur);
+        res.n_generations = t + 1;
+        if (!c.quiet) print_generation(&c, t, g);
+        if (t > 0 && g->acceptance < sp->min_acceptance) {
+            res.stop_reason = "min_acceptance";
+            res.converged = 1;
+            snprintf(res.stop_message, sizeof res.stop_message, "converged: the acceptance rate (%.3f) fell below min_acceptance "
+                     "(%g): the tolerance has reached what the simulations' noise allows", g->acceptance, sp->min_acceptance);
+            break;
+        }
+        if (t > 1 && gens[t - 1].tolerance - g->tolerance < sp->min_tolerance_decrease) {
+            res.stop_reason = "min_tolerance_decrease";
+            res.converged = 1;
+            snprintf(res.stop_message, sizeof res.stop_message, "converged: the tolerance fell by %.3g (< min_tolerance_decrease "
+                     "%g) from generation %d to %d", gens[t - 1].tolerance - g->tolerance, sp->min_tolerance_decrease, t - 1, t);
+            break;
+        }
+        if (t == sp->max_generations - 1) {
+            res.stop_reason = "max_generations";
+            snprintf(res.stop_message, sizeof res.stop_message, "NOT converged: the generation budget (%d) ran out while the "
+                     "tolerance was still falling (%s)", sp->max_generations,
+                     t > 0 ? "acceptance and tolerance still above the stopping thresholds" : "only the prior was sampled");
+        }
     }
-    civ_bar_end(&bar, NULL);
-    if (err->status) goto out;
-
-    double mean[N_PARAMS] = {0}, sd[N_PARAMS] = {0};
-    for (int k = 0; k < N_PARAMS; k++) {
-        for (int r = 0; r < o->restarts; r++) mean[k] += fits[r][k] / o->restarts;
-        for (int r = 0; r < o->restarts; r++) sd[k] += (fits[r][k] - mean[k]) * (fits[r][k] - mean[k]);
-        sd[k] = o->restarts > 1 ? sqrt(sd[k] / (o->restarts - 1)) : 0;
+    if (!st && !res.n_generations)
+        st = civ_fail(err, CIV_ERR_RUNTIME, "calibration produced no complete generation");
+    if (!st && c.rank == 0) {
+        double *vals = civ_xmalloc(sizeof(double) * (size_t)N * D);
+        for (int i = 0; i < N * D; i++) vals[i] = civ_prior_value(&c.priors[i % D], prev.x[i]);
+        for (int k = 0; k < D; k++) {
+            civ_cal_summary *p = &res.prior[k];
+            civ_prior_interval(&c.priors[k], &p->p05, &p->median, &p->p95);
+            p->mean = p->sd = NAN;
+        }
+        res.sp = sp;
+        res.study = &c.written;
+        res.study_path = o->study;
+        res.output = o->output;
+        res.scale = c.pop.scale;
+        res.agents = c.pop.n_agents;
+        res.generations = gens;
+        res.final = &prev;
+        res.values = vals;
+        res.seconds = civ_now() - t0;
+        res.ranks = c.ranks;
+        res.threads = c.threads;
+        st = civ_cal_write(&res, err);
+        if (!st && !c.quiet) {
+            fprintf(stderr, "civitas: %s\n", res.stop_message);
+            if (!res.converged)
+                fprintf(stderr, "civitas: warning: the calibration did NOT converge: its posterior is wider than the data "
+                        "allow; raise calibration.method.max_generations or max_simulations (--generations, --max-simulations)\n");
+            double ess = civ_abc_ess(prev.w, N);
+            if (ess < N / 5.0)
+                fprintf(stderr, "civitas: warning: the final effective sample size is %.0f of %d particles: the posterior "
+                        "rests on few particles; raise calibration.method.particles\n", ess, N);
+            fprintf(stderr, "civitas: %ld simulations (%.2fs each, %ld simulated days) in %.0fs; wrote %s, its posterior "
+                    "sample and %s.fit.json\n", res.simulations, res.seconds / (double)res.simulations * c.ranks,
+                    res.simulated_days, res.seconds, o->output, o->output);
+        }
+        free(vals);
     }
-    /* calibrated study: the original as base, with the fitted values */
-    cJSON *cal = cJSON_CreateObject();
-    char *abs_study = realpath(o->study, NULL);
-    char rel[4096];
-    relative_to_output(abs_study ? abs_study : o->study, o->output, rel, sizeof rel);
-    cJSON_AddStringToObject(cal, "base", rel);
-    char name[256];
-    snprintf(name, sizeof name, "%s_calibrated", s.name);
-    cJSON_AddStringToObject(cal, "name", name);
-    char note[512];
-    snprintf(note, sizeof note, "civitas calibrate: fitted to observed reported cases up to %s (later days held out), "
-             "%d seeds x %d restarts at scale %g; see %s.fit.json", o->fit_until, o->seeds, o->restarts, pop.scale,
-             strrchr(o->output, '/') ? strrchr(o->output, '/') + 1 : o->output);
-    cJSON_AddStringToObject(cal, "note", note);
-    cJSON *params = cJSON_AddObjectToObject(cal, "parameters");
-    cJSON_AddNumberToObject(params, "beta", mean[P_BETA]);
-    cJSON *ini = cJSON_AddObjectToObject(cal, "initial_infections");
-    cJSON_AddNumberToObject(ini, "per_100k", mean[P_INITIAL]);
-    /* merge-friendly fields only (no interventions), so counterfactuals based on this file keep them */
-    if (c.active[P_TESTING]) {
-        cJSON *te = cJSON_AddObjectToObject(cal, "testing");
-        cJSON_AddNumberToObject(te, "seek_scale", mean[P_TESTING]);
-    }
-    if (c.active[P_BETA_PHASE]) {
-        cJSON *tr = cJSON_AddObjectToObject(cal, "transmission");
-        cJSON_AddNumberToObject(tr, "after_stay_at_home", mean[P_BETA_PHASE]);
-    }
-    char *text = cJSON_Print(cal);
-    cJSON_Delete(cal);
-    free(abs_study);
-    /* summary */
-    cJSON *sum = cJSON_CreateObject();
-    cJSON_AddStringToObject(sum, "study", o->study);
-    cJSON_AddStringToObject(sum, "fit_until", o->fit_until);
-    cJSON_AddNumberToObject(sum, "scale", pop.scale);
-    cJSON_AddNumberToObject(sum, "seeds_per_evaluation", o->seeds);
-    cJSON_AddNumberToObject(sum, "restarts", o->restarts);
-    cJSON_AddNumberToObject(sum, "seconds", civ_now() - t0);
-    cJSON_AddStringToObject(sum, "objective", "mean squared difference of log(1 + 7-day mean reported cases) per borough and day, "
-                            "simulated ensemble mean (real-city units) vs observed, fitted window from day 7");
-    cJSON *fp = cJSON_AddObjectToObject(sum, "parameters");
-    for (int k = 0; k < N_PARAMS; k++) {
-        if (!c.active[k]) continue;
-        cJSON *e = cJSON_AddObjectToObject(fp, param_name[k]);
-        cJSON_AddNumberToObject(e, "mean", mean[k]);
-        cJSON_AddNumberToObject(e, "sd", sd[k]);
-        cJSON *all = cJSON_AddArrayToObject(e, "restarts");
-        for (int r = 0; r < o->restarts; r++) cJSON_AddItemToArray(all, cJSON_CreateNumber(fits[r][k]));
-    }
-    cJSON *ls = cJSON_AddArrayToObject(sum, "loss");
-    for (int r = 0; r < o->restarts; r++) cJSON_AddItemToArray(ls, cJSON_CreateNumber(losses[r]));
-    char *sumtext = cJSON_Print(sum);
-    cJSON_Delete(sum);
-    char sumpath[4096];
-    snprintf(sumpath, sizeof sumpath, "%s.fit.json", o->output);
-    text = with_newline(text);
-    sumtext = with_newline(sumtext);
-    /* the summary first: the calibrated study's note points to it */
-    if (civ_write_file_atomic(sumpath, sumtext) != 0)
-        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write the calibration summary: %m", sumpath);
-    else if (civ_write_file_atomic(o->output, text) != 0)
-        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write calibrated study: %m", o->output);
-    if (!st && !o->quiet) {
-        fprintf(stderr, "civitas: fitted (mean +- sd over %d restarts):", o->restarts);
-        for (int k = 0; k < N_PARAMS; k++) if (c.active[k]) fprintf(stderr, " %s %.4g +- %.2g;", param_name[k], mean[k], sd[k]);
-        fprintf(stderr, "\ncivitas: wrote %s and %s (%.0fs)\n", o->output, sumpath, civ_now() - t0);
-    }
-    free(text);
-    free(sumtext);
-out:
-    civ_population_free(&pop);
+    civ_abc_generation_free(&prev);
+    civ_abc_generation_free(&cur);
+    free(gens);
+    free(logw);
+    civ_population_free(&c.pop);
     civ_observed_free(&c.obs);
-    civ_study_free(&s);
-    return err->status ? err->status : st;
+    civ_study_free(&c.study);
+    civ_study_free(&c.written);
+#ifdef CIVITAS_HAVE_MPI
+    if (use_mpi) MPI_Finalize();
+#endif
+    return st;
 }

@@ -1,10 +1,10 @@
-/* Calibration: fits the transmission scale (overall and from a policy date),
- * the initial infections and the testing (ascertainment) level to observed
- * daily reported cases per borough, with Nelder-Mead on an ensemble mean
- * (seeds are common random numbers: the same draws at every trial point).
- * Days after fit_until are held out. Several restarts with different seed
- * sets give each parameter's spread. Writes a calibrated study file that
- * overrides the original, and a JSON summary of the fit. */
+/* Calibration (civitas calibrate): the free parameters, priors, targets and settings come from the
+ * study's 'calibration' section (calibrate_spec.c); an ABC-SMC sampler (calibrate_sampler.c) with the
+ * negative log-likelihood of calibrate_likelihood.c as its distance returns a weighted posterior
+ * sample. Particles are spread over MPI ranks (mpirun, as for ensembles) and every draw is keyed by
+ * (calibration seed, generation, particle), so the result does not depend on the number of ranks or
+ * threads. Writes a calibrated study (the posterior medians, naming the posterior sample that
+ * ensembles draw from) and a JSON record of the fit (calibrate_output.c). */
 #ifndef CIV_CALIBRATE_H
 #define CIV_CALIBRATE_H
 
@@ -15,11 +15,10 @@
 typedef struct {
     const char *study;
     const char *output;         /* calibrated study JSON */
-    const char *fit_until;      /* YYYY-MM-DD: last fitted day */
-    bool fit_after_stay_at_home; /* also fit transmission.after_stay_at_home */
-    double scale;
-    int seeds, restarts, max_evaluations, steps, threads;
-    bool fit_testing;
+    const char *fit_until;      /* YYYY-MM-DD; NULL: the study's calibration.fit_until */
+    double scale;               /* < 0: calibration.method.scale, else the study's population scale */
+    long long particles, generations, max_simulations, seed;   /* < 0: calibration.method's */
+    int threads;                /* per rank; <= 0: cores / ranks */
     bool quiet;
 } civ_calibrate_options;
 

@@ -16,6 +16,7 @@
 #include "host/workflows/backend_choice.h"
 #include "host/util/h5_util.h"
 #include "host/util/progress.h"
+#include "host/study/posterior.h"
 #include "host/workflows/run.h"
 
 double civ_quantile_sorted(const double *v, int n, double q)
@@ -82,8 +83,55 @@ static civ_status run_one(const civ_ensemble_options *o, civ_study *s, int study
     return CIV_OK;
 }
 
-static civ_status write_file(const civ_ensemble_options *o, civ_study *st, int n_runs, int steps, int nb,
-                             const int32_t *all, int ranks, civ_error *err)
+/* The posterior set run r uses (-1: its study has no posterior): keyed by the study's seed and the run's
+ * index within its study, so every rank computes the same draws, and a counterfactual sharing the
+ * calibrated study's posterior and seed gets the same set for the same run (paired outcomes). */
+static int posterior_set(const civ_posterior *post, const civ_study *st, int seeds, int r)
+{
+    int i = r / seeds;
+    return post[i].n ? civ_posterior_draw(&post[i], st[i].seed, (uint32_t)(r % seeds)) : -1;
+}
+
+/* /runs/posterior_set[run] and /runs/posterior/<path>[run] (NaN where the run's study has no such parameter) */
+static int write_posterior_draws(const civ_ensemble_options *o, hid_t g, hid_t run, const civ_study *st,
+                                 const civ_posterior *post, int n_runs, civ_error *err)
+{
+    int any = 0, bad = 0;
+    for (int i = 0; i < o->n_studies; i++) any |= post[i].n > 0;
+    if (!any) return 0;
+    int32_t *set = civ_xmalloc(sizeof(int32_t) * (size_t)n_runs);
+    double *v = civ_xmalloc(sizeof(double) * (size_t)n_runs);
+    for (int r = 0; r < n_runs; r++) set[r] = posterior_set(post, st, o->seeds, r);
+    bad |= civ_h5_write_1d(g, "posterior_set", H5T_NATIVE_INT32, (uint64_t)n_runs, set, o->output, err) != CIV_OK;
+    hid_t ds = H5Dopen2(g, "posterior_set", H5P_DEFAULT);
+    H5DSattach_scale(ds, run, 0);
+    civ_h5_attr_string(ds, "description", "row (0-based) of the study's posterior sample drawn for the run, -1 when the "
+                       "study names no posterior; drawn by weight, keyed by the study's seed and the run's index within "
+                       "its study");
+    H5Dclose(ds);
+    for (int i = 0; i < o->n_studies; i++)
+        for (int k = 0; k < post[i].n_params; k++) {
+            char path[512];
+            snprintf(path, sizeof path, "posterior/%s", post[i].paths[k]);
+            if (H5Lexists(g, "posterior", H5P_DEFAULT) > 0 && H5Lexists(g, path, H5P_DEFAULT) > 0) continue;
+            for (int r = 0; r < n_runs; r++) {
+                const civ_posterior *p = &post[r / o->seeds];
+                v[r] = NAN;
+                for (int q = 0; q < p->n_params && set[r] >= 0; q++)
+                    if (strcmp(p->paths[q], post[i].paths[k]) == 0) v[r] = p->values[(size_t)set[r] * p->n_params + q];
+            }
+            bad |= civ_h5_write_1d(g, path, H5T_NATIVE_DOUBLE, (uint64_t)n_runs, v, o->output, err) != CIV_OK;
+            ds = H5Dopen2(g, path, H5P_DEFAULT);
+            H5DSattach_scale(ds, run, 0);
+            H5Dclose(ds);
+        }
+    free(set);
+    free(v);
+    return bad;
+}
+
+static civ_status write_file(const civ_ensemble_options *o, civ_study *st, const civ_posterior *post, int n_runs, int steps,
+                             int nb, const int32_t *all, int ranks, civ_error *err)
 {
     civ_h5_quiet();
     char tmp[4096];
@@ -124,6 +172,7 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, int n
     H5DSattach_scale(sname, run, 0);
     H5DSattach_scale(sseed, run, 0);
     H5Sclose(sp);
+    bad |= write_posterior_draws(o, g, run, st, post, n_runs, err);
     hid_t boro = civ_h5_string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);
     char labels[CIV_MAX_BANDS][16];
     const char *lp[CIV_MAX_BANDS];
@@ -224,6 +273,9 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
                     s_ = civ_fail(err, CIV_ERR_INPUT, "%s: study name '%s' is used twice in the ensemble", o->studies[i], st[i].name);
         }
     }
+    civ_posterior *post = civ_xcalloc((size_t)o->n_studies, sizeof *post);
+    for (int i = 0; i < loaded && !s_; i++)
+        if (st[i].posterior_file) s_ = civ_posterior_load(st[i].posterior_file, &post[i], err);
     /* one GPU per rank where GPUs exist (--backend cuda or auto), the CPU otherwise */
     civ_backend backend = CIV_BACKEND_CPU;
     int device = 0, devices = 0;
@@ -253,14 +305,28 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
     pc.study = -1;
     double t0 = civ_now();
     for (int r = rank, j = 0; r < n_runs && !s_; r += ranks, j++) {
-        int i = r / N;
+        int i = r / N, set = posterior_set(post, st, N, r);
         uint64_t base_seed = st[i].seed;
-        s_ = run_one(o, &st[i], i, base_seed + (uint64_t)(r % N), threads, civ_backend_ops_of(backend), device, &pc,
+        civ_study drawn, *run_study = &st[i];
+        if (set >= 0) {   /* the study again, with the drawn parameter set in the file that names the posterior */
+            civ_study_values v = {post[i].n_params, (const char *const *)post[i].paths,
+                                  post[i].values + (size_t)set * post[i].n_params, true, st[i].posterior_file};
+            civ_study_overrides ov = o->ov;
+            ov.quiet = true;
+            ov.values = &v;
+            if ((s_ = civ_study_load(o->studies[i], &ov, &drawn, err))) { civ_study_free(&drawn); break; }
+            run_study = &drawn;
+        }
+        s_ = run_one(o, run_study, i, base_seed + (uint64_t)(r % N), threads, civ_backend_ops_of(backend), device, &pc,
                      local + (size_t)j * per_run, err);
         st[i].seed = base_seed;
-        if (!s_ && !quiet)
-            fprintf(stderr, "civitas: run %d/%d (%s, seed %llu) done, %.1fs elapsed\n", r + 1, n_runs, st[i].name,
-                    (unsigned long long)(base_seed + (uint64_t)(r % N)), civ_now() - t0);
+        if (set >= 0) civ_study_free(&drawn);
+        if (!s_ && !quiet) {
+            char what[64] = "";
+            if (set >= 0) snprintf(what, sizeof what, ", posterior set %d", set);
+            fprintf(stderr, "civitas: run %d/%d (%s, seed %llu%s) done, %.1fs elapsed\n", r + 1, n_runs, st[i].name,
+                    (unsigned long long)(base_seed + (uint64_t)(r % N)), what, civ_now() - t0);
+        }
     }
     if (pc.study >= 0) civ_population_free(&pc.pop);
     pc.study = -1;
@@ -301,7 +367,7 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
 #endif
     if (ranks == 1 && !s_) { all = local; local = NULL; }
     if (!s_ && rank == 0) {
-        s_ = write_file(o, st, n_runs, steps, nb, all, ranks, err);
+        s_ = write_file(o, st, post, n_runs, steps, nb, all, ranks, err);
         if (!s_ && !quiet)
             fprintf(stderr, "civitas: wrote %s (%d runs, %.1fs; rank 0 built %d population(s) for its %d runs)\n",
                     o->output, n_runs, civ_now() - t0, pc.populations_built, mine);
@@ -309,6 +375,8 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
     free(all);
     free(local);
     for (int i = 0; i < loaded; i++) civ_study_free(&st[i]);
+    for (int i = 0; i < o->n_studies; i++) civ_posterior_free(&post[i]);
+    free(post);
     free(st);
 #ifdef CIVITAS_HAVE_MPI
     if (use_mpi) MPI_Finalize();

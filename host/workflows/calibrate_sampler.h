@@ -1,0 +1,43 @@
+/* ABC-SMC, population Monte Carlo form (Toni et al. 2009; Beaumont et al. 2009), in the priors'
+ * unbounded coordinates (calibrate_prior.h): generation 0 draws the prior; generation t proposes by
+ * picking a particle of generation t-1 by weight and moving it with a Gaussian kernel whose covariance
+ * is twice the weighted covariance of generation t-1, accepts proposals whose distance is within the
+ * tolerance (a quantile of generation t-1's distances), and weights each accepted particle by prior
+ * density / the mixture of kernels it could have come from. These are the sampler's pure functions;
+ * the simulations and the generation loop are in calibrate.c. */
+#ifndef CIV_CALIBRATE_SAMPLER_H
+#define CIV_CALIBRATE_SAMPLER_H
+
+#include "host/workflows/calibrate_prior.h"
+
+typedef struct {
+    int n, dim;
+    double *x;        /* [particle][dim] coordinates */
+    double *w;        /* weights, normalised */
+    double *dist;     /* distances */
+} civ_abc_generation;
+
+void civ_abc_generation_alloc(civ_abc_generation *g, int n, int dim);
+void civ_abc_generation_free(civ_abc_generation *g);
+
+/* The perturbation kernel of the next generation: the lower Cholesky factor of twice the weighted
+ * covariance of g ([dim][dim]); a small ridge is added when the particles have collapsed. */
+void civ_abc_kernel(const civ_abc_generation *g, double *chol);
+/* A proposal's coordinates: from the priors (prev NULL), else a weighted pick of prev moved by the kernel. */
+void civ_abc_propose(const civ_abc_generation *prev, const double *chol, const civ_prior *priors, int dim, civ_cal_rng *r,
+                     double *x);
+/* log of the unnormalised importance weight of an accepted x: log prior(x) - log sum_j w_j K(x | x_j)
+ * (0 in generation 0, whose particles come from the prior itself) */
+double civ_abc_log_weight(const civ_abc_generation *prev, const double *chol, const civ_prior *priors, const double *x);
+/* w[i] = exp(logw[i]) / sum, computed stably */
+void civ_abc_normalise(const double *logw, int n, double *w);
+
+/* effective sample size (sum w)^2 / sum w^2 */
+double civ_abc_ess(const double *w, int n);
+/* quantile q of v (linear interpolation between order statistics, as numpy's default) */
+double civ_abc_quantile(const double *v, int n, double q);
+/* weighted quantile: the value where the weight below it reaches q, interpolated between the
+ * midpoints of the sorted values' weights (equal weights give the quantile above) */
+double civ_abc_weighted_quantile(const double *v, const double *w, int n, double q);
+
+#endif
