@@ -89,9 +89,9 @@ class CliErrors(unittest.TestCase):
         self.expect_error(["run", self.variant(parameters={"betta": 1})], 3, "parameters.betta", "unknown key")
 
     def test_inconsistent_probabilities(self):
-        # admissions per infection above the symptomatic share cannot be honoured (severe courses are symptomatic)
+        # deaths per infection above the symptomatic share cannot be honoured (severe courses are symptomatic)
         self.expect_error(["run", self.variant(parameters={"p_symptomatic": [0.01] * 9})], 3,
-                          "admissions", "exceed p_symptomatic")
+                          "deaths per infection", "exceed p_symptomatic")
         self.expect_error(["run", self.variant(parameters={"ifr": {"age": [0, 50, 40], "value": [0.001, 0.01, 0.1]}})],
                           3, "parameters.ifr.age' must increase")
 

@@ -150,7 +150,8 @@ static civ_status by_single_age(reader *r, const char *name, int log_scale, doub
 
 /* Severity tables from the IFR, IHR and share of deaths outside hospital per year of age. A severe course
  * is an admission (IHR) or a death without one (IFR x outside share); deaths in hospital are capped at
- * max_hospital_fatality of admissions, the rest happen outside (so every IFR and IHR can be honoured). */
+ * max_hospital_fatality of admissions (the rest happen outside), and admissions at what the symptomatic
+ * share leaves (at the oldest ages, with scaled-up IHRs, every severe course is then admitted or fatal). */
 static civ_status severity(const char *file, int residence, const double *p_symptomatic10, const double *ifr,
                            const double *ihr, const double *outside, civ_covid_params *m, civ_error *err)
 {
@@ -159,11 +160,14 @@ static civ_status severity(const char *file, int residence, const double *p_symp
         const double ps = p_symptomatic10[a / 10 < CIV_N_AGE10 ? a / 10 : CIV_N_AGE10 - 1];
         double die_hosp = ifr[a] * (1 - outside[a]);
         if (die_hosp > max_hospital_fatality * ihr[a]) die_hosp = max_hospital_fatality * ihr[a];
-        const double die_out = ifr[a] - die_hosp, severe = ihr[a] + die_out;
-        if (severe > ps)
-            return civ_fail(err, CIV_ERR_INPUT, "%s: age %d%s: admissions (%g) plus deaths outside hospital (%g) per "
-                            "infection exceed p_symptomatic (%g); severe courses are symptomatic", file, a,
-                            residence ? " (care-home residents)" : "", ihr[a], die_out, ps);
+        const double die_out = ifr[a] - die_hosp;
+        double admitted = ihr[a];
+        if (die_out + die_hosp / max_hospital_fatality > ps)
+            return civ_fail(err, CIV_ERR_INPUT, "%s: age %d%s: deaths per infection (%g, %g of them outside hospital) "
+                            "exceed p_symptomatic (%g); severe courses are symptomatic", file, a,
+                            residence ? " (care-home residents)" : "", ifr[a], die_out, ps);
+        if (admitted + die_out > ps) admitted = ps - die_out;
+        const double severe = admitted + die_out;
         m->p_severe_given_symptomatic[residence][a] = ps > 0 ? (float)(severe / ps) : 0.0f;
         m->p_dies_outside_given_severe[residence][a] = severe > 0 ? (float)(die_out / severe) : 0.0f;
         m->p_dies_in_hospital_given_severe[residence][a] = severe > 0 ? (float)(die_hosp / severe) : 0.0f;
