@@ -95,6 +95,43 @@ class CliErrors(unittest.TestCase):
         self.expect_error(["run", self.variant(parameters={"ifr": {"age": [0, 50, 40], "value": [0.001, 0.01, 0.1]}})],
                           3, "parameters.ifr.age' must increase")
 
+    def test_interventions_by_id(self):
+        """A counterfactual removes, replaces and adds interventions by id; replacing the whole list says what it
+        dropped; unknown, duplicate and clashing ids are errors naming the field."""
+        import h5py
+        cf = self.variant(interventions={"remove": ["testing_may"],
+                                         "replace": [{"id": "pause", "date": "2020-03-08", "type": "workplace_closure",
+                                                      "closed": True, "essential_share": 0.3}],
+                                         "add": [{"id": "masks", "date": "2020-04-17", "type": "transmission", "beta": 1.5}]})
+        rc, out, err = civitas("run", cf, "--scale", "0.002", "--steps", "3", "-o", self.out)
+        self.assertEqual(rc, 0, err)
+        with h5py.File(self.out, "r") as f:
+            ivs = json.loads(f.attrs["config_json"])["study"]["interventions"]
+        ids = [i.get("id") for i in ivs]
+        self.assertNotIn("testing_may", ids)
+        self.assertIn("masks", ids)
+        pause = [i for i in ivs if i.get("id") == "pause"][0]
+        self.assertEqual((pause["date"], pause["essential_share"]), ("2020-03-08", 0.3))
+        self.assertEqual(len(ids), 7)   # the base's 7, one removed, one added
+        self.assertNotIn("replaces the base's whole list", err)
+        os.remove(self.out)
+        rc, out, err = civitas("run", self.variant(interventions=[]), "--scale", "0.002", "--steps", "2", "-o", self.out)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("replaces the base's whole list (7: schools_close,", err)
+        os.remove(self.out)
+        self.expect_error(["run", self.variant(interventions={"remove": ["nope"]})], 3,
+                          "interventions.remove[0]' = \"nope\"", "no intervention with that id")
+        self.expect_error(["run", self.variant(interventions={"add": [{"id": "pause", "date": "2020-03-08",
+                                                                       "type": "school_closure", "closed": True}]})],
+                          3, "interventions.add[0].id' = \"pause\"", "use replace")
+        self.expect_error(["run", self.variant(interventions={"replace": [{"date": "2020-03-08", "type": "school_closure",
+                                                                           "closed": True}]})],
+                          3, "interventions.replace[0]' needs an 'id'")
+        self.expect_error(["run", self.variant(interventions={"drop": []})], 3, "unknown key 'interventions.drop'")
+        twice = [{"id": "a", "date": "2020-03-08", "type": "school_closure", "closed": True},
+                 {"id": "a", "date": "2020-03-09", "type": "school_closure", "closed": False}]
+        self.expect_error(["run", self.variant(interventions=twice)], 3, "interventions[1].id' = \"a\"", "earlier")
+
     def test_population_file_and_synthesis(self):
         self.expect_error(["run", self.variant(population={"file": "x.h5"})], 3, "exactly one of 'file' or 'synthesize'")
 

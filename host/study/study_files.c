@@ -140,7 +140,98 @@ static civ_status set_values(cJSON *j, const civ_study_values *v, const char *fi
     return CIV_OK;
 }
 
-civ_status civ_study_read_merged(const char *path, const civ_study_values *values, cJSON **out, civ_error *err)
+/* Short description of intervention `e` for notices: its id, else its type and date. */
+static void describe_intervention(const cJSON *e, char *buf, size_t len)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id"), *type = cJSON_GetObjectItemCaseSensitive(e, "type"),
+                *date = cJSON_GetObjectItemCaseSensitive(e, "date");
+    if (cJSON_IsString(id)) snprintf(buf, len, "%s", id->valuestring);
+    else snprintf(buf, len, "%s %s", cJSON_IsString(type) ? type->valuestring : "?",
+                  cJSON_IsString(date) ? date->valuestring : "?");
+}
+
+/* The index of the intervention with this id in `list`, or -1. */
+static int find_intervention(const cJSON *list, const char *id)
+{
+    int k = 0;
+    for (const cJSON *e = list ? list->child : NULL; e; e = e->next, k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "id");
+        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) return k;
+    }
+    return -1;
+}
+
+/* A counterfactual's "interventions" against its base's list: an object {"remove": [ids], "replace": [...],
+ * "add": [...]} edits the list by id (every id named must exist, added ids must be new); an array replaces
+ * the whole list (JSON merge patch), with a notice naming what the base had. */
+static civ_status merge_interventions(cJSON *base, cJSON *layer, const char *file, bool quiet, civ_error *err)
+{
+    cJSON *edit = cJSON_GetObjectItemCaseSensitive(layer, "interventions");
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(base, "interventions");
+    if (cJSON_IsArray(edit) && cJSON_IsArray(list) && cJSON_GetArraySize(list) > 0 && !quiet) {
+        char names[1024] = "", one[128];
+        for (const cJSON *e = list->child; e; e = e->next) {
+            describe_intervention(e, one, sizeof one);
+            if (strlen(names) + strlen(one) + 3 < sizeof names) {
+                if (names[0]) strcat(names, ", ");
+                strcat(names, one);
+            }
+        }
+        fprintf(stderr, "civitas: notice: %s: 'interventions' replaces the base's whole list (%d: %s); to change some "
+                "of them, give {\"remove\": [ids], \"replace\": [...], \"add\": [...]}\n", file,
+                cJSON_GetArraySize(list), names);
+    }
+    if (!cJSON_IsObject(edit)) return CIV_OK;
+    static const char *const keys[] = {"remove", "replace", "add", "note", NULL};
+    for (const cJSON *k = edit->child; k; k = k->next) {
+        int known = 0;
+        for (int i = 0; keys[i]; i++) known |= strcmp(k->string, keys[i]) == 0;
+        if (!known)
+            return civ_fail(err, CIV_ERR_INPUT, "%s: unknown key 'interventions.%s' (allowed here: remove, replace, add, "
+                            "note)", file, k->string);
+        if (strcmp(k->string, "note") && !cJSON_IsArray(k))
+            return civ_fail(err, CIV_ERR_INPUT, "%s: field 'interventions.%s' must be an array, got %s", file, k->string,
+                            civ_json_repr(k));
+    }
+    if (!cJSON_IsArray(list)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(base, "interventions");
+        cJSON_AddItemToObject(base, "interventions", list = cJSON_CreateArray());
+    }
+    const cJSON *rm = cJSON_GetObjectItemCaseSensitive(edit, "remove");
+    int k = 0;
+    for (const cJSON *id = rm ? rm->child : NULL; id; id = id->next, k++) {
+        int at = cJSON_IsString(id) ? find_intervention(list, id->valuestring) : -1;
+        if (at < 0)
+            return civ_fail(err, CIV_ERR_INPUT, "%s: field 'interventions.remove[%d]' = %s: the base has no intervention "
+                            "with that id", file, k, civ_json_repr(id));
+        cJSON_DeleteItemFromArray(list, at);
+    }
+    for (int pass = 0; pass < 2; pass++) {   /* replace, then add */
+        const char *key = pass ? "add" : "replace";
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(edit, key);
+        k = 0;
+        for (const cJSON *e = items ? items->child : NULL; e; e = e->next, k++) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+            if (!cJSON_IsString(id) && !pass)
+                return civ_fail(err, CIV_ERR_INPUT, "%s: field 'interventions.replace[%d]' needs an 'id' naming the "
+                                "base's intervention it replaces", file, k);
+            const int at = cJSON_IsString(id) ? find_intervention(list, id->valuestring) : -1;
+            if (!pass && at < 0)
+                return civ_fail(err, CIV_ERR_INPUT, "%s: field 'interventions.replace[%d].id' = %s: the base has no "
+                                "intervention with that id", file, k, civ_json_repr(id));
+            if (pass && at >= 0)
+                return civ_fail(err, CIV_ERR_INPUT, "%s: field 'interventions.add[%d].id' = %s: the base already has an "
+                                "intervention with that id (use replace)", file, k, civ_json_repr(id));
+            if (pass) cJSON_AddItemToArray(list, cJSON_Duplicate(e, 1));
+            else cJSON_ReplaceItemInArray(list, at, cJSON_Duplicate(e, 1));
+        }
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(layer, "interventions");
+    return CIV_OK;
+}
+
+civ_status civ_study_read_merged(const char *path, const civ_study_values *values, bool quiet, cJSON **out,
+                                 civ_error *err)
 {
     cJSON *layers[MAX_BASE_DEPTH + 2];
     int n;
@@ -153,7 +244,7 @@ civ_status civ_study_read_merged(const char *path, const civ_study_values *value
             if (cJSON_GetObjectItemCaseSensitive(layers[i], "posterior")) at = i;
     cJSON *j = layers[n - 1];
     for (int i = n - 1; i >= 0 && !st; i--) {
-        if (i < n - 1) civ_json_merge_patch(j, layers[i]);
+        if (i < n - 1 && !(st = merge_interventions(j, layers[i], path, quiet, err))) civ_json_merge_patch(j, layers[i]);
         if (values && i == (at >= 0 ? at : 0)) st = set_values(j, values, path, err);
     }
     for (int i = 0; i < n - 1; i++) cJSON_Delete(layers[i]);

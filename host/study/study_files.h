@@ -11,7 +11,8 @@
 
 /* The study at `path` merged over its chain of 'base' studies (JSON merge patch), with every input
  * path made absolute relative to the file that names it, and `values` (may be NULL) set in it. */
-civ_status civ_study_read_merged(const char *path, const civ_study_values *values, cJSON **out, civ_error *err);
+civ_status civ_study_read_merged(const char *path, const civ_study_values *values, bool quiet, cJSON **out,
+                                 civ_error *err);
 /* --steps, --seed, --population, --scale and -o written into the merged study before validation. */
 civ_status civ_study_apply_overrides(cJSON *j, const civ_study_overrides *ov, const char *file, civ_error *err);
 /* An input named by a study field must exist and be readable (a directory when want_dir); the error

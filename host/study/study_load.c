@@ -207,13 +207,23 @@ static civ_status read_interventions(civ_jctx *c, const cJSON *arr, civ_study *s
         if (civ_json_string(c, e, path, "type", true, &type) || civ_json_date(c, e, path, "date", true, &date))
             return c->err->status;
         v->day = date - s->start_day;
-        static const char *const k_school[] = {"type", "date", "closed", "source", "note", NULL};
-        static const char *const k_work[] = {"type", "date", "closed", "essential_share", "source", "note", NULL};
-        static const char *const k_comm[] = {"type", "date", "factor", "source", "note", NULL};
-        static const char *const k_test[] = {"type", "date", "seek_probability", "capacity_per_100k",
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        if (id && (!cJSON_IsString(id) || !id->valuestring[0]))
+            return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.id' must be a non-empty string, got %s", c->file, path,
+                            civ_json_repr(id));
+        for (const cJSON *o = arr->child; id && o != e; o = o->next) {
+            const cJSON *oid = cJSON_GetObjectItemCaseSensitive(o, "id");
+            if (cJSON_IsString(oid) && strcmp(oid->valuestring, id->valuestring) == 0)
+                return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.id' = \"%s\" is used by an earlier intervention",
+                                c->file, path, id->valuestring);
+        }
+        static const char *const k_school[] = {"type", "date", "id", "closed", "source", "note", NULL};
+        static const char *const k_work[] = {"type", "date", "id", "closed", "essential_share", "source", "note", NULL};
+        static const char *const k_comm[] = {"type", "date", "id", "factor", "source", "note", NULL};
+        static const char *const k_test[] = {"type", "date", "id", "seek_probability", "capacity_per_100k",
                                              "result_delay_days", "other_seekers_per_100k", "source", "note", NULL};
-        static const char *const k_iso[] = {"type", "date", "probability", "source", "note", NULL};
-        static const char *const k_tr[] = {"type", "date", "beta", "source", "note", NULL};
+        static const char *const k_iso[] = {"type", "date", "id", "probability", "source", "note", NULL};
+        static const char *const k_tr[] = {"type", "date", "id", "beta", "source", "note", NULL};
         bool b;
         long l;
         if (strcmp(type, "school_closure") == 0) {
@@ -269,7 +279,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     memset(s, 0, sizeof *s);
     s->study_file = strdup(path);
     cJSON *j = NULL;
-    civ_status st = civ_study_read_merged(path, ov ? ov->values : NULL, &j, err);
+    civ_status st = civ_study_read_merged(path, ov ? ov->values : NULL, ov_quiet(ov), &j, err);
     if (st) return st;
     s->resolved = j;
     /* snapshot dates are checked against the study's own length: a shorter
