@@ -34,6 +34,7 @@ typedef struct {
     const char *paths[CIV_CAL_MAX_PARAMS];
     civ_prior priors[CIV_CAL_MAX_PARAMS];
     int dim, threads, rank, ranks;
+    int refused;                   /* proposals this rank simulated that the study refused */
     bool quiet;
 } cal_ctx;
 
@@ -64,6 +65,17 @@ static civ_status simulate(cal_ctx *c, const double *values, uint64_t seed, doub
 {
     civ_study s;
     civ_status st = load_with(c, values, &s, err);
+    if (st == CIV_ERR_INPUT) {
+        /* values the model refuses (e.g. an IFR above the symptomatic share at the oldest ages, reached by the
+           perturbation beyond the priors' checked range): outside its domain, so the proposal is rejected */
+        if (!c->refused++ && !c->quiet)
+            fprintf(stderr, "civitas: notice: a proposal the model refuses is rejected (there may be more): %s\n", err->msg);
+        *err = (civ_error){0};
+        out[R_DIST] = INFINITY;
+        out[R_STOPPED_EARLY] = 1;
+        out[R_DAYS] = 0;
+        return CIV_OK;
+    }
     if (st) return st;
     s.seed = seed;
     civ_engine e;
