@@ -276,7 +276,7 @@ civ_status civ_study_apply_overrides(cJSON *j, const civ_study_overrides *ov, co
         set_item(j, "population", np);
         pop = np;
     }
-    if (ov->scale >= 0) {
+    if (ov->scale >= 0 && cJSON_IsObject(pop)) {   /* no population at all is reported by the validation */
         cJSON *syn = child(pop, "synthesize");
         if (!syn)
             return civ_fail(err, CIV_ERR_USAGE, "--scale applies to synthesized populations, but %s loads a population file",
