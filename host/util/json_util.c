@@ -12,8 +12,8 @@
 civ_status civ_json_load(const char *path, cJSON **out, civ_error *err)
 {
     size_t len = 0;
-    char *text = civ_read_file(path, &len);
-    if (!text) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open: %m", path);
+    char *text = civ_read_input(path, "JSON file", CIV_MAX_JSON_BYTES, &len, err);
+    if (!text) return err->status;
     const char *nul = memchr(text, 0, len);
     if (nul || len == 0) {
         int line = 1;
