@@ -161,7 +161,7 @@ static civ_status object(scan *s)
     }
     if (!st) {
         s->p++;   /* '}' */
-        qsort(keys, n, sizeof *keys, by_key);
+        if (n > 1) qsort(keys, n, sizeof *keys, by_key);
         const key_at *first = NULL, *second = NULL;   /* the pair whose repetition comes first in the text */
         for (size_t i = 1; i < n; i++)
             if (keys[i].len == keys[i - 1].len && memcmp(keys[i].key, keys[i - 1].key, keys[i].len) == 0 &&
