@@ -7,9 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "host/util/file.h"
+
 #include "text_clean.h"
+
+/* One record holds one answer (a response is cut off at 16 MiB) and its request. */
+#define CIV_CACHE_MAX_RECORD ((size_t)32 << 20)
 
 uint64_t civ_cache_key(const char *s)
 {
@@ -103,6 +109,11 @@ civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist,
 {
     memset(c, 0, sizeof *c);
     c->path = strdup(path);
+    struct stat sb;   /* a FIFO would block the open, a device never end */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return civ_fail(err, CIV_ERR_INPUT, "%s: is %s, not an LLM answer file (civitas reads inputs only from regular "
+                        "files)", path, civ_file_kind(sb.st_mode));
+    civ_input_note(path);   /* no output may replace it */
     FILE *f = fopen(path, "r");
     if (!f && must_exist) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open LLM answer file: %m", path);
     if (f) {
@@ -113,6 +124,12 @@ civ_status civ_cache_open(civ_answer_cache *c, const char *path, int must_exist,
         ssize_t len;
         while ((len = getline(&line, &n, f)) > 0) {
             lineno++;
+            if ((size_t)len > CIV_CACHE_MAX_RECORD) {
+                free(line);
+                fclose(f);
+                return civ_fail(err, CIV_ERR_INPUT, "%s:%d: a record of %zd bytes, more than an LLM answer record may "
+                                "hold (%zu MiB)", path, lineno, len, CIV_CACHE_MAX_RECORD >> 20);
+            }
             cJSON *j = cJSON_Parse(line);
             cJSON *k = j ? cJSON_GetObjectItemCaseSensitive(j, "key") : NULL;
             cJSON *ct = j ? cJSON_GetObjectItemCaseSensitive(j, "content") : NULL;

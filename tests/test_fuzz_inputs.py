@@ -94,9 +94,11 @@ def mutate_h5(rng, path, prefer=()):
             f[name] = a.astype(np.float64) if a.dtype.kind in "iuf" else np.zeros(a.shape, np.int32)
         elif kind == "delete":
             del f[name]
-        elif kind == "attr":
+        elif kind == "attr":   # values of another type or shape too: arrays, string arrays, floats for integers
             name = rng.choice(attrs)
-            f.attrs[name] = rng.choice([-1, 0, 10**12, "x", 1e300, "", "2020-99-99", 5])
+            f.attrs[name] = rng.choice([-1, 0, 10**12, "x", 1e300, "", "2020-99-99", 5, 3.7, np.array([1, 2, 3]),
+                                        np.array(["civitas-population/2", "x"], dtype=h5py.string_dtype()),
+                                        np.array([[1.5]]), np.bytes_(b"civitas-trajectory/1")])
         else:
             name = rng.choice(attrs)
             del f.attrs[name]
@@ -183,6 +185,52 @@ class Fuzz(unittest.TestCase):
             # exit 2: the mutated study loads a population file, which takes no --scale
             self.check(f"study case {case} ({target})", rc, err, [s_path, p_path, data, self.dir], [out],
                        [s_path, p_path], allowed=(0, 2, 3))
+
+    def test_study_text(self):
+        """Text that JSON parsers accept but a study must not hold: a key twice in one object, a \\u0000
+        escape, a number beyond a double. Always an error (exit 3) with the line and column."""
+        rng = random.Random(SEED + 4)
+        with open(self.base) as f:
+            study = json.load(f)
+        data = os.path.join(ARGS.source, "data")
+        study["population"]["synthesize"]["data_dir"] = data
+        study["model"] = os.path.join(ARGS.source, "models", "covid", "params.json")
+        s_path, out = os.path.join(self.dir, "text.json"), os.path.join(self.dir, "text.h5")
+        strings = [p for p in json_paths(study) if p and isinstance(self.at(study, p), str)]
+        numbers = [p for p in json_paths(study) if p and isinstance(self.at(study, p), (int, float))
+                   and not isinstance(self.at(study, p), bool)]
+        objects = [p for p in json_paths(study) if isinstance(self.at(study, p), dict) and self.at(study, p)]
+        for case in range(COUNT):
+            kind = rng.choice(["duplicate", "nul", "overflow"])
+            marker = "@@MARK@@"
+            doc = copy.deepcopy(study)
+            if kind == "duplicate":   # the key repeated right after itself, with another value
+                p = rng.choice(objects)
+                obj = self.at(doc, p)
+                key = rng.choice(list(obj))
+                obj[key + marker] = rng.choice(ODD_VALUES)
+                text = json.dumps(doc).replace(json.dumps(key + marker), json.dumps(key))
+            elif kind == "nul":
+                p = rng.choice(strings)
+                parent = self.at(doc, p[:-1])
+                parent[p[-1]] = parent[p[-1]] + marker
+                text = json.dumps(doc).replace(marker, "\\u0000" + rng.choice(["", "junk"]))
+            else:
+                p = rng.choice(numbers)
+                parent = self.at(doc, p[:-1])
+                parent[p[-1]] = marker
+                text = json.dumps(doc).replace(json.dumps(marker), rng.choice(["1e309", "-1e400", "9" * 400]))
+            with open(s_path, "w") as f:
+                f.write(text)
+            rc, err = self.civitas("run", s_path, "--scale", "0.001", "--steps", "2", "-o", out, "-q")
+            self.check(f"study text case {case} ({kind} at {p})", rc, err, [s_path + ":1:"], [out], [s_path],
+                       allowed=(3,))
+
+    @staticmethod
+    def at(doc, path):
+        for k in path:
+            doc = doc[k]
+        return doc
 
     def population(self):
         pop = os.path.join(self.dir, "pop.h5")

@@ -9,6 +9,7 @@
 #include "host/output/info.h"
 #include "host/output/report.h"
 #include "host/population/population.h"
+#include "host/util/file.h"
 #include "host/util/progress.h"
 #include "host/workflows/calibrate.h"
 #include "host/workflows/ensemble.h"
@@ -102,7 +103,6 @@ static int cmd_run(int argc, char **argv)
         o.ov.seed = seed;
         o.threads = (int)threads;
         o.ov.quiet = o.quiet;
-        civ_install_signal_handlers();
         civ_error err = {0};
         civ_run(&o, &err);
         rc = report(&err);
@@ -153,6 +153,7 @@ static int cmd_synth(int argc, char **argv)
     civ_error err = {0};
     civ_population pop;
     double t0 = civ_now();
+    if (civ_output_check(outp, &err)) return report(&err);   /* before the synthesis, not after it */
     if (!so.quiet) fprintf(stderr, "civitas: synthesizing population (scale %g, seed %llu) from %s\n", so.scale,
                            (unsigned long long)so.seed, so.data_dir);
     if (civ_synthesize(&so, &pop, &err)) return report(&err);
@@ -197,7 +198,6 @@ static int cmd_ensemble(int argc, char **argv)
         o.seeds = (int)seeds;
         o.ov.steps = (long)steps;
         o.threads = (int)threads;
-        civ_install_signal_handlers();
         civ_error err = {0};
         civ_ensemble(&o, &err);
         rc = report(&err);
@@ -304,7 +304,6 @@ static int cmd_calibrate(int argc, char **argv)
         o.max_simulations = sims;
         o.seed = seed;
         o.threads = (int)threads;
-        civ_install_signal_handlers();
         civ_error err = {0};
         civ_calibrate(&o, &err);
         rc = report(&err);

@@ -1,6 +1,7 @@
 /* The civitas command line: dispatches to a command (commands.c). Exit codes: 0 success,
  * 1 runtime failure, 2 usage error, 3 bad input (study/config/population/data), 4 I/O error,
  * 5 requested backend unavailable or LLM server misconfigured, 130 interrupted. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -10,6 +11,8 @@
 #include "host/cli/commands.h"
 #include "host/cli/options.h"
 #include "host/util/error.h"
+#include "host/util/h5_util.h"
+#include "host/util/interrupt.h"
 #ifdef CIVITAS_HAVE_CUDA
 #include "cuda/backend_cuda.h"
 #endif
@@ -54,16 +57,34 @@ static int cmd_version(int argc, char **argv)
     return 0;
 }
 
+/* What every command ends with: a failed write to standard output (a full disk, a closed pipe) is an
+ * I/O error, and a signal that arrived after the work was done still means "interrupted". */
+static int finish(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "civitas: error: standard output: %s\n", strerror(errno ? errno : EIO));
+        if (rc == 0 || rc == CIV_ERR_INTERRUPTED) rc = CIV_ERR_IO;
+    }
+    if (rc == 0 && civ_interrupted) {
+        fprintf(stderr, "civitas: error: interrupted (after the command had finished its work)\n");
+        rc = CIV_ERR_INTERRUPTED;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    civ_install_signal_handlers();   /* first: a signal at any later moment is handled alike */
+    civ_h5_init();
     if (argc < 2) { usage(stderr); return CIV_ERR_USAGE; }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc - 1, argv + 1);
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return finish(0); }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return finish(cmd_version(argc - 1, argv + 1));
     const char *names[32];
     int n = 0;
     for (const civ_command *c = civ_commands; c->name; c++) {
-        if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
+        if (!strcmp(cmd, c->name)) return finish(c->run(argc - 1, argv + 1));
         names[n++] = c->name;
     }
     names[n++] = "version";

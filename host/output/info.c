@@ -10,15 +10,15 @@
 
 static civ_status open_file(const char *path, hid_t *f, char **schema, civ_error *err)
 {
-    civ_h5_quiet();
-    if (H5Fis_hdf5(path) <= 0)
-        return civ_fail(err, CIV_ERR_INPUT, "%s: not an HDF5 file (or cannot be read)", path);
-    *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (*f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", path);
+    *f = civ_h5_open_input(path, "civitas file", err);
+    if (*f < 0) return err->status;
     *schema = civ_h5_read_attr_string(*f, "schema");
     if (!*schema) {
+        char found[160];
+        civ_h5_attr_found(*f, "schema", found, sizeof found);
         H5Fclose(*f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: no 'schema' attribute: not a civitas file", path);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'schema' is %s, expected a string: not a civitas file", path,
+                        found);
     }
     return CIV_OK;
 }
@@ -38,21 +38,40 @@ civ_status civ_read_borough_series(const char *path, const char *var, int **out,
     }
     /* the days the file vouches for: rows past steps_completed may belong to a day cut off by a kill */
     int64_t done = -1;
-    if (civ_h5_read_attr_i64(f, "steps_completed", &done) || done < 0 || done > CIV_MAX_STEPS) {
+    if (civ_h5_read_attr_i64(f, "steps_completed", &done)) {
+        char found[160];
+        civ_h5_attr_found(f, "steps_completed", found, sizeof found);
         H5Fclose(f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'steps_completed' is missing or out of range (0 to %d)",
-                        path, CIV_MAX_STEPS);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'steps_completed' is %s, expected an integer", path, found);
     }
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(ds);
+    if (done < 0 || done > CIV_MAX_STEPS) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: attribute steps_completed = %lld is out of range (0 to %d)", path,
+                        (long long)done, CIV_MAX_STEPS);
+    }
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: '%s' is not a dataset", path, name);
+    }
+    hid_t sp = H5Dget_space(ds), ft = H5Dget_type(ds);
+    const int fits = civ_h5_type_fits(ft, H5T_NATIVE_INT);
+    char type[64], shape[128];
+    civ_h5_type_text(ft, type, sizeof type);
+    civ_h5_shape_text(sp, shape, sizeof shape);
+    H5Tclose(ft);
     hsize_t dims[3] = {0, 0, 0};
-    int rank = H5Sget_simple_extent_ndims(sp);
+    int rank = H5Sget_simple_extent_type(sp) == H5S_SIMPLE ? H5Sget_simple_extent_ndims(sp) : -1;
     if (rank == 3) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (!fits) {
+        H5Sclose(sp); H5Dclose(ds); H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has type %s, expected integer counts (int32)", path, name,
+                        type);
+    }
     if (rank != 3 || dims[0] < (hsize_t)done || dims[1] != CIV_NBOROUGH || dims[2] == 0 || dims[2] > CIV_MAX_AGE + 1) {
         H5Sclose(sp); H5Dclose(ds); H5Fclose(f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has shape (%llu, %llu, %llu), expected (at least "
-                        "steps_completed = %lld, %d boroughs, 1 to %d age bands)", path, name, (unsigned long long)dims[0],
-                        (unsigned long long)dims[1], (unsigned long long)dims[2], (long long)done, CIV_NBOROUGH,
-                        CIV_MAX_AGE + 1);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has shape %s, expected (at least steps_completed = %lld, "
+                        "%d boroughs, 1 to %d age bands)", path, name, shape, (long long)done, CIV_NBOROUGH, CIV_MAX_AGE + 1);
     }
     const hsize_t start[3] = {0, 0, 0}, count[3] = {(hsize_t)done, dims[1], dims[2]};
     const size_t cells = (size_t)done * CIV_NBOROUGH;
@@ -88,9 +107,8 @@ civ_status civ_read_borough_series(const char *path, const char *var, int **out,
 civ_status civ_read_observed(const char *path, const char *name, int steps, int **out, civ_error *err)
 {
     *out = NULL;
-    civ_h5_quiet();
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", path);
+    hid_t f = civ_h5_open_input(path, "run file", err);
+    if (f < 0) return err->status;
     char ds_name[64];
     snprintf(ds_name, sizeof ds_name, "observed/%s", name);
     if (H5Lexists(f, "observed", H5P_DEFAULT) <= 0 || H5Lexists(f, ds_name, H5P_DEFAULT) <= 0) {
@@ -98,11 +116,30 @@ civ_status civ_read_observed(const char *path, const char *name, int steps, int 
         return civ_fail(err, CIV_ERR_INPUT, "%s: the run has no observed data (the study must name 'observed': "
                         "{\"file\": \".../nyc_covid_daily_by_borough.csv\"})", path);
     }
-    hid_t ds = H5Dopen2(f, ds_name, H5P_DEFAULT), fs = H5Dget_space(ds);
+    hid_t ds = H5Dopen2(f, ds_name, H5P_DEFAULT);
+    if (ds < 0) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: '%s' is not a dataset", path, ds_name);
+    }
+    hid_t fs = H5Dget_space(ds), ft = H5Dget_type(ds);
+    const int fits = civ_h5_type_fits(ft, H5T_NATIVE_INT);
+    char type[64], shape[128];
+    civ_h5_type_text(ft, type, sizeof type);
+    civ_h5_shape_text(fs, shape, sizeof shape);
+    H5Tclose(ft);
     hsize_t dims[2] = {0, 0};
-    H5Sget_simple_extent_dims(fs, dims, NULL);
+    const int rank = H5Sget_simple_extent_type(fs) == H5S_SIMPLE ? H5Sget_simple_extent_ndims(fs) : -1;
+    if (rank == 2) H5Sget_simple_extent_dims(fs, dims, NULL);
+    if (!fits || rank != 2 || dims[0] < (hsize_t)steps || dims[1] != CIV_NBOROUGH) {
+        H5Sclose(fs); H5Dclose(ds); H5Fclose(f);
+        if (!fits)
+            return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has type %s, expected integer counts (int32)", path,
+                            ds_name, type);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has shape %s, expected (at least %d days, %d boroughs)",
+                        path, ds_name, shape, steps, CIV_NBOROUGH);
+    }
     herr_t rc = -1;
-    if ((int)dims[0] >= steps && dims[1] == CIV_NBOROUGH) {
+    {
         hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)steps, CIV_NBOROUGH};
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
         hid_t ms = H5Screate_simple(2, count, NULL);
@@ -159,10 +196,15 @@ static void info_population(const char *path, FILE *out, civ_error *err)
 static double *read_llm_column(hid_t g, const char *name, hsize_t n)
 {
     if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return NULL;
-    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT), sp = H5Dget_space(ds);
+    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+    if (ds < 0) return NULL;
+    hid_t sp = H5Dget_space(ds), ft = H5Dget_type(ds);
+    const int fits = civ_h5_type_fits(ft, H5T_NATIVE_DOUBLE);
+    H5Tclose(ft);
     hsize_t dims[1] = {0};
     double *v = NULL;
-    if (H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, dims, NULL) == 1 && dims[0] == n) {
+    if (fits && H5Sget_simple_extent_type(sp) == H5S_SIMPLE && H5Sget_simple_extent_ndims(sp) == 1 &&
+        H5Sget_simple_extent_dims(sp, dims, NULL) == 1 && dims[0] == n) {
         v = civ_xmalloc((size_t)n * sizeof(double) + 1);
         if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) { free(v); v = NULL; }
     }
@@ -185,10 +227,11 @@ static void info_llm(hid_t f, FILE *out)
     char *mode = civ_h5_read_attr_string(g, "mode"), *model = civ_h5_read_attr_string(g, "model");
     hsize_t n = 0;
     if (H5Lexists(g, "refresh_step", H5P_DEFAULT) > 0) {
-        hid_t ds = H5Dopen2(g, "refresh_step", H5P_DEFAULT), sp = H5Dget_space(ds);
-        H5Sget_simple_extent_dims(sp, &n, NULL);
-        H5Sclose(sp);
-        H5Dclose(ds);
+        hid_t ds = H5Dopen2(g, "refresh_step", H5P_DEFAULT), sp = ds < 0 ? -1 : H5Dget_space(ds);
+        if (sp >= 0 && H5Sget_simple_extent_type(sp) == H5S_SIMPLE && H5Sget_simple_extent_ndims(sp) == 1)
+            H5Sget_simple_extent_dims(sp, &n, NULL);
+        if (sp >= 0) H5Sclose(sp);
+        if (ds >= 0) H5Dclose(ds);
     }
     if (mode && strcmp(mode, "heuristic") != 0 && n > 0) {
         static const char *const names[] = {"refresh_step", "requests", "retries", "rejected", "fallbacks", "cache_hits",

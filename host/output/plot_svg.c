@@ -11,6 +11,7 @@
 #include "host/util/date.h"
 #include "host/util/file.h"
 #include "host/util/h5_util.h"
+#include "host/util/interrupt.h"
 #include "host/output/info.h"
 #include "host/population/population.h"
 
@@ -44,11 +45,13 @@ void civ_smooth7(const int *in, int steps, int stride, int col, double scale, do
 civ_status civ_svg_panels(const char *svg_path, const char *title, int steps, int start_day, int nlines,
                           const civ_svg_line *lines, const char *footnote, civ_error *err)
 {
-    civ_status st = CIV_OK;
-    char tmp[4096];
-    FILE *o = civ_partial_open(svg_path, tmp, sizeof tmp);
+    civ_output out;
+    civ_status st = civ_output_begin(&out, svg_path, err);
+    if (st) return st;
+    FILE *o = civ_output_text(&out, err);
     if (!o) {
-        return civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
+        civ_output_abandon(&out);
+        return err->status;
     }
     const int W = 3 * PW, H = 2 * PH + 70;
     fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
@@ -105,8 +108,11 @@ civ_status civ_svg_panels(const char *svg_path, const char *title, int steps, in
     if (footnote)
         fprintf(o, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%s</text>\n", W - 10, H - 4, footnote);
     fprintf(o, "</svg>\n");
-    if (civ_partial_commit(o, tmp, svg_path) != 0) st = civ_fail(err, CIV_ERR_IO, "%s: cannot write plot: %m", svg_path);
-    return st;
+    if (civ_interrupted) {
+        civ_output_abandon(&out);
+        return civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted; nothing was written", svg_path);
+    }
+    return civ_output_commit(&out, err);
 }
 
 civ_status civ_plot(const char *run_path, const char *svg_path, int show_observed, civ_error *err)

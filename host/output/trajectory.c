@@ -1,18 +1,22 @@
 #include "host/output/trajectory.h"
 
 #include <hdf5_hl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "host/util/date.h"
+#include "host/util/file.h"
 #include "host/util/h5_util.h"
 
 #define CIV_MAX_SNAPSHOT_FIELDS 16
 
 struct civ_traj {
     hid_t f;
+    civ_output out;   /* written as <path>.partial, renamed into place by civ_traj_close */
+    bool write_failed;
     char *path;
     hid_t var[CIV_N_VARS], date;
     hid_t tables, table_step, prompts, answers, latency, requests, cache_hits, n_fallbacks;
@@ -113,10 +117,19 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
 {
     civ_h5_quiet();
     const civ_study *s = e->study;
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot create output file (directory missing or not writable?)", path);
+    civ_output claim;
+    civ_status st = civ_output_begin(&claim, path, err);
+    if (st) return st;
+    civ_h5_reason_clear();
+    hid_t f = H5Fcreate(claim.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        st = civ_fail(err, CIV_ERR_IO, "%s: cannot create %s: %s", path, claim.tmp, civ_h5_reason());
+        civ_output_abandon(&claim);
+        return st;
+    }
     civ_traj *t = civ_xcalloc(1, sizeof *t);
     t->f = f;
+    t->out = claim;
     t->path = strdup(path);
     t->nb = e->n_out_bands;
     t->n_arch = e->table.n_archetypes;
@@ -332,8 +345,10 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
         H5Gclose(g);
     }
     if (bad || H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
-        civ_traj_close(t, "failed: could not create the file layout", NULL);
-        return civ_fail(err, CIV_ERR_IO, "%s: cannot write output file layout (disk full?)", path);
+        civ_fail(err, CIV_ERR_IO, "%s: cannot write the file's layout: %s", path, civ_h5_reason());
+        t->write_failed = true;
+        civ_traj_close(t, "failed", false, NULL);
+        return err->status;
     }
     *out = t;
     return CIV_OK;
@@ -450,13 +465,16 @@ civ_status civ_traj_append(civ_traj *t, const civ_engine *e, civ_error *err)
     t->rows++;
     bad |= set_attr_i64(t->f, "steps_completed", t->rows) < 0;
     bad |= H5Fflush(t->f, H5F_SCOPE_GLOBAL) < 0;
-    if (bad) return civ_fail(err, CIV_ERR_IO, "%s: cannot write step %d (disk full?)", t->path, step);
+    if (bad) {
+        t->write_failed = true;
+        return civ_fail(err, CIV_ERR_IO, "%s: cannot write day %d: %s", t->path, step, civ_h5_reason());
+    }
     return CIV_OK;
 }
 
-civ_status civ_traj_close(civ_traj *t, const char *status, civ_error *err)
+civ_status civ_traj_close(civ_traj *t, const char *status, bool keep, civ_error *err)
 {
-    int bad = set_attr_str(t->f, "status", status) < 0;
+    int bad = t->write_failed || set_attr_str(t->f, "status", status) < 0;
     hid_t ids[] = {t->date, t->tables, t->table_step, t->prompts, t->answers, t->latency, t->requests, t->cache_hits,
                    t->n_fallbacks, t->fallback, t->fb_step, t->fb_arch, t->fb_reason, t->snap_step, t->retries,
                    t->rejected, t->extracted, t->invalid_utf8, t->prompt_tokens, t->completion_tokens, t->wall_s,
@@ -467,7 +485,14 @@ civ_status civ_traj_close(civ_traj *t, const char *status, civ_error *err)
     for (int k = 0; k < CIV_MAX_SNAPSHOT_FIELDS; k++) if (t->snap[k] > 0) H5Dclose(t->snap[k]);
     bad |= H5Fclose(t->f) < 0;
     civ_status st = CIV_OK;
-    if (bad && err) st = civ_fail(err, CIV_ERR_IO, "%s: cannot finalise output file (disk full?)", t->path);
+    civ_error ignored = {0};
+    if (!err) err = &ignored;
+    if (bad || !keep) {   /* a file that could not be written whole is not left behind */
+        if (bad && !t->write_failed) st = civ_fail(err, CIV_ERR_IO, "%s: cannot finish the file: %s", t->path, civ_h5_reason());
+        civ_output_abandon(&t->out);
+    } else {
+        st = civ_output_commit(&t->out, err);
+    }
     free(t->path);
     free(t);
     return st;

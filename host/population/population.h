@@ -18,6 +18,7 @@ int civ_borough_index(const char *code);                 /* -1 if unknown */
 enum civ_labour { CIV_NOT_IN_LABOUR_FORCE = 0, CIV_EMPLOYED = 1, CIV_UNEMPLOYED = 2 };
 
 #define CIV_NO_PLACE (-1)
+#define CIV_MAX_AGENTS 0xFFFFFFF0u   /* agents in a population file (32-bit indices) */
 
 typedef struct {
     uint32_t n_agents, n_tracts, n_households, n_places;

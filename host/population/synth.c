@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/util/interrupt.h"
 #include "host/util/csv.h"
 #include "host/core/philox.h"
 #include "host/population/population.h"
@@ -356,7 +357,7 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     uint32_t *hh_fill = civ_xmalloc(max_tract * sizeof(uint32_t));
     uint32_t *hh_off = civ_xmalloc((max_tract + 1) * sizeof(uint32_t));
     uint32_t next_agent = 0, next_hh = 0;
-    for (int t = 0; t < td.n; t++) {
+    for (int t = 0; t < td.n && !civ_interrupted; t++) {   /* Ctrl-C: stop within a tract */
         uint32_t np = 0;
         for (int s = 0; s < 2; s++)
             for (int k = 0; k < N_AGE_BINS; k++)
@@ -447,6 +448,11 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     pop->n_households = next_hh;
     free(t_age); free(t_sex); free(adults); free(children); free(residents); free(hh_size); free(slots);
     free(member_hh); free(hh_fill); free(hh_off); free(counts);
+    if (civ_interrupted) {
+        free_tracts(&td);
+        civ_population_free(pop);
+        return civ_fail(err, CIV_ERR_INTERRUPTED, "population synthesis interrupted");
+    }
 
     /* 3. labour force: participation shape by age, level from LAUS per borough */
     double wsum[CIV_NBOROUGH] = {0}, synth_pop[CIV_NBOROUGH] = {0};
@@ -584,6 +590,10 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     }
     free(pb);
     free_tracts(&td);
+    if (civ_interrupted) {
+        civ_population_free(pop);
+        return civ_fail(err, CIV_ERR_INTERRUPTED, "population synthesis interrupted");
+    }
     civ_population_derive(pop);
     return CIV_OK;
 }

@@ -74,6 +74,10 @@ civ_status civ_study_need_input(const civ_jctx *c, const char *field, const char
     if (want_dir != (S_ISDIR(sb.st_mode) != 0))
         return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": %s", c->file, field, path,
                         want_dir ? "not a directory (expected the data directory)" : "is a directory, expected a file");
+    if (!want_dir && !S_ISREG(sb.st_mode))   /* a FIFO would block the reader, a device never end */
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": is %s, not a regular file", c->file, field, path,
+                        civ_file_kind(sb.st_mode));
+    if (!want_dir) civ_input_note(path);
     return CIV_OK;
 }
 
@@ -82,11 +86,8 @@ char *civ_study_read_text(const civ_jctx *c, const char *field, const char *path
 {
     if (civ_study_need_input(c, field, path, false)) return NULL;
     size_t got;
-    char *buf = civ_read_file(path, &got);
-    if (!buf) {
-        civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' = \"%s\": cannot open: %m", c->file, field, path);
-        return NULL;
-    }
+    char *buf = civ_read_input(path, "text file", CIV_MAX_TEXT_BYTES, &got, c->err);
+    if (!buf) return NULL;
     while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' ')) buf[--got] = 0;
     return buf;
 }
@@ -276,7 +277,7 @@ civ_status civ_study_apply_overrides(cJSON *j, const civ_study_overrides *ov, co
         set_item(j, "population", np);
         pop = np;
     }
-    if (ov->scale >= 0) {
+    if (ov->scale >= 0 && cJSON_IsObject(pop)) {   /* no population at all is reported by the validation */
         cJSON *syn = child(pop, "synthesize");
         if (!syn)
             return civ_fail(err, CIV_ERR_USAGE, "--scale applies to synthesized populations, but %s loads a population file",

@@ -274,6 +274,37 @@ static civ_status read_interventions(civ_jctx *c, const cJSON *arr, civ_study *s
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 static bool ov_quiet(const civ_study_overrides *ov) { return ov && ov->quiet; }
 
+/* The study's own values of the fields a command-line option replaces are checked all the same (types
+ * and ranges, not whether the files they name exist): an option must not hide a broken study. */
+static civ_status check_overridden(civ_jctx *c, const cJSON *j, const civ_study_overrides *ov)
+{
+    long n;
+    double x;
+    const char *str;
+    const cJSON *pop = NULL, *syn = NULL, *out = NULL;
+    if (ov->steps >= 0 && civ_json_int(c, j, "", "steps", 1, CIV_MAX_STEPS, false, &n)) return c->err->status;
+    if (ov->seed >= 0 && civ_json_int(c, j, "", "seed", 0, CIV_MAX_SEED, false, &n)) return c->err->status;
+    if ((ov->population || ov->scale >= 0) && civ_json_object(c, j, "", "population", false, &pop)) return c->err->status;
+    if (pop) {
+        static const char *const k_pop[] = {"file", "synthesize", NULL};
+        static const char *const k_syn[] = {"data_dir", "scale", "seed", "employment_reference", NULL};
+        if (civ_json_check_keys(c, pop, "population", k_pop) ||
+            civ_json_string(c, pop, "population", "file", false, &str) ||
+            civ_json_object(c, pop, "population", "synthesize", false, &syn))
+            return c->err->status;
+        if (syn && (civ_json_check_keys(c, syn, "population.synthesize", k_syn) ||
+                    civ_json_string(c, syn, "population.synthesize", "data_dir", false, &str) ||
+                    civ_json_number(c, syn, "population.synthesize", "scale", CIV_MIN_SCALE, 1, false, &x) ||
+                    civ_json_int(c, syn, "population.synthesize", "seed", 0, CIV_MAX_POPULATION_SEED, false, &n) ||
+                    civ_json_string(c, syn, "population.synthesize", "employment_reference", false, &str)))
+            return c->err->status;
+    }
+    if (ov->output && (civ_json_object(c, j, "", "output", false, &out) ||
+                       (out && civ_json_string(c, out, "output", "file", false, &str))))
+        return c->err->status;
+    return CIV_OK;
+}
+
 civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_study *s, civ_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -286,8 +317,9 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
        --steps run simply does not reach the later ones */
     const cJSON *own_steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
     int file_steps = cJSON_IsNumber(own_steps) ? own_steps->valueint : 0;
-    if ((st = civ_study_apply_overrides(j, ov, path, err))) return st;
     civ_jctx c = {path, err};
+    if (ov && (st = check_overridden(&c, j, ov))) return st;
+    if ((st = civ_study_apply_overrides(j, ov, path, err))) return st;
 
     static const char *const top[] = {"name", "description", "model", "parameters", "population",
         "start_date", "steps", "seed", "initial_infections", "contacts", "behavior", "testing",

@@ -38,8 +38,8 @@ civ_status civ_csv_read(const char *path, civ_csv *csv, civ_error *err)
 {
     memset(csv, 0, sizeof *csv);
     size_t got;
-    csv->storage = civ_read_file(path, &got);
-    if (!csv->storage) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open data file: %m", path);
+    csv->storage = civ_read_input(path, "data file", CIV_MAX_CSV_BYTES, &got, err);
+    if (!csv->storage) return err->status;
     csv->path = strdup(path);
 
     int nlines = 0;

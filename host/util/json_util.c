@@ -7,11 +7,22 @@
 
 #include "host/util/date.h"
 #include "host/util/file.h"
+#include "host/util/json_strict.h"
 
 civ_status civ_json_load(const char *path, cJSON **out, civ_error *err)
 {
-    char *text = civ_read_file(path, NULL);
-    if (!text) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open: %m", path);
+    size_t len = 0;
+    char *text = civ_read_input(path, "JSON file", CIV_MAX_JSON_BYTES, &len, err);
+    if (!text) return err->status;
+    const char *nul = memchr(text, 0, len);
+    if (nul || len == 0) {
+        int line = 1;
+        for (const char *p = text; p < nul; p++) line += *p == '\n';
+        if (nul) civ_fail(err, CIV_ERR_INPUT, "%s:%d: the file holds a NUL byte (not a text file?)", path, line);
+        else civ_fail(err, CIV_ERR_INPUT, "%s: the file is empty (expected a JSON object)", path);
+        free(text);
+        return err->status;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
@@ -28,7 +39,12 @@ civ_status civ_json_load(const char *path, cJSON **out, civ_error *err)
         free(text);
         return err->status;
     }
+    civ_status st = civ_json_check_strict(path, text, len, err);
     free(text);
+    if (st) {
+        cJSON_Delete(root);
+        return st;
+    }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return civ_fail(err, CIV_ERR_INPUT, "%s: top level must be a JSON object", path);

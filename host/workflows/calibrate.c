@@ -88,7 +88,10 @@ static civ_status simulate(cal_ctx *c, const double *values, uint64_t seed, doub
     civ_fit_run_start(&run, &c->sp.fit);
     int stopped = 0;
     while (e.day < c->sp.fit.days && !st) {
-        if (civ_interrupted) { st = civ_fail(err, CIV_ERR_INTERRUPTED, "interrupted"); break; }
+        if (civ_interrupted) {
+            st = civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted; nothing was written", c->o->output);
+            break;
+        }
         if ((st = civ_engine_step(&e, err))) break;
         civ_fit_run_day(&run, e.day - 1, e.series);
         if (civ_fit_run_lower_bound(&run) > tolerance) { stopped = e.day < c->sp.fit.days; break; }
@@ -259,6 +262,7 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     c.threads = 1;
 #endif
     civ_status st = setup(&c, err);
+    if (!st) st = civ_cal_check_outputs(o->output, err);   /* before hours of simulations (every rank alike) */
     const civ_cal_spec *sp = &c.sp;
     const int N = sp->particles, D = c.dim, NT = civ_fit_n_terms(&sp->fit);
     civ_cal_result res;

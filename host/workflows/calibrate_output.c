@@ -285,11 +285,8 @@ static civ_status calibrated_json(const civ_cal_result *r, const char *study_rel
     return CIV_OK;
 }
 
-static civ_status write_posterior(const civ_cal_result *r, const char *path, civ_error *err)
+static void write_posterior(const civ_cal_result *r, FILE *f)
 {
-    char tmp[PATH_MAX + 16];
-    FILE *f = civ_partial_open(path, tmp, sizeof tmp);
-    if (!f) return civ_fail(err, CIV_ERR_IO, "%s: cannot write the posterior sample: %m", path);
     const int D = r->sp->n_params;
     fprintf(f, "particle");
     for (int k = 0; k < D; k++) fprintf(f, ",%s", r->sp->params[k].path);
@@ -299,7 +296,22 @@ static civ_status write_posterior(const civ_cal_result *r, const char *path, civ
         for (int k = 0; k < D; k++) fprintf(f, ",%.17g", r->values[(size_t)i * D + k]);
         fprintf(f, ",%.17g,%.17g\n", r->final->w[i], r->final->dist[i]);
     }
-    if (civ_partial_commit(f, tmp, path) != 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot write the posterior sample: %m", path);
+}
+
+/* the three outputs: the fit record, the posterior sample, the calibrated study */
+static void output_paths(const char *output, char fit[PATH_MAX + 16], char post[PATH_MAX])
+{
+    posterior_path(output, post, PATH_MAX);
+    snprintf(fit, PATH_MAX + 16, "%s.fit.json", output);
+}
+
+civ_status civ_cal_check_outputs(const char *output, civ_error *err)
+{
+    char post[PATH_MAX], fit[PATH_MAX + 16];
+    output_paths(output, fit, post);
+    civ_status st;
+    if ((st = civ_output_check(output, err)) || (st = civ_output_check(post, err)) || (st = civ_output_check(fit, err)))
+        return st;
     return CIV_OK;
 }
 
@@ -307,8 +319,7 @@ civ_status civ_cal_write(const civ_cal_result *r, civ_error *err)
 {
     char study_rel[PATH_MAX], post[PATH_MAX], fit[PATH_MAX + 16];
     relative_to_output(r->study_path, r->output, study_rel, sizeof study_rel);
-    posterior_path(r->output, post, sizeof post);
-    snprintf(fit, sizeof fit, "%s.fit.json", r->output);
+    output_paths(r->output, fit, post);
     cJSON *cal = NULL;
     civ_status st = calibrated_json(r, study_rel, base_name(post), &cal, err);
     if (st) return st;
@@ -316,10 +327,23 @@ civ_status civ_cal_write(const civ_cal_result *r, civ_error *err)
     char *fit_text = print_with_newline(fj), *cal_text = print_with_newline(cal);
     cJSON_Delete(fj);
     cJSON_Delete(cal);
-    if (civ_write_file_atomic(fit, fit_text) != 0)
-        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write the calibration record: %m", fit);
-    else if (!(st = write_posterior(r, post, err)) && civ_write_file_atomic(r->output, cal_text) != 0)
-        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write the calibrated study: %m", r->output);
+    /* all three written in full before any is renamed into place: a failure leaves none of them */
+    civ_output out[3];
+    const char *paths[3] = {fit, post, r->output};
+    int claimed = 0;
+    for (; claimed < 3 && !st; claimed++)
+        if ((st = civ_output_begin(&out[claimed], paths[claimed], err))) break;
+    for (int k = 0; k < 3 && !st; k++) {
+        FILE *f = civ_output_text(&out[k], err);
+        if (!f) { st = err->status; break; }
+        if (k == 0) fputs(fit_text, f);
+        else if (k == 1) write_posterior(r, f);
+        else fputs(cal_text, f);
+    }
+    for (int k = 0; k < claimed; k++) {
+        if (!st) st = civ_output_commit(&out[k], err);
+        else civ_output_abandon(&out[k]);
+    }
     free(fit_text);
     free(cal_text);
     return st;

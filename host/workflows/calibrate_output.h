@@ -46,7 +46,9 @@ typedef struct {
 
 /* The posterior summaries of the particles' values */
 void civ_cal_summarise(const double *values, const double *w, int n, int dim, int k, civ_cal_summary *out);
-/* Writes the three files (the fit record first: the calibrated study's note names it). */
+/* Checks, before the work, that the three files can be written (civ_output_check). */
+civ_status civ_cal_check_outputs(const char *output, civ_error *err);
+/* Writes the three files: each in full under a partial name, then all renamed into place. */
 civ_status civ_cal_write(const civ_cal_result *r, civ_error *err);
 
 #endif

@@ -14,6 +14,7 @@
 #include "host/util/date.h"
 #include "host/engine/engine.h"
 #include "host/workflows/backend_choice.h"
+#include "host/util/file.h"
 #include "host/util/h5_util.h"
 #include "host/util/progress.h"
 #include "host/study/posterior.h"
@@ -74,11 +75,13 @@ static civ_status run_one(const civ_ensemble_options *o, civ_study *s, int study
     }
     const size_t nv = (size_t)CIV_N_VARS * CIV_NBOROUGH * e.n_out_bands;
     while (e.day < s->steps) {
-        if (civ_interrupted) { civ_engine_free(&e); return civ_fail(err, CIV_ERR_INTERRUPTED, "interrupted"); }
+        if (civ_interrupted) {
+            civ_engine_free(&e);
+            return civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted; nothing was written", o->output);
+        }
         if ((st = civ_engine_step(&e, err))) { civ_engine_free(&e); return st; }
         memcpy(out + (size_t)(e.day - 1) * nv, e.series, nv * sizeof(int32_t));
     }
-    (void)o;
     civ_engine_free(&e);
     return CIV_OK;
 }
@@ -134,10 +137,16 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, const
                              int nb, const int32_t *all, int ranks, civ_error *err)
 {
     civ_h5_quiet();
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.partial", o->output);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return civ_fail(err, CIV_ERR_IO, "%s: cannot create ensemble file", o->output);
+    civ_output out;
+    civ_status claimed = civ_output_begin(&out, o->output, err);
+    if (claimed) return claimed;
+    civ_h5_reason_clear();
+    hid_t f = H5Fcreate(out.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        claimed = civ_fail(err, CIV_ERR_IO, "%s: cannot create %s: %s", o->output, out.tmp, civ_h5_reason());
+        civ_output_abandon(&out);
+        return claimed;
+    }
     const size_t nv = (size_t)CIV_N_VARS * CIV_NBOROUGH * nb, cells = (size_t)CIV_NBOROUGH * nb;
     const int N = o->seeds;
     char start[11];
@@ -237,11 +246,15 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, const
     H5Tclose(vs);
     H5Gclose(g);
     bad |= H5Fclose(f) < 0;
-    if (bad || rename(tmp, o->output) != 0) {
-        remove(tmp);
-        return civ_fail(err, CIV_ERR_IO, "%s: cannot write ensemble file", o->output);
+    if (bad) {
+        civ_output_abandon(&out);
+        return civ_fail(err, CIV_ERR_IO, "%s: cannot write the ensemble file: %s", o->output, civ_h5_reason());
     }
-    return CIV_OK;
+    if (civ_interrupted) {
+        civ_output_abandon(&out);
+        return civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted; nothing was written", o->output);
+    }
+    return civ_output_commit(&out, err);
 }
 
 civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
@@ -276,6 +289,9 @@ civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err)
     civ_posterior *post = civ_xcalloc((size_t)o->n_studies, sizeof *post);
     for (int i = 0; i < loaded && !s_; i++)
         if (st[i].posterior_file) s_ = civ_posterior_load(st[i].posterior_file, &post[i], err);
+    /* the output can be written, and replaces no input, before any run starts */
+    for (int i = 0; i < loaded && !s_; i++) civ_input_note(st[i].population_file);
+    if (!s_) s_ = civ_output_check(o->output, err);   /* every rank alike, so all stop together */
     /* one GPU per rank where GPUs exist (--backend cuda or auto), the CPU otherwise */
     civ_backend backend = CIV_BACKEND_CPU;
     int device = 0, devices = 0;

@@ -1,6 +1,5 @@
 #include "host/workflows/run.h"
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,22 +12,10 @@
 #include "host/engine/engine.h"
 #include "host/workflows/backend_choice.h"
 #include "host/study/observed.h"
+#include "host/util/file.h"
 #include "host/util/progress.h"
 #include "host/core/trace.h"
 #include "host/output/trajectory.h"
-
-volatile sig_atomic_t civ_interrupted = 0;
-
-static void on_signal(int sig) { (void)sig; civ_interrupted = 1; }
-
-void civ_install_signal_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 civ_status civ_study_population(const civ_study *s, bool quiet, civ_population *pop, char *source,
                                 size_t source_len, civ_error *err)
@@ -53,20 +40,6 @@ civ_status civ_study_population(const civ_study *s, bool quiet, civ_population *
     return CIV_OK;
 }
 
-static civ_status check_writable(const char *path, civ_error *err)
-{
-    char *copy = strdup(path);
-    const char *dir = dirname(copy);
-    int ok = access(dir, W_OK) == 0;
-    civ_status st = CIV_OK;
-    if (!ok) st = civ_fail(err, CIV_ERR_IO, "%s: cannot write output: directory '%s' %s", path, dir,
-                           access(dir, F_OK) == 0 ? "is not writable" : "does not exist");
-    else if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
-        st = civ_fail(err, CIV_ERR_IO, "%s: cannot write output: file exists and is not writable", path);
-    free(copy);
-    return st;
-}
-
 static bool is_snapshot_step(const civ_study *s, int step)
 {
     for (int k = 0; k < s->n_snapshots; k++) if (s->snapshot_steps[k] == step) return true;
@@ -88,8 +61,9 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     if (st) { civ_study_free(&s); return st; }
     civ_backend backend = CIV_BACKEND_CPU;
     int devices = 0;
+    civ_input_note(s.population_file);   /* read later: the output must not replace it either */
     if ((st = civ_backend_choose(o->backend, o->quiet, &backend, &devices, err)) ||
-        (st = check_writable(s.output_file, err))) {
+        (st = civ_output_check(s.output_file, err))) {
         civ_study_free(&s);
         return st;
     }
@@ -181,16 +155,16 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
         *err = (civ_error){0};
         st = CIV_OK;
     }
-    if (st) {
+    if (st) {   /* the completed days are kept, marked failed, unless the file itself could not be written */
         char msg[sizeof err->msg + 16];
         snprintf(msg, sizeof msg, "failed: %s", err->msg);
-        civ_traj_close(traj, msg, NULL);
+        civ_traj_close(traj, msg, true, NULL);
     } else if (civ_interrupted) {
-        civ_traj_close(traj, "interrupted", NULL);
-        st = civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted after %d of %d days; the file holds the completed days "
-                      "and is marked status=interrupted", s.output_file, e.day, s.steps);
+        if (!(st = civ_traj_close(traj, "interrupted", true, err)))
+            st = civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted after %d of %d days; the file holds the completed "
+                          "days and is marked status=interrupted", s.output_file, e.day, s.steps);
     } else {
-        st = civ_traj_close(traj, "complete", err);
+        st = civ_traj_close(traj, "complete", true, err);
         if (!st && !o->quiet) fprintf(stderr, "civitas: wrote %s\n", s.output_file);
     }
 out_engine:

@@ -2,11 +2,11 @@
 #ifndef CIV_RUN_H
 #define CIV_RUN_H
 
-#include <signal.h>
 #include <stdbool.h>
 
 #include "host/population/population.h"
 #include "host/study/study.h"
+#include "host/util/interrupt.h"   /* civ_interrupted: the run stops after the current day, its file marked interrupted */
 
 typedef struct {
     const char *study;
@@ -16,9 +16,6 @@ typedef struct {
     bool quiet;
 } civ_run_options;
 
-/* Set by SIGINT/SIGTERM: the run stops after the current step, marks its file interrupted. */
-extern volatile sig_atomic_t civ_interrupted;
-void civ_install_signal_handlers(void);
 
 /* Loads or synthesizes the study's population; source describes where it came from. */
 civ_status civ_study_population(const civ_study *s, bool quiet, civ_population *pop, char *source,
