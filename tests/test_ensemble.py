@@ -42,7 +42,7 @@ class Ensemble(unittest.TestCase):
 
     def test_statistics_match_numpy(self):
         with h5py.File(self.one, "r") as f:
-            self.assertEqual(f.attrs["schema"], "civitas-ensemble/1")
+            self.assertEqual(f.attrs["schema"], "civitas-ensemble/2")
             names = [s.decode() for s in f["runs/study"][:]]
             self.assertEqual(names, ["nyc2020"] * 4 + ["nyc2020_early_lockdown"] * 4)
             self.assertEqual(list(f["runs/seed"][:4]), [20200301 + k for k in range(4)])
@@ -52,7 +52,8 @@ class Ensemble(unittest.TestCase):
                 for i, study in enumerate(("nyc2020", "nyc2020_early_lockdown")):
                     x = runs[4 * i:4 * i + 4]
                     g = f["summary"][study]
-                    got = {q: g[f"{var}_{q}"][:].reshape(30, 5, 8) for q in ("mean", "median", "p05", "p95")}
+                    got = {q: g[f"{var}_{q}"][:] for q in ("mean", "median", "p05", "p95")}
+                    self.assertEqual(got["mean"].shape, (30, 5, 8))
                     self.assertTrue(np.allclose(got["mean"], x.mean(axis=0)))
                     self.assertTrue(np.allclose(got["median"], np.median(x, axis=0)))
                     self.assertTrue(np.allclose(got["p05"], np.quantile(x, 0.05, axis=0)))
@@ -61,6 +62,38 @@ class Ensemble(unittest.TestCase):
             inf = f["runs/new_infections"][:].sum(axis=(1, 2, 3))
             self.assertGreater(len(set(inf[:4])), 1)
             self.assertLess(inf[4:].mean(), inf[:4].mean())
+
+    def test_xarray_dimensions_and_coordinates(self):
+        # the README's snippet: runs as (run, date, borough, age_band) with study and seed on run, summaries
+        # shaped like the series, the population scale where xarray shows it
+        import xarray as xr
+        runs = xr.open_dataset(self.one, group="runs", engine="h5netcdf")
+        inf = runs.new_infections
+        self.assertEqual(inf.dims, ("run", "date", "borough", "age_band"))
+        self.assertEqual(inf.shape, (8, 30, 5, 8))
+        for c in ("study", "seed", "population_scale"):
+            self.assertIn(c, inf.coords)
+        self.assertEqual(str(runs.date.values[0])[:10], "2020-03-01")
+        self.assertEqual(list(runs.borough.values), ["BX", "BK", "MN", "QN", "SI"])
+        self.assertEqual(runs.attrs["population_scale"], 0.003)
+        early = inf.where(inf.study == "nyc2020_early_lockdown", drop=True)
+        self.assertEqual(early.sizes["run"], 4)
+        self.assertEqual(list(early.seed.values), [20200301 + k for k in range(4)])
+        # real-city counts: the raw sample counts divided by the scale
+        total = (inf.sum(("date", "borough", "age_band")) / inf.population_scale).values
+        with h5py.File(self.one, "r") as f:
+            raw = f["runs/new_infections"][:].sum(axis=(1, 2, 3))
+        self.assertTrue(np.allclose(total, raw / 0.003))
+        summ = xr.open_dataset(self.one, group="summary/nyc2020", engine="h5netcdf")
+        self.assertEqual(summ.new_infections_median.dims, ("date", "borough", "age_band"))
+        self.assertEqual(summ.attrs["population_scale"], 0.003)
+        self.assertEqual(summ.attrs["role"], "base")
+        med = inf.isel(run=slice(0, 4)).median("run")
+        self.assertTrue(np.allclose(summ.new_infections_median.values, med.values))
+        obs = xr.open_dataset(self.one, group="observed", engine="h5netcdf")
+        self.assertEqual(obs.cases.dims, ("date", "borough"))
+        self.assertEqual(obs.cases.shape, (30, 5))
+        self.assertGreater(int(obs.cases.sum()), 1000)    # real counts of March 2020, not scaled
 
     def test_hand_computed_quantiles(self):
         # four values 1, 2, 4, 10: mean 4.25, median 3, p05 = 1 + 0.15 * 1 = 1.15, p95 = 4 + 0.85 * 6 = 9.1
