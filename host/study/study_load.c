@@ -292,8 +292,11 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     static const char *const top[] = {"name", "description", "model", "parameters", "population",
         "start_date", "steps", "seed", "initial_infections", "contacts", "behavior", "testing",
         "employment", "interventions", "output", "observed", "transmission", "note", "sources", "calibration",
-        "posterior", NULL};
+        "posterior", "scenario", NULL};
     if (civ_json_check_keys(&c, j, "", top)) return err->status;
+    /* "scenario": true marks a counterfactual: reports draw it but never score it against observed data */
+    bool scenario = false;
+    if (civ_json_bool(&c, j, "", "scenario", false, &scenario)) return err->status;
 
     const char *name = NULL, *model = NULL;
     if (civ_json_string(&c, j, "", "name", true, &name) || civ_json_string(&c, j, "", "model", true, &model))
