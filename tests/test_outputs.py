@@ -4,6 +4,7 @@ leaves a readable file with the completed steps; an interrupted run is marked
 as such; population files reproduce in-run synthesis; info and plot work."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,18 +151,63 @@ class Outputs(unittest.TestCase):
         p = civitas("info", self.run_file)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("status complete: 40 of 40 days from 2020-03-01", p.stdout)
+        # real-city units with the scale stated: the run's 7,000-odd infected agents are 1.4 million people
+        self.assertIn("population scale 0.005 (one simulated person for 200 New Yorkers)", p.stdout)
+        with h5py.File(self.run_file, "r") as f:
+            agents = int(f["timeseries/new_infections"][:].sum())
+            self.assertEqual(f["timeseries"].attrs["population_scale"], 0.005)
+        nyc = [line for line in p.stdout.splitlines() if line.strip().startswith("NYC")][0].split()
+        self.assertEqual(nyc[1], f"{round(agents / 0.005, -int(np.floor(np.log10(agents / 0.005))) + 2):,.0f}")
         svg = os.path.join(self.dir, "curves.svg")
         p = civitas("plot", self.run_file, "-o", svg)
         self.assertEqual(p.returncode, 0, p.stderr)
         with open(svg) as fh:
             text = fh.read()
         self.assertTrue(text.startswith("<svg"))
-        for needle in ("New York City", "Staten Island", "observed cases", "polyline", "Mar 2020"):
+        # a panel per area and series (deaths too), each on its own axis with a labelled unit; legends
+        # in words; the scale stated
+        for needle in ("New York City: infections", "Staten Island: deaths", "Bronx: reported cases",
+                       "Queens: hospital admissions", ">cases per day<", ">deaths per day<", ">people unemployed<",
+                       "observed (NYC DOHMH)", "simulated (real-city units)", "polyline", "Mar 2020",
+                       "population scale 0.005 (one simulated person for 200 New Yorkers)"):
             self.assertIn(needle, text)
+        self.assertNotIn("x scale", text)
+        self.assertEqual(text.count("<g>"), 30)
+        # y ticks: per panel, labels strictly increasing, evenly spaced, none rounded away (12.5 stays 12.5)
+        for panel in re.findall(r"<g>(.*?)</g>", text, re.S):
+            labels = re.findall(r'class="ytick"[^>]*>([^<]+)</text>', panel)
+            values = [float(v.replace(",", "").replace("k", "e3").replace("M", "e6")) for v in labels]
+            self.assertGreaterEqual(len(values), 2, labels)
+            steps = np.diff(values)
+            self.assertTrue(np.all(steps > 0) and np.allclose(steps, steps[0]), labels)
+        # the held-out boundary is drawn only where it falls inside the run (40 days: not)
+        self.assertNotIn("held out from", text)
+        p = civitas("plot", self.run_file, "-o", svg, "--log", "--holdout-from", "2020-03-25")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(svg) as fh:
+            text = fh.read()
+        self.assertIn("logarithmic y axes", text)
+        self.assertEqual(text.count("held out from 2020-03-25"), 30)
+        for panel in re.findall(r"<g>(.*?)</g>", text, re.S):
+            labels = re.findall(r'class="ytick"[^>]*>([^<]+)</text>', panel)
+            values = [float(v.replace(",", "").replace("k", "e3").replace("M", "e6")) for v in labels]
+            self.assertTrue(np.all(np.diff(np.log10(values)) > 0), labels)
+            for v in values:   # 1, 2, 5 times a power of ten
+                self.assertIn(round(v / 10 ** np.floor(np.log10(v) + 1e-9), 6), (1, 2, 5), labels)
+        p = civitas("plot", self.run_file, "-o", svg, "--holdout-from", "2021-01-01")
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("--holdout-from 2021-01-01 is outside the simulated dates (2020-03-01 to 2020-04-09)", p.stderr)
 
     def test_progress_output(self):
         self.assertIn("civitas: simulating: 40/40 (100%)", self.stderr)
         self.assertIn("agent-days/s", self.stderr)
+        # counts in real-city units, the scale stated once
+        self.assertIn("civitas: population scale 0.005 (one simulated person for 200 New Yorkers)", self.stderr)
+        last = [line for line in self.stderr.splitlines() if "simulating: 40/40" in line][0]
+        infected = int(re.search(r"infected ([0-9,]+)", last).group(1).replace(",", ""))
+        with h5py.File(self.run_file, "r") as f:
+            agents = int(f["timeseries/new_infections"][:].sum())
+        self.assertAlmostEqual(infected, agents / 0.005, delta=agents / 0.005 * 0.006)
 
 
 if __name__ == "__main__":

@@ -141,6 +141,9 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
 
     /* time series */
     hid_t g = H5Gcreate2(f, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    /* where xarray users see it (Dataset.attrs): the counts are a sample of the city */
+    civ_h5_attr_f64(g, "population_scale", e->pop->scale);
+    civ_h5_attr_string(g, "counts", "people in the simulated population; divide by population_scale for the real city");
     t->date = extendible_scale(g, "date");
     date_units(t->date, s->start_day);
     hid_t boro = civ_h5_string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);

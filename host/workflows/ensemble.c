@@ -14,6 +14,7 @@
 #endif
 
 #include "host/util/date.h"
+#include "host/output/ensemble_stats.h"
 #include "host/output/units.h"
 #include "host/study/observed.h"
 #include "host/engine/engine.h"
@@ -22,21 +23,6 @@
 #include "host/util/progress.h"
 #include "host/study/posterior.h"
 #include "host/workflows/run.h"
-
-double civ_quantile_sorted(const double *v, int n, double q)
-{
-    if (n <= 0) return 0;
-    double h = (n - 1) * q;
-    int lo = (int)h;
-    if (lo >= n - 1) return v[n - 1];
-    return v[lo] + (h - lo) * (v[lo + 1] - v[lo]);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Runs whose studies define the same population (a base and its counterfactuals
  * usually do) reuse it: it is synthesized or loaded once per rank. */
@@ -307,7 +293,7 @@ static civ_status write_file(const civ_ensemble_options *o, civ_study *st, const
             for (size_t c = 0; c < (size_t)steps * cells; c++) {
                 double sum = 0;
                 for (int k = 0; k < N; k++) { vals[k] = buf[(size_t)(i * N + k) * steps * cells + c]; sum += vals[k]; }
-                qsort(vals, (size_t)N, sizeof(double), cmp_double);
+                qsort(vals, (size_t)N, sizeof(double), civ_cmp_double);
                 stat[c] = sum / N;
                 stat[(size_t)steps * cells + c] = civ_quantile_sorted(vals, N, 0.5);
                 stat[2 * (size_t)steps * cells + c] = civ_quantile_sorted(vals, N, 0.05);

@@ -16,6 +16,7 @@
 #include "host/util/progress.h"
 #include "host/core/trace.h"
 #include "host/output/trajectory.h"
+#include "host/output/units.h"
 
 volatile sig_atomic_t civ_interrupted = 0;
 
@@ -120,9 +121,12 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     if ((st = civ_traj_create(&traj, s.output_file, &e, backend_name, source, s.observed_file ? &obs : NULL, err)))
         goto out_engine;
 
-    if (!o->quiet)
-        fprintf(stderr, "civitas: running study '%s' for %d days on the %s backend (%d threads), %u initial infections -> %s\n",
-                s.name, s.steps, backend_name, threads, e.seeded, s.output_file);
+    if (!o->quiet) {
+        char scale_text[200];
+        civ_scale_statement(pop.scale, scale_text, sizeof scale_text);
+        fprintf(stderr, "civitas: running study '%s' for %d days on the %s backend (%d threads), %u initial infections -> %s\n"
+                "civitas: %s\n", s.name, s.steps, backend_name, threads, e.seeded, s.output_file, scale_text);
+    }
     int late = 0;
     for (int k = 0; k < s.n_snapshots; k++) late += s.snapshot_steps[k] >= s.steps;
     if (late && !o->quiet)
@@ -157,10 +161,12 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
         if (st) break;
         cum_inf += civ_engine_total(&e, CIV_VAR_NEW_INFECTIONS);
         cum_cases += civ_engine_total(&e, CIV_VAR_NEW_REPORTED_CASES);
-        char detail[160];
-        snprintf(detail, sizeof detail, "infected %lld, reported %lld, in hospital %lld, dead %lld",
-                 (long long)cum_inf, (long long)cum_cases, (long long)civ_engine_total(&e, CIV_VAR_HOSPITALISED),
-                 (long long)civ_engine_total(&e, CIV_VAR_DEAD));
+        char detail[200], n[4][40];   /* real-city units (the start line states the scale) */
+        civ_fmt_count(civ_real((double)cum_inf, pop.scale), 3, n[0], sizeof n[0]);
+        civ_fmt_count(civ_real((double)cum_cases, pop.scale), 3, n[1], sizeof n[1]);
+        civ_fmt_count(civ_real((double)civ_engine_total(&e, CIV_VAR_HOSPITALISED), pop.scale), 3, n[2], sizeof n[2]);
+        civ_fmt_count(civ_real((double)civ_engine_total(&e, CIV_VAR_DEAD), pop.scale), 3, n[3], sizeof n[3]);
+        snprintf(detail, sizeof detail, "infected %s, reported %s, in hospital %s, dead %s", n[0], n[1], n[2], n[3]);
         civ_bar_update(&pr, e.day, detail);
         if ((st = next)) break;
         if (more && !overlap) {
