@@ -50,7 +50,7 @@ int civ_log_ticks(double lo, double hi, double *ticks, int max)
     if (!(hi > lo)) hi = lo * 10;
     int e0 = (int)floor(log10(lo) + 1e-9), e1 = (int)ceil(log10(hi) - 1e-9);
     if (e1 <= e0) e1 = e0 + 1;
-    const bool fine = e1 - e0 <= 2;
+    const bool fine = e1 - e0 <= 3;
     int n = 0;
     for (int e = e0; e <= e1 && n < max; e++) {
         double p = pow(10, e);

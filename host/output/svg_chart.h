@@ -45,7 +45,7 @@ void civ_chart_svg(FILE *o, const civ_chart *c);
 civ_status civ_chart_write(const char *svg_path, const civ_chart *c, civ_error *err);
 
 /* Round tick values covering [0, hi] (linear: steps of 1, 2, 2.5 or 5 x 10^k, about `target` of them) or
- * [lo, hi] (log: powers of ten, with 2 and 5 in between over short ranges). Return the count; ticks[0] and
+ * [lo, hi] (log: powers of ten, with 2 and 5 in between over three decades or fewer). Return the count; ticks[0] and
  * ticks[count - 1] are the axis ends. */
 int civ_linear_ticks(double hi, int target, double *ticks, int max);
 int civ_log_ticks(double lo, double hi, double *ticks, int max);
