@@ -90,6 +90,11 @@ class Ensemble(unittest.TestCase):
         self.assertEqual(summ.attrs["role"], "base")
         med = inf.isel(run=slice(0, 4)).median("run")
         self.assertTrue(np.allclose(summ.new_infections_median.values, med.values))
+        with h5py.File(self.one, "r") as f:   # no folder of this machine recorded anywhere
+            for study in f["summary"]:
+                cfg = f["summary"][study].attrs["config_json"]
+                self.assertNotIn(ARGS.source, cfg)
+                self.assertNotIn(self.dir, cfg)
         obs = xr.open_dataset(self.one, group="observed", engine="h5netcdf")
         self.assertEqual(obs.cases.dims, ("date", "borough"))
         self.assertEqual(obs.cases.shape, (30, 5))

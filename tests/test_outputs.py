@@ -147,6 +147,30 @@ class Outputs(unittest.TestCase):
         self.assertIn("civitas population", p.stdout)
         self.assertIn("Staten Island", p.stdout)
 
+    def test_no_machine_paths(self):
+        # the file names no folder of this machine: study inputs relative to the study file, the study
+        # file and the output by name
+        texts = []
+        with h5py.File(self.run_file, "r") as f:
+            def collect(name, obj):
+                for v in obj.attrs.values():
+                    if isinstance(v, (str, bytes)):
+                        texts.append(v if isinstance(v, str) else v.decode(errors="replace"))
+            collect("/", f)
+            f.visititems(collect)
+            cfg = json.loads(f.attrs["config_json"])["study"]
+            self.assertEqual(f.attrs["study_file"], "nyc2020.json")
+        for t in texts:
+            self.assertNotIn(ARGS.source, t)
+            self.assertNotIn(self.dir, t)
+        self.assertEqual(cfg["observed"]["file"], "../../data/nyc_covid_daily_by_borough.csv")
+        self.assertEqual(cfg["output"]["file"], "run.h5")
+        study_dir = os.path.dirname(self.study)
+        for path in (cfg["observed"]["file"], cfg["model"], cfg["contacts"]["matrices"]["file"],
+                     cfg["population"]["synthesize"]["data_dir"]):
+            self.assertFalse(os.path.isabs(path), path)
+            self.assertTrue(os.path.exists(os.path.join(study_dir, path)), path)
+
     def test_info_and_plot(self):
         p = civitas("info", self.run_file)
         self.assertEqual(p.returncode, 0, p.stderr)

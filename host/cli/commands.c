@@ -221,6 +221,7 @@ static void beside(const char *path, const char *suffix, char *buf, size_t len)
 static int cmd_report(int argc, char **argv)
 {
     civ_report_options o = {0};
+    o.data_dir = CIVITAS_DATA_DIR;
     civ_option opts[] = {
         {"output", 'o', CIV_OPT_STRING, &o.out_dir, 0, 0, "DIR", "report directory", "FILE_report next to the first input", 0},
         {"holdout-from", 0, CIV_OPT_STRING, &o.holdout_from, 0, 0, "DATE", "first held-out day, YYYY-MM-DD",
@@ -229,6 +230,9 @@ static int cmd_report(int argc, char **argv)
          "the first simulated day", 0},
         {"to", 0, CIV_OPT_STRING, &o.to, 0, 0, "DATE", "last day of an ensemble's outcome tables, YYYY-MM-DD",
          "the last simulated day", 0},
+        {"data", 0, CIV_OPT_STRING, &o.data_dir, 0, 0, "DIR",
+         "folder with nyc_laus_monthly_by_borough.csv, when it is not beside the study's observed data",
+         "the data/ folder of the source tree", 0},
         {0}};
     const civ_command_spec spec = {
         "report", "ENSEMBLE.h5 [--from DATE] [--to DATE] [-o DIR] [--holdout-from DATE]\n"

@@ -60,7 +60,28 @@ typedef struct {
     bool scenario;      /* the study says "scenario": true: not scored against observed data */
 } run_info;
 
-static civ_status run_meta(const char *path, run_info *ri, civ_error *err)
+/* LAUS beside the observed data file (recorded relative to the study file, so found from the study
+ * file as recorded when that was named relative to this folder), else in the data folder */
+static char *find_laus(const char *observed, const char *study_file, const char *data_dir)
+{
+    static const char *const name = "nyc_laus_monthly_by_borough.csv";
+    char buf[8192];
+    if (observed && study_file) {
+        char *sf = strdup(study_file), *ob = strdup(observed);
+        char *sd = strdup(dirname(sf)), *od = strdup(dirname(ob));
+        if (od[0] == '/') snprintf(buf, sizeof buf, "%s/%s", od, name);
+        else snprintf(buf, sizeof buf, "%s/%s/%s", sd, od, name);
+        free(sf); free(ob); free(sd); free(od);
+        if (access(buf, R_OK) == 0) return strdup(buf);
+    }
+    if (data_dir) {
+        snprintf(buf, sizeof buf, "%s/%s", data_dir, name);
+        if (access(buf, R_OK) == 0) return strdup(buf);
+    }
+    return NULL;
+}
+
+static civ_status run_meta(const char *path, const char *data_dir, run_info *ri, civ_error *err)
 {
     memset(ri, 0, sizeof *ri);
     civ_h5_quiet();
@@ -104,13 +125,11 @@ static civ_status run_meta(const char *path, run_info *ri, civ_error *err)
     cJSON *obs = study ? cJSON_GetObjectItemCaseSensitive(study, "observed") : NULL;
     cJSON *of = obs ? cJSON_GetObjectItemCaseSensitive(obs, "file") : NULL;
     ri->scenario = cJSON_IsTrue(study ? cJSON_GetObjectItemCaseSensitive(study, "scenario") : NULL);
-    if (cJSON_IsString(of)) {
-        char *copy = strdup(of->valuestring);
-        size_t n = strlen(copy) + 64;
-        ri->laus_path = civ_xmalloc(n);
-        snprintf(ri->laus_path, n, "%s/nyc_laus_monthly_by_borough.csv", dirname(copy));
-        free(copy);
-    }
+    hid_t f2 = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char *study_file = f2 >= 0 ? civ_h5_read_attr_string(f2, "study_file") : NULL;
+    if (f2 >= 0) H5Fclose(f2);
+    ri->laus_path = find_laus(cJSON_IsString(of) ? of->valuestring : NULL, study_file, data_dir);
+    free(study_file);
     cJSON_Delete(j);
     return CIV_OK;
 }
@@ -124,8 +143,8 @@ static void free_run(run_info *ri)
 static civ_status laus_daily(const run_info *ri, double *out /* [6][steps] */, civ_error *err)
 {
     for (int k = 0; k < 6 * ri->steps; k++) out[k] = NAN;
-    if (!ri->laus_path) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot locate nyc_laus_monthly_by_borough.csv "
-                                        "(expected beside the study's observed data file)", ri->path);
+    if (!ri->laus_path) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot locate nyc_laus_monthly_by_borough.csv beside "
+                                        "the study's observed data file or in the data folder (--data DIR)", ri->path);
     civ_csv csv;
     civ_status st = civ_csv_read(ri->laus_path, &csv, err);
     if (st) return st;
@@ -218,7 +237,7 @@ static civ_status run_report(const civ_report_options *o, civ_error *err)
     civ_doc doc;
     bool doc_open = false;
     for (int k = 0; k < o->n_runs && !st; k++) {
-        st = run_meta(o->runs[k], &ri[k], err);
+        st = run_meta(o->runs[k], o->data_dir, &ri[k], err);
         if (!st && ri[k].steps < 14)
             st = civ_fail(err, CIV_ERR_INPUT, "%s: %d completed days; a report needs at least 14", o->runs[k], ri[k].steps);
     }

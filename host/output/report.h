@@ -15,6 +15,7 @@ typedef struct {
     const char *holdout_from;   /* YYYY-MM-DD; NULL: the study's calibration.held_out_from, else 2020-06-01 when
                                    simulated, else (run files) the last 28 days */
     const char *from, *to;      /* an ensemble's outcome window, YYYY-MM-DD; NULL: the first or last day */
+    const char *data_dir;       /* where LAUS is looked for when not beside the study's observed file */
 } civ_report_options;
 
 /* Run files: the validation report above. One ensemble file: the counterfactual report

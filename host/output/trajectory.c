@@ -127,11 +127,12 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
     civ_date_format(s->start_day, start);
     time_t now = time(NULL);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    char *cfg = civ_study_resolved_json(s);
+    char *cfg = civ_study_resolved_json(s), study_file[1024];
+    civ_study_recorded_name(s->study_file, study_file, sizeof study_file);
     int bad = civ_h5_attr_string(f, "schema", CIV_TRAJ_SCHEMA) | civ_h5_attr_string(f, "civitas_version", CIVITAS_VERSION) |
         civ_h5_attr_string(f, "git", CIVITAS_GIT) | civ_h5_attr_string(f, "backend", backend) |
         civ_h5_attr_u64(f, "seed", s->seed) | civ_h5_attr_string(f, "study", s->name) |
-        civ_h5_attr_string(f, "study_file", s->study_file) | civ_h5_attr_string(f, "start_date", start) |
+        civ_h5_attr_string(f, "study_file", study_file) | civ_h5_attr_string(f, "start_date", start) |
         civ_h5_attr_i64(f, "steps_planned", s->steps) | civ_h5_attr_i64(f, "steps_completed", 0) |
         civ_h5_attr_string(f, "status", "running") | civ_h5_attr_string(f, "created", created) |
         civ_h5_attr_string(f, "config_json", cfg) | civ_h5_attr_u64(f, "n_agents", e->pop->n_agents) |

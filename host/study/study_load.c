@@ -579,7 +579,9 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
 char *civ_study_resolved_json(const civ_study *s)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, "study", cJSON_Duplicate(s->resolved, 1));
+    cJSON *study = cJSON_Duplicate(s->resolved, 1);
+    civ_study_relativize_inputs(study, s->study_file);   /* relative to the study file, as it names them */
+    cJSON_AddItemToObject(root, "study", study);
     cJSON_AddItemToObject(root, "model", cJSON_Duplicate(s->model_json, 1));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

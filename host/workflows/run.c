@@ -36,17 +36,21 @@ civ_status civ_study_population(const civ_study *s, bool quiet, civ_population *
 {
     double t0 = civ_now();
     civ_status st;
+    char *copy = strdup(s->study_file), where[4096];   /* recorded relative to the study file */
+    civ_path_relative(s->population_file ? s->population_file : s->data_dir, dirname(copy), where, sizeof where);
+    free(copy);
     if (s->population_file) {
         if (!quiet) fprintf(stderr, "civitas: loading population %s\n", s->population_file);
         if ((st = civ_population_load(s->population_file, pop, err))) return st;
-        snprintf(source, source_len, "file %s", s->population_file);
+        snprintf(source, source_len, "file %s (relative to the study file)", where);
     } else {
         civ_synth_options so = {s->data_dir, s->scale, s->population_seed, s->laus_year, s->laus_month, quiet};
         if (!quiet) fprintf(stderr, "civitas: synthesizing population (scale %g, seed %llu) from %s\n",
                             s->scale, (unsigned long long)s->population_seed, s->data_dir);
         if ((st = civ_synthesize(&so, pop, err))) return st;
-        snprintf(source, source_len, "synthesized: data_dir %s, scale %g, seed %llu, employment reference %s",
-                 s->data_dir, s->scale, (unsigned long long)s->population_seed, pop->employment_reference);
+        snprintf(source, source_len, "synthesized: data_dir %s (relative to the study file), scale %g, seed %llu, "
+                 "employment reference %s", where, s->scale, (unsigned long long)s->population_seed,
+                 pop->employment_reference);
     }
     if (!quiet)
         fprintf(stderr, "civitas: %u agents, %u households, %u schools and workplaces (%.1fs)\n",
