@@ -100,6 +100,25 @@ class Ensemble(unittest.TestCase):
         self.assertEqual(obs.cases.shape, (30, 5))
         self.assertGreater(int(obs.cases.sum()), 1000)    # real counts of March 2020, not scaled
 
+    def test_readme_snippet(self):
+        # the README's xarray example, run on this file (its base here is nyc2020, not the calibrated study)
+        import contextlib, io, re
+        with open(os.path.join(ARGS.source, "README.md")) as f:
+            blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+        code = [b for b in blocks if 'group="runs"' in b]
+        self.assertEqual(len(code), 1)
+        code = code[0].replace('"early_lockdown_ensemble.h5"', repr(self.one)).replace("nyc2020_calibrated", "nyc2020")
+        scope = {}
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(code, scope)
+        with h5py.File(self.one, "r") as f:
+            d = f["runs/new_deaths"][:].sum(axis=(1, 3)) / 0.003        # [run][borough]
+            med = np.median(f["runs/new_deaths"][:4], axis=0)
+        self.assertEqual(scope["averted"].shape, (4, 5))
+        self.assertTrue(np.allclose(scope["averted"], d[:4] - d[4:]))
+        self.assertTrue(np.allclose(scope["median"].values, med))
+        self.assertEqual(scope["median"].dims, ("date", "borough", "age_band"))
+
     def test_hand_computed_quantiles(self):
         # four values 1, 2, 4, 10: mean 4.25, median 3, p05 = 1 + 0.15 * 1 = 1.15, p95 = 4 + 0.85 * 6 = 9.1
         x = np.array([1.0, 2.0, 4.0, 10.0])
