@@ -185,6 +185,45 @@ class Ensemble(unittest.TestCase):
         self.assertEqual(p.returncode, 3)
         self.assertIn("post.csv: no 'weight' column", p.stderr)
 
+    def test_damaged_files_are_refused(self):
+        # info, plot and report answer a damaged ensemble file with one error naming it, and write nothing
+        def study_names(f):
+            f["runs/study"][0] = b"other"
+        def short_deaths(f):
+            short = f["runs/new_deaths"][:, :5]
+            del f["runs/new_deaths"]
+            f["runs/new_deaths"] = short
+        def negative(f):
+            f["runs/new_infections"][0, 0, 0, 0] = -5
+        def scale(f):
+            f["summary/nyc2020"].attrs["population_scale"] = 0.0
+        def posterior(f):
+            f["runs/posterior_set"] = np.zeros(3, dtype=np.int32)
+        def observed(f):
+            del f["observed/deaths"]
+            f["observed/deaths"] = np.zeros((2, 5), dtype=np.int32)
+        def no_runs(f):
+            del f["runs"]
+        cases = {"study names": (study_names, "breaks the layout"), "short series": (short_deaths, "/runs/new_deaths"),
+                 "negative count": (negative, "not a count"), "scale": (scale, "population_scale"),
+                 "posterior draws": (posterior, "posterior_set"), "observed": (observed, "/observed/deaths"),
+                 "no runs": (no_runs, "/runs is missing")}
+        for name, (damage, msg) in cases.items():
+            bad = os.path.join(self.dir, "damaged.h5")
+            shutil.copy(self.one, bad)
+            with h5py.File(bad, "r+") as f:
+                damage(f)
+            for cmd, out in ((["info", bad], None), (["plot", bad, "-o", os.path.join(self.dir, "d.svg")], "d.svg"),
+                             (["report", bad, "-o", os.path.join(self.dir, "drep")], "drep")):
+                with self.subTest(case=name, cmd=cmd[0]):
+                    p = self.civitas(*cmd)
+                    self.assertEqual(p.returncode, 3, p.stderr)
+                    self.assertIn("damaged.h5", p.stderr)
+                    self.assertIn(msg, p.stderr)
+                    self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
+                    if out:
+                        self.assertFalse(os.path.exists(os.path.join(self.dir, out)))
+
     def test_bad_inputs(self):
         other = os.path.join(self.dir, "other.json")
         with open(other, "w") as f:

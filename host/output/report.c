@@ -110,6 +110,9 @@ static civ_status run_meta(const char *path, const char *data_dir, run_info *ri,
         H5Gclose(g);
     }
     if (!ri->mode) ri->mode = strdup("heuristic");
+    /* a damaged file may lack any of them: named as unknown rather than read as text */
+    if (!ri->name) ri->name = strdup("?");
+    if (!ri->status) ri->status = strdup("?");
     char *cfg = civ_h5_read_attr_string(f, "config_json");
     H5Fclose(f);
     if (!(ri->scale > 0) || ri->scale > 1) ri->scale = 1;

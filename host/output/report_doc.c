@@ -58,6 +58,7 @@ void civ_doc_heading(civ_doc *d, int level, const char *id, const char *text)
 static void html_inline(FILE *o, const char *s)
 {
     bool bold = false, code = false;
+    if (!s) return;
     for (; *s; s++) {
         if (!code && s[0] == '*' && s[1] == '*') {
             fputs(bold ? "</strong>" : "<strong>", o);
