@@ -185,9 +185,11 @@ static int cmd_ensemble(int argc, char **argv)
     const civ_command_spec spec = {
         "ensemble", "STUDY.json [STUDY.json ...] --seeds N -o ENSEMBLE.h5 [options]\n"
                     "       mpirun -np R civitas ensemble ...     (runs split over R ranks; same file for any R)",
-        "Runs every study (e.g. a base and its counterfactuals) for N seeds (the study's seed, +1, ...),\n"
-        "and writes every run's series and, per study, mean, median, 5% and 95% per series.\n"
-        "Studies must share start_date, steps and output age bands.",
+        "Runs every study (the first is the base, the others its counterfactuals) for N seeds (the study's\n"
+        "seed, +1, ...; with a posterior, run k of every study also shares its parameter draw), and writes\n"
+        "every run's series and, per study, mean, median, 5% and 95% per series (xarray: /runs is\n"
+        "(run, date, borough, age_band)). Studies must share start_date, steps and output age bands.\n"
+        "'civitas report ENSEMBLE.h5' compares them.",
         NULL, 1, -1, "STUDY.json (at least one)", opts};
     positional p;
     int rc = parse(&spec, argc, argv, &p);
