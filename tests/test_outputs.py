@@ -205,13 +205,14 @@ class Outputs(unittest.TestCase):
             steps = np.diff(values)
             self.assertTrue(np.all(steps > 0) and np.allclose(steps, steps[0]), labels)
         # the held-out boundary is drawn only where it falls inside the run (40 days: not)
-        self.assertNotIn("held out from", text)
+        self.assertNotIn("held out", text)
         p = civitas("plot", self.run_file, "-o", svg, "--log", "--holdout-from", "2020-03-25")
         self.assertEqual(p.returncode, 0, p.stderr)
         with open(svg) as fh:
             text = fh.read()
         self.assertIn("logarithmic y axes", text)
-        self.assertEqual(text.count("held out from 2020-03-25"), 30)
+        self.assertEqual(text.count(">held out</text>"), 30)
+        self.assertEqual(text.count("dotted line: held out from 2020-03-25"), 1)
         for panel in re.findall(r"<g>(.*?)</g>", text, re.S):
             labels = re.findall(r'class="ytick"[^>]*>([^<]+)</text>', panel)
             values = [float(v.replace(",", "").replace("k", "e3").replace("M", "e6")) for v in labels]

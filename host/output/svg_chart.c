@@ -269,7 +269,8 @@ void civ_chart_svg(FILE *o, const civ_chart *c)
     const int W = c->cols * PW + 10;
     const int lrows = legend_rows(c, W);
     const int top = 46 + (c->subtitle ? 16 : 0) + lrows * LEGEND_ROW;
-    const int H = top + c->rows * PH + (c->footnote ? 20 : 6);
+    const bool marker = c->marker_t > 0 && c->marker_t < c->steps;
+    const int H = top + c->rows * PH + (c->footnote || marker ? 20 : 6);
     fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"DejaVu Sans, Arial, sans-serif\" role=\"img\">\n<title>", W, H, W, H);
     civ_xml_text(o, c->title);
@@ -318,20 +319,22 @@ void civ_chart_svg(FILE *o, const civ_chart *c)
                 if (c->marks[l].kind == CIV_MARK_BAND) draw_mark(o, &f, &c->marks[l], off);
             for (int l = 0; l < c->n_marks; l++)
                 if (c->marks[l].kind == CIV_MARK_LINE) draw_mark(o, &f, &c->marks[l], off);
-            if (c->marker_t > 0 && c->marker_t < c->steps) {
+            if (marker) {   /* a short label in the panel; the date goes to the footnote */
                 const double x = fx(&f, c->marker_t);
-                const bool left = x + 6.0 * (c->marker_label ? (double)strlen(c->marker_label) : 0) > f.x1;   /* no room right */
+                const bool left = x + 50 > f.x1;
                 fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" stroke-dasharray=\"2 3\"/>"
-                           "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9.5\" fill=\"#444\" text-anchor=\"%s\">", x, f.y0, x,
-                        f.y1, left ? x - 3 : x + 3, f.y1 + 10, left ? "end" : "start");
-                civ_xml_text(o, c->marker_label ? c->marker_label : "");
-                fputs("</text>\n", o);
+                           "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9.5\" fill=\"#444\" text-anchor=\"%s\">held out</text>\n",
+                        x, f.y0, x, f.y1, left ? x - 3 : x + 3, f.y1 + 10, left ? "end" : "start");
             }
             fputs("</g>\n", o);
         }
-    if (c->footnote) {
+    if (c->footnote || marker) {
         fprintf(o, "<text x=\"12\" y=\"%d\" font-size=\"10\" fill=\"#333\">", H - 8);
-        civ_xml_text(o, c->footnote);
+        civ_xml_text(o, c->footnote ? c->footnote : "");
+        if (marker) {
+            fputs(c->footnote ? "; dotted line: " : "dotted line: ", o);
+            civ_xml_text(o, c->marker_label ? c->marker_label : "");
+        }
         fputs("</text>\n", o);
     }
     fputs("</svg>\n", o);

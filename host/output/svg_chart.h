@@ -31,8 +31,8 @@ typedef struct {
     const char *const *y_labels;    /* [cols]: "cases per day" */
     int steps, start_day;
     bool log_y;
-    int marker_t;                   /* a vertical line before day marker_t; < 0: none */
-    const char *marker_label;
+    int marker_t;                   /* a dotted vertical line at day marker_t, labelled "held out"; < 0: none */
+    const char *marker_label;       /* what it marks, in the footnote: "held out from 2020-06-01" */
     int n_marks;
     const civ_mark *marks;
     const char *footnote;
