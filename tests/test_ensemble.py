@@ -42,7 +42,7 @@ class Ensemble(unittest.TestCase):
 
     def test_statistics_match_numpy(self):
         with h5py.File(self.one, "r") as f:
-            self.assertEqual(f.attrs["schema"], "civitas-ensemble/1")
+            self.assertEqual(f.attrs["schema"], "civitas-ensemble/2")
             names = [s.decode() for s in f["runs/study"][:]]
             self.assertEqual(names, ["nyc2020"] * 4 + ["nyc2020_early_lockdown"] * 4)
             self.assertEqual(list(f["runs/seed"][:4]), [20200301 + k for k in range(4)])
@@ -52,7 +52,8 @@ class Ensemble(unittest.TestCase):
                 for i, study in enumerate(("nyc2020", "nyc2020_early_lockdown")):
                     x = runs[4 * i:4 * i + 4]
                     g = f["summary"][study]
-                    got = {q: g[f"{var}_{q}"][:].reshape(30, 5, 8) for q in ("mean", "median", "p05", "p95")}
+                    got = {q: g[f"{var}_{q}"][:] for q in ("mean", "median", "p05", "p95")}
+                    self.assertEqual(got["mean"].shape, (30, 5, 8))
                     self.assertTrue(np.allclose(got["mean"], x.mean(axis=0)))
                     self.assertTrue(np.allclose(got["median"], np.median(x, axis=0)))
                     self.assertTrue(np.allclose(got["p05"], np.quantile(x, 0.05, axis=0)))
@@ -61,6 +62,62 @@ class Ensemble(unittest.TestCase):
             inf = f["runs/new_infections"][:].sum(axis=(1, 2, 3))
             self.assertGreater(len(set(inf[:4])), 1)
             self.assertLess(inf[4:].mean(), inf[:4].mean())
+
+    def test_xarray_dimensions_and_coordinates(self):
+        # the README's snippet: runs as (run, date, borough, age_band) with study and seed on run, summaries
+        # shaped like the series, the population scale where xarray shows it
+        import xarray as xr
+        runs = xr.open_dataset(self.one, group="runs", engine="h5netcdf")
+        inf = runs.new_infections
+        self.assertEqual(inf.dims, ("run", "date", "borough", "age_band"))
+        self.assertEqual(inf.shape, (8, 30, 5, 8))
+        for c in ("study", "seed", "population_scale"):
+            self.assertIn(c, inf.coords)
+        self.assertEqual(str(runs.date.values[0])[:10], "2020-03-01")
+        self.assertEqual(list(runs.borough.values), ["BX", "BK", "MN", "QN", "SI"])
+        self.assertEqual(runs.attrs["population_scale"], 0.003)
+        early = inf.where(inf.study == "nyc2020_early_lockdown", drop=True)
+        self.assertEqual(early.sizes["run"], 4)
+        self.assertEqual(list(early.seed.values), [20200301 + k for k in range(4)])
+        # real-city counts: the raw sample counts divided by the scale
+        total = (inf.sum(("date", "borough", "age_band")) / inf.population_scale).values
+        with h5py.File(self.one, "r") as f:
+            raw = f["runs/new_infections"][:].sum(axis=(1, 2, 3))
+        self.assertTrue(np.allclose(total, raw / 0.003))
+        summ = xr.open_dataset(self.one, group="summary/nyc2020", engine="h5netcdf")
+        self.assertEqual(summ.new_infections_median.dims, ("date", "borough", "age_band"))
+        self.assertEqual(summ.attrs["population_scale"], 0.003)
+        self.assertEqual(summ.attrs["role"], "base")
+        med = inf.isel(run=slice(0, 4)).median("run")
+        self.assertTrue(np.allclose(summ.new_infections_median.values, med.values))
+        with h5py.File(self.one, "r") as f:   # no folder of this machine recorded anywhere
+            for study in f["summary"]:
+                cfg = f["summary"][study].attrs["config_json"]
+                self.assertNotIn(ARGS.source, cfg)
+                self.assertNotIn(self.dir, cfg)
+        obs = xr.open_dataset(self.one, group="observed", engine="h5netcdf")
+        self.assertEqual(obs.cases.dims, ("date", "borough"))
+        self.assertEqual(obs.cases.shape, (30, 5))
+        self.assertGreater(int(obs.cases.sum()), 1000)    # real counts of March 2020, not scaled
+
+    def test_readme_snippet(self):
+        # the README's xarray example, run on this file (its base here is nyc2020, not the calibrated study)
+        import contextlib, io, re
+        with open(os.path.join(ARGS.source, "README.md")) as f:
+            blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+        code = [b for b in blocks if 'group="runs"' in b]
+        self.assertEqual(len(code), 1)
+        code = code[0].replace('"early_lockdown_ensemble.h5"', repr(self.one)).replace("nyc2020_calibrated", "nyc2020")
+        scope = {}
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(code, scope)
+        with h5py.File(self.one, "r") as f:
+            d = f["runs/new_deaths"][:].sum(axis=(1, 3)) / 0.003        # [run][borough]
+            med = np.median(f["runs/new_deaths"][:4], axis=0)
+        self.assertEqual(scope["averted"].shape, (4, 5))
+        self.assertTrue(np.allclose(scope["averted"], d[:4] - d[4:]))
+        self.assertTrue(np.allclose(scope["median"].values, med))
+        self.assertEqual(scope["median"].dims, ("date", "borough", "age_band"))
 
     def test_hand_computed_quantiles(self):
         # four values 1, 2, 4, 10: mean 4.25, median 3, p05 = 1 + 0.15 * 1 = 1.15, p95 = 4 + 0.85 * 6 = 9.1
@@ -76,8 +133,15 @@ class Ensemble(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             with h5py.File(out, "r") as a, h5py.File(self.one, "r") as b:
                 self.assertEqual(a.attrs["mpi_ranks"], ranks)
-                for k in b["runs"]:
-                    self.assertTrue(np.array_equal(a["runs"][k][:], b["runs"][k][:]), (ranks, k))
+                def same(ga, gb, where):
+                    for k in gb:
+                        if isinstance(gb[k], h5py.Group):
+                            same(ga[k], gb[k], f"{where}/{k}")
+                        else:
+                            x, y = ga[k][:], gb[k][:]   # a run without a posterior draw has NaN values
+                            nan = x.dtype.kind == "f"
+                            self.assertTrue(np.array_equal(x, y, equal_nan=nan), (ranks, where, k))
+                same(a["runs"], b["runs"], "runs")
                 for study in b["summary"]:
                     for k in b["summary"][study]:
                         self.assertTrue(np.array_equal(a["summary"][study][k][:], b["summary"][study][k][:]))
@@ -127,6 +191,47 @@ class Ensemble(unittest.TestCase):
                          os.path.join(d, "bad.h5"))
         self.assertEqual(p.returncode, 3)
         self.assertIn("post.csv: no 'weight' column", p.stderr)
+
+    def test_damaged_files_are_refused(self):
+        # info, plot and report answer a damaged ensemble file with one error naming it, and write nothing
+        def study_names(f):
+            f["runs/study"][0] = b"other"
+        def short_deaths(f):
+            short = f["runs/new_deaths"][:, :5]
+            del f["runs/new_deaths"]
+            f["runs/new_deaths"] = short
+        def negative(f):
+            f["runs/new_infections"][0, 0, 0, 0] = -5
+        def scale(f):
+            f["summary/nyc2020"].attrs["population_scale"] = 0.0
+        def posterior(f):
+            if "runs/posterior_set" in f:   # the counterfactual's calibrated base draws from its posterior
+                del f["runs/posterior_set"]
+            f["runs/posterior_set"] = np.zeros(3, dtype=np.int32)
+        def observed(f):
+            del f["observed/deaths"]
+            f["observed/deaths"] = np.zeros((2, 5), dtype=np.int32)
+        def no_runs(f):
+            del f["runs"]
+        cases = {"study names": (study_names, "breaks the layout"), "short series": (short_deaths, "/runs/new_deaths"),
+                 "negative count": (negative, "not a count"), "scale": (scale, "population_scale"),
+                 "posterior draws": (posterior, "posterior_set"), "observed": (observed, "/observed/deaths"),
+                 "no runs": (no_runs, "/runs is missing")}
+        for name, (damage, msg) in cases.items():
+            bad = os.path.join(self.dir, "damaged.h5")
+            shutil.copy(self.one, bad)
+            with h5py.File(bad, "r+") as f:
+                damage(f)
+            for cmd, out in ((["info", bad], None), (["plot", bad, "-o", os.path.join(self.dir, "d.svg")], "d.svg"),
+                             (["report", bad, "-o", os.path.join(self.dir, "drep")], "drep")):
+                with self.subTest(case=name, cmd=cmd[0]):
+                    p = self.civitas(*cmd)
+                    self.assertEqual(p.returncode, 3, p.stderr)
+                    self.assertIn("damaged.h5", p.stderr)
+                    self.assertIn(msg, p.stderr)
+                    self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
+                    if out:
+                        self.assertFalse(os.path.exists(os.path.join(self.dir, out)))
 
     def test_bad_inputs(self):
         other = os.path.join(self.dir, "other.json")

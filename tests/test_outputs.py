@@ -4,6 +4,7 @@ leaves a readable file with the completed steps; an interrupted run is marked
 as such; population files reproduce in-run synthesis; info and plot work."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,22 +150,92 @@ class Outputs(unittest.TestCase):
         self.assertIn("civitas population", p.stdout)
         self.assertIn("Staten Island", p.stdout)
 
+    def test_no_machine_paths(self):
+        # the file names no folder of this machine: study inputs relative to the study file, the study
+        # file and the output by name
+        texts = []
+        with h5py.File(self.run_file, "r") as f:
+            def collect(name, obj):
+                for v in obj.attrs.values():
+                    if isinstance(v, (str, bytes)):
+                        texts.append(v if isinstance(v, str) else v.decode(errors="replace"))
+            collect("/", f)
+            f.visititems(collect)
+            cfg = json.loads(f.attrs["config_json"])["study"]
+            self.assertEqual(f.attrs["study_file"], "nyc2020.json")
+        for t in texts:
+            self.assertNotIn(ARGS.source, t)
+            self.assertNotIn(self.dir, t)
+        self.assertEqual(cfg["observed"]["file"], "../../data/nyc_covid_daily_by_borough.csv")
+        self.assertEqual(cfg["output"]["file"], "run.h5")
+        study_dir = os.path.dirname(self.study)
+        for path in (cfg["observed"]["file"], cfg["model"], cfg["contacts"]["matrices"]["file"],
+                     cfg["population"]["synthesize"]["data_dir"]):
+            self.assertFalse(os.path.isabs(path), path)
+            self.assertTrue(os.path.exists(os.path.join(study_dir, path)), path)
+
     def test_info_and_plot(self):
         p = civitas("info", self.run_file)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("status complete: 40 of 40 days from 2020-03-01", p.stdout)
+        # real-city units with the scale stated: the run's 7,000-odd infected agents are 1.4 million people
+        self.assertIn("population scale 0.005 (one simulated person for 200 New Yorkers)", p.stdout)
+        with h5py.File(self.run_file, "r") as f:
+            agents = int(f["timeseries/new_infections"][:].sum())
+            self.assertEqual(f["timeseries"].attrs["population_scale"], 0.005)
+        nyc = [line for line in p.stdout.splitlines() if line.strip().startswith("NYC")][0].split()
+        self.assertEqual(nyc[1], f"{round(agents / 0.005, -int(np.floor(np.log10(agents / 0.005))) + 2):,.0f}")
         svg = os.path.join(self.dir, "curves.svg")
         p = civitas("plot", self.run_file, "-o", svg)
         self.assertEqual(p.returncode, 0, p.stderr)
         with open(svg) as fh:
             text = fh.read()
         self.assertTrue(text.startswith("<svg"))
-        for needle in ("New York City", "Staten Island", "observed cases", "polyline", "Mar 2020"):
+        # a panel per area and series (deaths too), each on its own axis with a labelled unit; legends
+        # in words; the scale stated
+        for needle in ("New York City: infections", "Staten Island: deaths", "Bronx: reported cases",
+                       "Queens: hospital admissions", ">cases per day<", ">deaths per day<", ">people unemployed<",
+                       "observed (NYC DOHMH)", "simulated (real-city units)", "polyline", "Mar 2020",
+                       "population scale 0.005 (one simulated person for 200 New Yorkers)"):
             self.assertIn(needle, text)
+        self.assertNotIn("x scale", text)
+        self.assertEqual(text.count("<g>"), 30)
+        # y ticks: per panel, labels strictly increasing, evenly spaced, none rounded away (12.5 stays 12.5)
+        for panel in re.findall(r"<g>(.*?)</g>", text, re.S):
+            labels = re.findall(r'class="ytick"[^>]*>([^<]+)</text>', panel)
+            values = [float(v.replace(",", "").replace("k", "e3").replace("M", "e6")) for v in labels]
+            self.assertGreaterEqual(len(values), 2, labels)
+            steps = np.diff(values)
+            self.assertTrue(np.all(steps > 0) and np.allclose(steps, steps[0]), labels)
+        # the held-out boundary is drawn only where it falls inside the run (40 days: not)
+        self.assertNotIn("held out", text)
+        p = civitas("plot", self.run_file, "-o", svg, "--log", "--holdout-from", "2020-03-25")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(svg) as fh:
+            text = fh.read()
+        self.assertIn("logarithmic y axes", text)
+        self.assertEqual(text.count(">held out</text>"), 30)
+        self.assertEqual(text.count("dotted line: held out from 2020-03-25"), 1)
+        for panel in re.findall(r"<g>(.*?)</g>", text, re.S):
+            labels = re.findall(r'class="ytick"[^>]*>([^<]+)</text>', panel)
+            values = [float(v.replace(",", "").replace("k", "e3").replace("M", "e6")) for v in labels]
+            self.assertTrue(np.all(np.diff(np.log10(values)) > 0), labels)
+            for v in values:   # 1, 2, 5 times a power of ten
+                self.assertIn(round(v / 10 ** np.floor(np.log10(v) + 1e-9), 6), (1, 2, 5), labels)
+        p = civitas("plot", self.run_file, "-o", svg, "--holdout-from", "2021-01-01")
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("--holdout-from 2021-01-01 is outside the simulated dates (2020-03-01 to 2020-04-09)", p.stderr)
 
     def test_progress_output(self):
         self.assertIn("civitas: simulating: 40/40 (100%)", self.stderr)
         self.assertIn("agent-days/s", self.stderr)
+        # counts in real-city units, the scale stated once
+        self.assertIn("civitas: population scale 0.005 (one simulated person for 200 New Yorkers)", self.stderr)
+        last = [line for line in self.stderr.splitlines() if "simulating: 40/40" in line][0]
+        infected = int(re.search(r"infected ([0-9,]+)", last).group(1).replace(",", ""))
+        with h5py.File(self.run_file, "r") as f:
+            agents = int(f["timeseries/new_infections"][:].sum())
+        self.assertAlmostEqual(infected, agents / 0.005, delta=agents / 0.005 * 0.006)
 
 
 if __name__ == "__main__":

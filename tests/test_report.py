@@ -20,6 +20,24 @@ def civitas(*args):
     return subprocess.run([ARGS.civitas, *args], capture_output=True, text=True, timeout=300)
 
 
+def check_self_contained(test, html, n_figures):
+    """One page a browser opens with nothing fetched: inline SVG and style, no script, no external reference."""
+    test.assertTrue(html.startswith("<!DOCTYPE html>"))
+    test.assertEqual(html.count("<svg"), n_figures)
+    for bad in ("<script", "<link", "src=", "url(", "@import", "<iframe", "<img"):
+        test.assertNotIn(bad, html)
+    test.assertEqual(set(re.findall(r"https?://[^\s\"'<>]+", html)), {"http://www.w3.org/2000/svg"})
+
+
+def no_machine_paths(test, folder, *paths):
+    """No file written names a directory of this machine."""
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name)) as f:
+            text = f.read()
+        for p in paths:
+            test.assertNotIn(p, text, name)
+
+
 def smooth7(x):
     return np.array([x[max(0, t - 6):t + 1].mean() for t in range(len(x))])
 
@@ -54,13 +72,25 @@ class Report(unittest.TestCase):
                 path = os.path.join(self.out, f"run{k}_{s}.svg")
                 self.assertTrue(os.path.exists(path), path)
                 self.assertIn(f"(run{k}_{s}.svg)", self.md)
-        self.assertEqual(len(re.findall(r"^\| [12] \| heuristic \|", self.md, re.M)), 2 * 4 * 2)
+        # run 2 is the early lockdown, a scenario: drawn, never scored against what was observed
+        self.assertEqual(len(re.findall(r"^\| 1 \| heuristic \|", self.md, re.M)), 4 * 2)
+        self.assertEqual(len(re.findall(r"^\| 2 \| heuristic \|", self.md, re.M)), 0)
+        self.assertNotIn("| run 2: area |", self.md)
+        self.assertEqual(self.md.count("Run 2 is a **scenario** (nyc2020_early_lockdown)"), 4)
+        self.assertIn("| 2 | b.h5 | nyc2020_early_lockdown (scenario) |", self.md)
+        # the same report as one self-contained page
+        with open(os.path.join(self.out, "report.html")) as f:
+            html = f.read()
+        check_self_contained(self, html, 8)
+        for sec in ("overview", "cases", "hospitalisations", "deaths", "unemployment", "comparison"):
+            self.assertIn(f'<section id="{sec}">', html)
 
     def test_metrics_match_numpy(self):
         with h5py.File(self.a, "r") as f:
             scale = f.attrs["population_scale"]
-            sim = smooth7(f["timeseries/new_reported_cases"][:].sum(axis=(1, 2)).astype(float))
-            obs = smooth7(f["observed/cases"][:].sum(axis=1).astype(float)) * scale
+            # real-city units: the simulated counts divided by the population scale
+            sim = smooth7(f["timeseries/new_reported_cases"][:].sum(axis=(1, 2)).astype(float)) / scale
+            obs = smooth7(f["observed/cases"][:].sum(axis=1).astype(float))
         cut = 50   # 2020-04-20 is day 50
         for window, (t0, t1) in (("fitted", (0, cut)), ("held-out", (cut, 70))):
             s, o = sim[t0:t1], obs[t0:t1]
@@ -92,6 +122,146 @@ class Report(unittest.TestCase):
         p = civitas("report", pop, "-o", os.path.join(self.dir, "r4"))
         self.assertEqual(p.returncode, 3)
         self.assertIn("not a civitas run file", p.stderr)
+
+
+def numbers(cell):
+    """'1,230 [1,000, 1,500]' -> [1230.0, 1000.0, 1500.0]"""
+    return [float(x.replace(",", "")) for x in re.findall(r"-?[0-9][0-9,]*(?:\.[0-9]+)?", cell)]
+
+
+class EnsembleReport(unittest.TestCase):
+    """civitas report, plot and info on an ensemble: a calibrated-like base with posterior draws and the
+    early lockdown drawing the same sets; outcomes averted recomputed with numpy from the stored runs."""
+    SCALE = 0.004
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.dir = cls.tmp.name
+        models = os.path.join(ARGS.source, "models", "covid")
+        with open(os.path.join(d, "post.csv"), "w") as f:
+            f.write("particle,parameters.beta,initial_infections.per_100k,weight,distance\n"
+                    "0,0.9,120,1,1\n1,1.1,150,1,2\n2,1.0,200,2,3\n")
+        base, early = os.path.join(d, "base.json"), os.path.join(d, "early.json")
+        with open(base, "w") as f:
+            json.dump({"base": os.path.join(models, "nyc2020_calibrated.json"), "name": "base", "posterior": "post.csv"}, f)
+        with open(early, "w") as f:
+            json.dump({"base": os.path.join(models, "nyc2020_early_lockdown.json"), "name": "early",
+                       "posterior": "post.csv"}, f)
+        cls.ens = os.path.join(d, "ens.h5")
+        p = civitas("ensemble", base, early, "--seeds", "5", "--scale", str(cls.SCALE), "--steps", "100", "-q",
+                    "-o", cls.ens)
+        assert p.returncode == 0, p.stderr
+        cls.out = os.path.join(d, "rep")
+        p = civitas("report", cls.ens, "-o", cls.out, "--from", "2020-03-10", "--to", "2020-05-31")
+        assert p.returncode == 0, p.stderr
+        with open(os.path.join(cls.out, "report.md")) as f:
+            cls.md = f.read()
+        with open(os.path.join(cls.out, "report.html")) as f:
+            cls.html = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def row(self, first_cell, after=None):
+        text = self.md if after is None else self.md[self.md.index(after):]
+        m = re.search(rf"^\| {re.escape(first_cell)} \|(.*)\|$", text, re.M)
+        self.assertIsNotNone(m, first_cell)
+        return [c.strip() for c in m.group(1).split("|")]
+
+    def test_sections(self):
+        for section in ("## Overview", "## Outcomes averted", "### early (scenario) vs base (base)",
+                        "## Daily series per borough", "## Totals per study", "## The base against observed data",
+                        "## Method", "(ensemble.svg)", "(ensemble_log.svg)",
+                        "population scale 0.004 (one simulated person for 250 New Yorkers)",
+                        "Outcome tables cover 2020-03-10 to 2020-05-31",
+                        "Days from 2020-06-01 on are **held out**"):
+            self.assertIn(section, self.md)
+        self.assertEqual(self.row("early")[-1], "5 of 5 runs by seed, 5 of 5 by posterior draw")
+        check_self_contained(self, self.html, 2)
+        for sec in ("overview", "averted", "figures", "totals", "base-vs-observed", "method"):
+            self.assertIn(f'<section id="{sec}">', self.html)
+        self.assertIn("held out from 2020-06-01", self.html)
+        no_machine_paths(self, self.out, self.dir, ARGS.source)
+
+    def test_averted_match_numpy(self):
+        # window 2020-03-10 .. 2020-05-31 = days 9 .. 91; run k of the scenario against run k of the base
+        t0, t1 = 9, 91
+        with h5py.File(self.ens, "r") as f:
+            self.assertEqual(list(f["runs/posterior_set"][:5]), list(f["runs/posterior_set"][5:]))
+            series = {v: f["runs"][v][:].astype(float) / self.SCALE for v in
+                      ("new_infections", "new_reported_cases", "new_hospitalisations", "new_deaths", "unemployed")}
+        rows = {"infections": "new_infections", "reported cases": "new_reported_cases",
+                "hospital admissions": "new_hospitalisations", "deaths": "new_deaths",
+                "unemployment-months": "unemployed"}
+        for label, var in rows.items():
+            tot = series[var][:, t0:t1 + 1].sum(axis=(1, 2, 3))
+            if var == "unemployed":
+                tot /= 365.25 / 12
+            base, cf = tot[:5], tot[5:]
+            cells = self.row(label, "### early (scenario)")
+            for cell, values in zip(cells[:3], (base, cf, base - cf)):
+                want = np.quantile(values, [0.5, 0.05, 0.95])
+                have = numbers(cell)
+                self.assertEqual(len(have), 3, cell)
+                for w, h in zip(want, have):
+                    self.assertAlmostEqual(w, h, delta=abs(w) * 0.006 + 1, msg=(label, cell))
+            share = np.quantile(100 * (base - cf) / base, [0.5, 0.05, 0.95])
+            self.assertTrue(np.allclose(numbers(cells[3]), np.round(share), atol=1), (label, cells[3]))
+        # by borough: Queens (borough index 3), deaths
+        tot = series["new_deaths"][:, t0:t1 + 1, 3].sum(axis=(1, 2))
+        have = numbers(self.row("Queens", "| averted, by area |")[3])
+        for w, h in zip(np.quantile(tot[:5] - tot[5:], [0.5, 0.05, 0.95]), have):
+            self.assertAlmostEqual(w, h, delta=abs(w) * 0.006 + 1)
+        # the early lockdown averts infections in every run
+        inf = series["new_infections"][:, t0:t1 + 1].sum(axis=(1, 2, 3))
+        self.assertTrue(np.all(inf[:5] > inf[5:]))
+
+    def test_scenario_not_scored(self):
+        section = self.md[self.md.index("## The base against observed data"):self.md.index("## Method")]
+        self.assertNotIn("| early", section)
+        self.assertIn("The scenarios are not scored against observed data", section)
+        # observed totals of the fitted window recomputed from /observed
+        with h5py.File(self.ens, "r") as f:
+            obs = f["observed/deaths"][:92].sum()
+        row = re.search(r"^\| New York City \| deaths \| fitted 2020-03-01 to 2020-05-31 \| ([0-9,]+) \|", section, re.M)
+        self.assertAlmostEqual(float(row.group(1).replace(",", "")), obs, delta=obs * 0.006)
+
+    def test_plot_and_info(self):
+        svg = os.path.join(self.dir, "ens.svg")
+        p = civitas("plot", self.ens, "-o", svg, "--log")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(svg) as f:
+            text = f.read()
+        for needle in ("base (base): median of 5 runs", "base: 5-95% of runs", "early (scenario): median of 5 runs",
+                       "observed (NYC DOHMH)", "held out from 2020-06-01", "Staten Island: deaths",
+                       "logarithmic y axes", "population scale 0.004"):
+            self.assertIn(needle, text)
+        self.assertGreaterEqual(text.count("<polygon"), 2 * 30)   # a band per study and panel
+        p = civitas("info", self.ens)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("civitas ensemble of 2 studies x 5 runs, 100 days from 2020-03-01 to 2020-06-08", p.stdout)
+        self.assertIn("population scale 0.004 (one simulated person for 250 New Yorkers)", p.stdout)
+        self.assertIn("paired with the base: 5 by seed, 5 by posterior draw", p.stdout)
+        self.assertIn("averted by early (base - scenario, run by run), New York City:", p.stdout)
+
+    def test_bad_inputs(self):
+        out = os.path.join(self.dir, "bad")
+        for args, rc, msg in (
+                (["--from", "2020-05-01", "--to", "2020-04-01"], 2, "--from 2020-05-01 is after --to 2020-04-01"),
+                (["--from", "2021-01-01"], 3, "--from 2021-01-01 is outside the simulated dates (2020-03-01 to 2020-06-08)"),
+                (["--to", "May 1"], 2, "--to 'May 1': expected YYYY-MM-DD"),
+                ([self.ens], 2, "a report takes one ensemble file")):
+            p = civitas("report", self.ens, "-o", out, *args)
+            self.assertEqual(p.returncode, rc, p.stderr)
+            self.assertIn(msg, p.stderr)
+            self.assertFalse(os.path.exists(out))
+        with h5py.File(os.path.join(self.dir, "old.h5"), "w") as g:
+            g.attrs["schema"] = "civitas-ensemble/1"
+        p = civitas("report", os.path.join(self.dir, "old.h5"), "-o", out)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("this civitas reads 'civitas-ensemble/2': run the ensemble again", p.stderr)
 
 
 if __name__ == "__main__":

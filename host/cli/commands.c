@@ -7,6 +7,7 @@
 
 #include "host/cli/options.h"
 #include "host/output/info.h"
+#include "host/output/plot.h"
 #include "host/output/report.h"
 #include "host/population/population.h"
 #include "host/util/file.h"
@@ -185,9 +186,11 @@ static int cmd_ensemble(int argc, char **argv)
     const civ_command_spec spec = {
         "ensemble", "STUDY.json [STUDY.json ...] --seeds N -o ENSEMBLE.h5 [options]\n"
                     "       mpirun -np R civitas ensemble ...     (runs split over R ranks; same file for any R)",
-        "Runs every study (e.g. a base and its counterfactuals) for N seeds (the study's seed, +1, ...),\n"
-        "and writes every run's series and, per study, mean, median, 5% and 95% per series.\n"
-        "Studies must share start_date, steps and output age bands.",
+        "Runs every study (the first is the base, the others its counterfactuals) for N seeds (the study's\n"
+        "seed, +1, ...; with a posterior, run k of every study also shares its parameter draw), and writes\n"
+        "every run's series and, per study, mean, median, 5% and 95% per series (xarray: /runs is\n"
+        "(run, date, borough, age_band)). Studies must share start_date, steps and output age bands.\n"
+        "'civitas report ENSEMBLE.h5' compares them.",
         NULL, 1, -1, "STUDY.json (at least one)", opts};
     positional p;
     int rc = parse(&spec, argc, argv, &p);
@@ -220,17 +223,34 @@ static void beside(const char *path, const char *suffix, char *buf, size_t len)
 static int cmd_report(int argc, char **argv)
 {
     civ_report_options o = {0};
+    o.data_dir = CIVITAS_DATA_DIR;
     civ_option opts[] = {
-        {"output", 'o', CIV_OPT_STRING, &o.out_dir, 0, 0, "DIR", "report directory", "RUN_report next to the first run", 0},
+        {"output", 'o', CIV_OPT_STRING, &o.out_dir, 0, 0, "DIR", "report directory", "FILE_report next to the first input", 0},
         {"holdout-from", 0, CIV_OPT_STRING, &o.holdout_from, 0, 0, "DATE", "first held-out day, YYYY-MM-DD",
-         "the last 28 days", 0},
+         "the study's calibration.held_out_from, else 2020-06-01 when simulated, else (runs) the last 28 days", 0},
+        {"from", 0, CIV_OPT_STRING, &o.from, 0, 0, "DATE", "first day of an ensemble's outcome tables, YYYY-MM-DD",
+         "the first simulated day", 0},
+        {"to", 0, CIV_OPT_STRING, &o.to, 0, 0, "DATE", "last day of an ensemble's outcome tables, YYYY-MM-DD",
+         "the last simulated day", 0},
+        {"data", 0, CIV_OPT_STRING, &o.data_dir, 0, 0, "DIR",
+         "folder with nyc_laus_monthly_by_borough.csv, when it is not beside the study's observed data",
+         "the data/ folder of the source tree", 0},
         {0}};
     const civ_command_spec spec = {
-        "report", "RUN.h5 [RUN2.h5 ...] [-o DIR] [--holdout-from YYYY-MM-DD]",
-        "Writes DIR/report.md with SVG plots: simulated vs observed reported cases, hospital admissions and\n"
-        "deaths per borough, unemployment vs LAUS, and error tables (MAE, RMSE, normalised deviation,\n"
-        "correlation) on the fitted and held-out windows, for each run (e.g. heuristic and LLM agents).",
-        NULL, 1, -1, "RUN.h5 (at least one)", opts};
+        "report", "ENSEMBLE.h5 [--from DATE] [--to DATE] [-o DIR] [--holdout-from DATE]\n"
+                  "       civitas report RUN.h5 [RUN2.h5 ...] [-o DIR] [--holdout-from DATE]",
+        "Writes DIR/report.html (one self-contained page: inline SVG, no network) and DIR/report.md with\n"
+        "its SVG files, in real-city units.\n"
+        "An ensemble file (a base study and its counterfactuals): every study per borough and citywide with\n"
+        "its median and 5-95% band, the observed data and the held-out boundary; the infections, reported\n"
+        "cases, hospital admissions, deaths and unemployment-months each counterfactual averts, paired run\n"
+        "by run (same seed, same posterior draw), with 5-95% intervals, over --from to --to; and the base\n"
+        "alone against the observed data (counterfactuals are scenarios, never scored against it).\n"
+        "Run files: simulated vs observed reported cases, hospital admissions and deaths per borough,\n"
+        "unemployment vs LAUS, and error tables (MAE, RMSE, normalised deviation, correlation) on the\n"
+        "fitted and held-out windows, for each run (e.g. heuristic and LLM agents); runs of studies marked\n"
+        "\"scenario\": true are drawn, not scored.",
+        NULL, 1, -1, "ENSEMBLE.h5 or RUN.h5 (at least one)", opts};
     positional p;
     int rc = parse(&spec, argc, argv, &p);
     if (rc < 0) {
@@ -242,7 +262,7 @@ static int cmd_report(int argc, char **argv)
             o.out_dir = dir;
         }
         civ_error err = {0};
-        if (civ_report(&o, &err) == CIV_OK) fprintf(stderr, "civitas: wrote %s/report.md\n", o.out_dir);
+        if (civ_report(&o, &err) == CIV_OK) fprintf(stderr, "civitas: wrote %s/report.html and %s/report.md\n", o.out_dir, o.out_dir);
         rc = report(&err);
     }
     free(p.args);
@@ -317,8 +337,9 @@ static int cmd_calibrate(int argc, char **argv)
 static int cmd_info(int argc, char **argv)
 {
     civ_option opts[] = {{0}};
-    const civ_command_spec spec = {"info", "FILE.h5", "Summarises a population file or a run file.", NULL, 1, 1,
-                                   "FILE.h5", opts};
+    const civ_command_spec spec = {"info", "FILE.h5",
+                                   "Summarises a population, run or ensemble file (counts in real-city units, with\n"
+                                   "the population scale stated).", NULL, 1, 1, "FILE.h5", opts};
     positional p;
     int rc = parse(&spec, argc, argv, &p);
     if (rc < 0) {
@@ -332,27 +353,35 @@ static int cmd_info(int argc, char **argv)
 
 static int cmd_plot(int argc, char **argv)
 {
-    const char *outp = NULL;
+    civ_plot_options o = {0};
     bool no_observed = false;
     civ_option opts[] = {
-        {"output", 'o', CIV_OPT_STRING, &outp, 0, 0, "FILE", "SVG file", "RUN.svg next to the run file", 0},
+        {"output", 'o', CIV_OPT_STRING, &o.svg_path, 0, 0, "FILE", "SVG file", "FILE.svg next to the input", 0},
+        {"log", 0, CIV_OPT_FLAG, &o.log_y, 0, 0, NULL, "logarithmic y axes", NULL, 0},
+        {"holdout-from", 0, CIV_OPT_STRING, &o.holdout_from, 0, 0, "DATE",
+         "first held-out day, YYYY-MM-DD, drawn as a dashed line",
+         "the study's calibration.held_out_from, else 2020-06-01 when simulated", 0},
         {"no-observed", 0, CIV_OPT_FLAG, &no_observed, 0, 0, NULL, "leave the observed series out", NULL, 0},
         {0}};
     const civ_command_spec spec = {
-        "plot", "RUN.h5 [-o OUT.svg] [--no-observed]",
-        "Draws daily infections, reported cases and hospital admissions (7-day means) for the city\n"
-        "and each borough, with the observed DOHMH series when the study named them.",
-        NULL, 1, 1, "RUN.h5", opts};
+        "plot", "RUN.h5|ENSEMBLE.h5 [-o OUT.svg] [--log] [--holdout-from DATE] [--no-observed]",
+        "Draws, for New York City and each borough, daily infections, reported cases, hospital admissions\n"
+        "and deaths (7-day means) and people unemployed, in real-city units (simulated counts divided by the\n"
+        "population scale), with the observed DOHMH series when the study named them. For an ensemble file:\n"
+        "every study's median over its runs with the 5-95% band.",
+        NULL, 1, 1, "RUN.h5 or ENSEMBLE.h5", opts};
     positional p;
     int rc = parse(&spec, argc, argv, &p);
     if (rc < 0) {
         char buf[4096];
-        if (!outp) {
+        o.input = p.args[0];
+        if (!o.svg_path) {
             beside(p.args[0], ".svg", buf, sizeof buf);
-            outp = buf;
+            o.svg_path = buf;
         }
+        o.show_observed = !no_observed;
         civ_error err = {0};
-        if (civ_plot(p.args[0], outp, !no_observed, &err) == CIV_OK) fprintf(stderr, "civitas: wrote %s\n", outp);
+        if (civ_plot(&o, &err) == CIV_OK) fprintf(stderr, "civitas: wrote %s\n", o.svg_path);
         rc = report(&err);
     }
     free(p.args);
@@ -365,10 +394,10 @@ const civ_command civ_commands[] = {
     {"run", "STUDY.json", "simulate a study and write an HDF5 trajectory", cmd_run},
     {"ensemble", "STUDY...", "run studies for N seeds each (MPI-aware); runs and mean/median/5-95% bands", cmd_ensemble},
     {"synth", "", "synthesize a population from census marginals and save it (HDF5)", cmd_synth},
-    {"info", "FILE.h5", "summarise a population or run file", cmd_info},
-    {"plot", "RUN.h5", "draw epidemic curves by borough (SVG)", cmd_plot},
+    {"info", "FILE.h5", "summarise a population, run or ensemble file", cmd_info},
+    {"plot", "RUN.h5|ENS.h5", "draw daily series by borough in real-city units (SVG); ensembles with bands", cmd_plot},
     {"calibrate", "STUDY", "fit the study's calibration parameters to observed data (ABC-SMC posterior; MPI-aware)",
      cmd_calibrate},
-    {"report", "RUN.h5...", "validation report (Markdown + SVG) against observed cases, hospitalisations,\n"
-                            "                     deaths and LAUS unemployment, with error tables", cmd_report},
+    {"report", "ENS.h5|RUN.h5...", "HTML + Markdown report: an ensemble's counterfactuals with bands and outcomes\n"
+                                   "                     averted; runs against observed cases, admissions, deaths and LAUS", cmd_report},
     {NULL, NULL, NULL, NULL}};

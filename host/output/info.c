@@ -7,6 +7,7 @@
 #include "host/util/h5_util.h"
 #include "host/population/population.h"
 #include "host/output/trajectory.h"
+#include "host/output/units.h"
 
 static civ_status open_file(const char *path, hid_t *f, char **schema, civ_error *err)
 {
@@ -285,19 +286,30 @@ static void info_run(const char *path, hid_t f, FILE *out, civ_error *err)
             (long long)done, (long long)planned, start ? start : "?", (unsigned long long)seed, (unsigned long long)agents);
     free(study); free(status); free(start); free(backend); free(version);
     static const char *const vars[] = {"new_infections", "new_reported_cases", "new_hospitalisations", "new_deaths"};
-    fprintf(out, "  borough          infections   reported  hospitalised     deaths\n");
+    double scale = 1;   /* totals in real-city units, the scale stated */
+    civ_h5_read_attr_f64(f, "population_scale", &scale);
+    if (!(scale > 0) || scale > 1) scale = 1;
+    char scale_text[200];
+    civ_scale_statement(scale, scale_text, sizeof scale_text);
+    fprintf(out, "  %s\n", scale_text);
+    fprintf(out, "  borough            infections     reported  hospitalised       deaths\n");
     int *series[4] = {0};
     int steps = 0;
     for (int k = 0; k < 4; k++)
         if (civ_read_borough_series(path, vars[k], &series[k], &steps, err)) goto out;
     long long tot[4] = {0};
-    for (int b = 0; b < CIV_NBOROUGH; b++) {
+    for (int b = 0; b <= CIV_NBOROUGH; b++) {
         long long v[4] = {0};
-        for (int k = 0; k < 4; k++) for (int t = 0; t < steps; t++) v[k] += series[k][t * CIV_NBOROUGH + b];
-        for (int k = 0; k < 4; k++) tot[k] += v[k];
-        fprintf(out, "  %-13s %12lld %10lld %13lld %10lld\n", civ_borough_name[b], v[0], v[1], v[2], v[3]);
+        char cell[4][40];
+        for (int k = 0; k < 4; k++) {
+            if (b < CIV_NBOROUGH) for (int t = 0; t < steps; t++) v[k] += series[k][t * CIV_NBOROUGH + b];
+            else v[k] = tot[k];
+            tot[k] += b < CIV_NBOROUGH ? v[k] : 0;
+            civ_fmt_count(civ_real((double)v[k], scale), 3, cell[k], sizeof cell[k]);
+        }
+        fprintf(out, "  %-13s %14s %12s %13s %12s\n", b < CIV_NBOROUGH ? civ_borough_name[b] : "NYC", cell[0], cell[1],
+                cell[2], cell[3]);
     }
-    fprintf(out, "  %-13s %12lld %10lld %13lld %10lld\n", "NYC", tot[0], tot[1], tot[2], tot[3]);
     info_llm(f, out);
 out:
     for (int k = 0; k < 4; k++) free(series[k]);
@@ -315,6 +327,9 @@ civ_status civ_info(const char *path, FILE *out, civ_error *err)
     } else if (strcmp(schema, CIV_TRAJ_SCHEMA) == 0) {
         info_run(path, f, out, err);
         H5Fclose(f);
+    } else if (strncmp(schema, "civitas-ensemble/", 17) == 0) {
+        H5Fclose(f);
+        civ_info_ensemble(path, out, err);
     } else {
         H5Fclose(f);
         civ_fail(err, CIV_ERR_INPUT, "%s: unknown schema '%s'", path, schema);

@@ -1,4 +1,4 @@
-/* `civitas info` and `civitas plot`: read population and trajectory files. */
+/* `civitas info`: summarises population, run and ensemble files; readers of run files. */
 #ifndef CIV_INFO_H
 #define CIV_INFO_H
 
@@ -7,17 +7,8 @@
 #include "host/util/error.h"
 
 civ_status civ_info(const char *path, FILE *out, civ_error *err);
-/* Epidemic curves by borough (SVG), with the observed series when the run has them. */
-civ_status civ_plot(const char *run_path, const char *svg_path, int show_observed, civ_error *err);
-
-typedef struct {
-    const char *label, *color, *dash;
-    double *v;      /* [panel][step]: panel 0 = city, 1..5 = boroughs */
-} civ_svg_line;
-civ_status civ_svg_panels(const char *svg_path, const char *title, int steps, int start_day, int nlines,
-                          const civ_svg_line *lines, const char *footnote, civ_error *err);
-/* 7-day trailing mean of in[t * stride + col] times scale. */
-void civ_smooth7(const int *in, int steps, int stride, int col, double scale, double *out);
+/* The ensemble part of `civitas info` (ensemble_info.c). */
+civ_status civ_info_ensemble(const char *path, FILE *out, civ_error *err);
 
 /* Largest count per day and borough the readers accept: the city total of five stays an int. A larger
  * value means a damaged file (NYC has 8.4 million people). */

@@ -16,8 +16,12 @@
 #include "host/util/date.h"
 #include "host/util/file.h"
 #include "host/util/h5_util.h"
-#include "host/util/interrupt.h"
+#include "host/output/ensemble_file.h"
 #include "host/output/info.h"
+#include "host/output/plot.h"
+#include "host/output/report_doc.h"
+#include "host/output/svg_chart.h"
+#include "host/output/units.h"
 #include "host/population/population.h"
 #include "host/output/trajectory.h"
 
@@ -48,14 +52,36 @@ civ_errors civ_error_metrics(const double *sim, const double *obs, int t0, int t
 }
 
 typedef struct {
-    char *path, *name, *status, *mode, *start;
+    char *path, *name, *status, *mode, *start, *config;
     int steps, start_day;
     double scale;
     uint64_t agents, seed;
     char *laus_path;
+    bool scenario;      /* the study says "scenario": true: not scored against observed data */
 } run_info;
 
-static civ_status run_meta(const char *path, run_info *ri, civ_error *err)
+/* LAUS beside the observed data file (recorded relative to the study file, so found from the study
+ * file as recorded when that was named relative to this folder), else in the data folder */
+static char *find_laus(const char *observed, const char *study_file, const char *data_dir)
+{
+    static const char *const name = "nyc_laus_monthly_by_borough.csv";
+    char buf[8192];
+    if (observed && study_file) {
+        char *sf = strdup(study_file), *ob = strdup(observed);
+        char *sd = strdup(dirname(sf)), *od = strdup(dirname(ob));
+        if (od[0] == '/') snprintf(buf, sizeof buf, "%s/%s", od, name);
+        else snprintf(buf, sizeof buf, "%s/%s/%s", sd, od, name);
+        free(sf); free(ob); free(sd); free(od);
+        if (access(buf, R_OK) == 0) return strdup(buf);
+    }
+    if (data_dir) {
+        snprintf(buf, sizeof buf, "%s/%s", data_dir, name);
+        if (access(buf, R_OK) == 0) return strdup(buf);
+    }
+    return NULL;
+}
+
+static civ_status run_meta(const char *path, const char *data_dir, run_info *ri, civ_error *err)
 {
     memset(ri, 0, sizeof *ri);
     hid_t f = civ_h5_open_input(path, "run file", err);
@@ -83,40 +109,44 @@ static civ_status run_meta(const char *path, run_info *ri, civ_error *err)
         H5Gclose(g);
     }
     if (!ri->mode) ri->mode = strdup("heuristic");
+    /* a damaged file may lack any of them: named as unknown rather than read as text */
+    if (!ri->name) ri->name = strdup("?");
+    if (!ri->status) ri->status = strdup("?");
     char *cfg = civ_h5_read_attr_string(f, "config_json");
     H5Fclose(f);
+    if (!(ri->scale > 0) || ri->scale > 1) ri->scale = 1;
     if (!ri->start || !civ_date_parse(ri->start, &ri->start_day)) {
         free(cfg);
         return civ_fail(err, CIV_ERR_INPUT, "%s: attribute 'start_date' is missing or not a date YYYY-MM-DD", path);
     }
+    ri->config = cfg ? strdup(cfg) : NULL;
     /* LAUS beside the observed data or in the population's data directory */
     cJSON *j = cfg ? cJSON_Parse(cfg) : NULL;
     free(cfg);
     cJSON *study = j ? cJSON_GetObjectItemCaseSensitive(j, "study") : NULL;
     cJSON *obs = study ? cJSON_GetObjectItemCaseSensitive(study, "observed") : NULL;
     cJSON *of = obs ? cJSON_GetObjectItemCaseSensitive(obs, "file") : NULL;
-    if (cJSON_IsString(of)) {
-        char *copy = strdup(of->valuestring);
-        size_t n = strlen(copy) + 64;
-        ri->laus_path = civ_xmalloc(n);
-        snprintf(ri->laus_path, n, "%s/nyc_laus_monthly_by_borough.csv", dirname(copy));
-        free(copy);
-    }
+    ri->scenario = cJSON_IsTrue(study ? cJSON_GetObjectItemCaseSensitive(study, "scenario") : NULL);
+    hid_t f2 = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char *study_file = f2 >= 0 ? civ_h5_read_attr_string(f2, "study_file") : NULL;
+    if (f2 >= 0) H5Fclose(f2);
+    ri->laus_path = find_laus(cJSON_IsString(of) ? of->valuestring : NULL, study_file, data_dir);
+    free(study_file);
     cJSON_Delete(j);
     return CIV_OK;
 }
 
 static void free_run(run_info *ri)
 {
-    free(ri->path); free(ri->name); free(ri->status); free(ri->mode); free(ri->start); free(ri->laus_path);
+    free(ri->path); free(ri->name); free(ri->status); free(ri->mode); free(ri->start); free(ri->laus_path); free(ri->config);
 }
 
 /* LAUS monthly unemployment rate (%) per borough for each simulated day's month; NAN when absent. */
 static civ_status laus_daily(const run_info *ri, double *out /* [6][steps] */, civ_error *err)
 {
     for (int k = 0; k < 6 * ri->steps; k++) out[k] = NAN;
-    if (!ri->laus_path) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot locate nyc_laus_monthly_by_borough.csv "
-                                        "(expected beside the study's observed data file)", ri->path);
+    if (!ri->laus_path) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot locate nyc_laus_monthly_by_borough.csv beside "
+                                        "the study's observed data file or in the data folder (--data DIR)", ri->path);
     civ_csv csv;
     civ_status st = civ_csv_read(ri->laus_path, &csv, err);
     if (st) return st;
@@ -143,91 +173,132 @@ static civ_status laus_daily(const run_info *ri, double *out /* [6][steps] */, c
 }
 
 typedef struct {
-    const char *key, *title, *sim_var, *obs_name, *unit;
+    const char *key, *title, *sim_var, *obs_name, *unit, *unit_short;
 } series_def;
 
 static const series_def series[] = {
-    {"cases", "Reported cases", "new_reported_cases", "cases", "per day, 7-day mean"},
-    {"hospitalisations", "Hospital admissions", "new_hospitalisations", "hospitalized", "per day, 7-day mean"},
-    {"deaths", "Deaths", "new_deaths", "deaths", "per day, 7-day mean"},
-    {"unemployment", "Unemployment rate", NULL, NULL, "% of the labour force (simulated daily, LAUS monthly)"},
+    {"cases", "Reported cases", "new_reported_cases", "cases", "per day, 7-day mean", "cases per day"},
+    {"hospitalisations", "Hospital admissions", "new_hospitalisations", "hospitalized", "per day, 7-day mean",
+     "admissions per day"},
+    {"deaths", "Deaths", "new_deaths", "deaths", "per day, 7-day mean", "deaths per day"},
+    {"unemployment", "Unemployment rate", NULL, NULL, "% of the labour force (simulated daily, LAUS monthly)",
+     "% of the labour force"},
 };
 #define N_SERIES 4
 
-static void write_row(FILE *md, const char *who, const char *window, civ_errors e)
+static void error_row(civ_doc *d, const char *who, const char *window, civ_errors e)
 {
-    fprintf(md, "| %s | %s | %d | %.3g | %.3g | %.3g | %.3f |\n", who, window, e.n, e.mae, e.rmse, e.nd, e.r);
+    char n[16], mae[32], rmse[32], nd[32], r[32];
+    snprintf(n, sizeof n, "%d", e.n);
+    snprintf(mae, sizeof mae, "%.3g", e.mae);
+    snprintf(rmse, sizeof rmse, "%.3g", e.rmse);
+    snprintf(nd, sizeof nd, "%.3g", e.nd);
+    snprintf(r, sizeof r, "%.3f", e.r);
+    const char *cells[7] = {who, window, n, mae, rmse, nd, r};
+    civ_doc_table_row(d, cells);
 }
 
-civ_status civ_report(const civ_report_options *o, civ_error *err)
+/* one figure: the run's series per area against the observed one */
+typedef struct {
+    const run_info *r;
+    const series_def *sd;
+    double *sim, *obs;   /* [area][t] */
+    int holdout;
+} run_figure;
+
+static civ_status draw_run_figure(FILE *out, void *arg, civ_error *err)
 {
-    const bool made_dir = mkdir(o->out_dir, 0777) == 0;
-    if (!made_dir && errno != EEXIST)
-        return civ_fail(err, CIV_ERR_IO, "%s: cannot create report directory: %m", o->out_dir);
-    struct stat dir_stat;
-    if (!made_dir && (stat(o->out_dir, &dir_stat) != 0 || !S_ISDIR(dir_stat.st_mode)))
-        return civ_fail(err, CIV_ERR_IO, "%s: is not a directory (the report is a directory of files)", o->out_dir);
-    if (access(o->out_dir, W_OK | X_OK) != 0)
-        return civ_fail(err, CIV_ERR_IO, "%s: cannot write the report: the directory is not writable (%m)", o->out_dir);
+    (void)err;
+    const run_figure *f = arg;
+    const char *ylab[3], *titles[CIV_N_AREAS];
+    for (int c = 0; c < 3; c++) ylab[c] = f->sd->unit_short;
+    for (int a = 0; a < CIV_N_AREAS; a++) titles[a] = civ_area_names[a];
+    char title[400], sub[400], scale_text[200], marker[40], hd[11];
+    civ_scale_statement(f->r->scale, scale_text, sizeof scale_text);
+    snprintf(title, sizeof title, "%s: %s, simulated%s (%s behaviour)", f->r->name, f->sd->title,
+             f->r->scenario ? " scenario, observed for reference" : " vs observed", f->r->mode);
+    snprintf(sub, sizeof sub, "%s; %s", f->sd->unit, f->sd->sim_var ? scale_text : "LAUS: monthly rates");
+    civ_date_format(f->r->start_day + f->holdout, hd);
+    snprintf(marker, sizeof marker, "held out from %s", hd);
+    civ_mark marks[2] = {{CIV_MARK_LINE, f->r->scenario ? "simulated scenario" : "simulated", "#1f5fbf", "", f->sim, NULL, NULL},
+                         {CIV_MARK_LINE, f->sd->sim_var ? "observed (NYC DOHMH)" : "observed (NYS DOL LAUS)", "#111111",
+                          "5 3", f->obs, NULL, NULL}};
+    civ_chart c = {title, sub, 2, 3, NULL, NULL, ylab, f->r->steps, f->r->start_day, false,
+                   f->holdout < f->r->steps ? f->holdout : -1, marker, 2, marks, NULL, titles};
+    civ_chart_svg(out, &c);
+    return CIV_OK;
+}
+
+static civ_status run_report(const civ_report_options *o, civ_error *err)
+{
+    bool made_dir = false;
+    if (civ_doc_make_dir(o->out_dir, &made_dir, err)) return err->status;
     run_info *ri = civ_xcalloc((size_t)o->n_runs, sizeof *ri);
-    /* the plots written so far, removed again if the report fails: no half report is left behind */
-    char **written = civ_xcalloc((size_t)o->n_runs * N_SERIES + 1, sizeof(char *));
-    int n_written = 0;
     civ_status st = CIV_OK;
+    civ_doc doc;
+    bool doc_open = false;
     for (int k = 0; k < o->n_runs && !st; k++) {
-        st = run_meta(o->runs[k], &ri[k], err);
+        st = run_meta(o->runs[k], o->data_dir, &ri[k], err);
         if (!st && ri[k].steps < 14)
             st = civ_fail(err, CIV_ERR_INPUT, "%s: %d completed days; a report needs at least 14", o->runs[k], ri[k].steps);
     }
+    if (!st && (o->from || o->to))
+        st = civ_fail(err, CIV_ERR_USAGE, "--from and --to choose the window of an ensemble's outcome tables; a report "
+                      "of run files compares whole runs");
     if (st) goto out;
-    int holdout = ri[0].steps - 28;
-    if (o->holdout_from) {
-        int d;
-        if (!civ_date_parse(o->holdout_from, &d))
-            { st = civ_fail(err, CIV_ERR_USAGE, "--holdout-from '%s': expected YYYY-MM-DD", o->holdout_from); goto out; }
-        holdout = d - ri[0].start_day;
-        if (holdout <= 7 || holdout >= ri[0].steps) {
-            char a[11], b[11];
-            civ_date_format(ri[0].start_day + 8, a);
-            civ_date_format(ri[0].start_day + ri[0].steps - 1, b);
-            st = civ_fail(err, CIV_ERR_INPUT, "--holdout-from %s is outside %s's dates (%s to %s)", o->holdout_from, o->runs[0], a, b);
-            goto out;
-        }
+    int holdout = -1;
+    if ((st = civ_holdout_day(o->holdout_from, ri[0].config, ri[0].start_day, ri[0].steps, &holdout, NULL, err))) goto out;
+    if (o->holdout_from && holdout <= 7) {
+        char a[11], b[11];
+        civ_date_format(ri[0].start_day + 8, a);
+        civ_date_format(ri[0].start_day + ri[0].steps - 1, b);
+        st = civ_fail(err, CIV_ERR_INPUT, "--holdout-from %s is outside %s's dates (%s to %s)", o->holdout_from, o->runs[0], a, b);
+        goto out;
     }
+    if (holdout < 0) holdout = ri[0].steps - 28;
     if (holdout < 7) holdout = ri[0].steps;   /* short run: everything is the fitted window */
 
-    char mdpath[4096];
-    snprintf(mdpath, sizeof mdpath, "%s/report.md", o->out_dir);
-    civ_output md_out;   /* report.md once complete */
-    if ((st = civ_output_begin(&md_out, mdpath, err))) goto out;
-    FILE *md = civ_output_text(&md_out, err);
-    if (!md) { civ_output_abandon(&md_out); st = err->status; goto out; }
+    if ((st = civ_doc_open(&doc, o->out_dir, "civitas validation report", err))) goto out;
+    doc_open = true;
     char hd[11];
     civ_date_format(ri[0].start_day + holdout, hd);
-    fprintf(md, "# civitas validation report\n\n");
-    fprintf(md, "Simulated series against observed data: NYC DOHMH daily cases, hospital admissions and deaths by "
-                "borough (2025 revision, by date of event) and NYS DOL LAUS monthly unemployment. Simulated counts "
-                "are compared with observed counts multiplied by the run's population scale. Daily series are "
-                "7-day trailing means. Windows: **fitted** = from the start to the day before %s, **held-out** = "
-                "from %s on.\n\n", hd, hd);
-    fprintf(md, "Metrics: MAE and RMSE in the series' units; ND (normalised deviation) = sum |sim - obs| / sum |obs|; "
-                "r = Pearson correlation; n = days (months for unemployment) compared.\n\n");
-    fprintf(md, "| run | study | behaviour | status | agents | scale | seed | days |\n|---|---|---|---|---|---|---|---|\n");
-    for (int k = 0; k < o->n_runs; k++)
-        fprintf(md, "| %s | %s | %s | %s | %llu | %g | %llu | %d from %s |\n", ri[k].path, ri[k].name, ri[k].mode,
-                ri[k].status, (unsigned long long)ri[k].agents, ri[k].scale, (unsigned long long)ri[k].seed, ri[k].steps,
-                ri[k].start);
+    civ_doc_heading(&doc, 2, "overview", "Runs and method");
+    civ_doc_para(&doc, "Simulated series against observed data: NYC DOHMH daily cases, hospital admissions and deaths by "
+                 "borough (2025 revision, by date of event) and NYS DOL LAUS monthly unemployment. Simulated counts are "
+                 "in real-city units (divided by the run's population scale) and compared with the observed counts. "
+                 "Daily series are 7-day trailing means. Windows: **fitted** = from the start to the day before %s, "
+                 "**held-out** = from %s on.", hd, hd);
+    civ_doc_para(&doc, "Metrics: MAE and RMSE in the series' units; ND (normalised deviation) = sum |sim - obs| / sum |obs|; "
+                 "r = Pearson correlation; n = days (months for unemployment) compared. A run whose study is marked "
+                 "`\"scenario\": true` (a counterfactual) describes what did not happen: it is drawn with the observed "
+                 "series for reference but not scored against them.");
+    {
+        static const char *const head[9] = {"run", "file", "study", "behaviour", "status", "agents", "scale", "seed", "days"};
+        civ_doc_table_start(&doc, 9, head);
+        for (int k = 0; k < o->n_runs; k++) {
+            char num[16], agents[32], scale[32], seed[32], days[64], study[300];
+            const char *slash = strrchr(ri[k].path, '/');
+            snprintf(num, sizeof num, "%d", k + 1);
+            snprintf(agents, sizeof agents, "%llu", (unsigned long long)ri[k].agents);
+            snprintf(scale, sizeof scale, "%g", ri[k].scale);
+            snprintf(seed, sizeof seed, "%llu", (unsigned long long)ri[k].seed);
+            snprintf(days, sizeof days, "%d from %s", ri[k].steps, ri[k].start);
+            snprintf(study, sizeof study, "%s%s", ri[k].name, ri[k].scenario ? " (scenario)" : "");
+            const char *cells[9] = {num, slash ? slash + 1 : ri[k].path, study, ri[k].mode, ri[k].status, agents, scale, seed, days};
+            civ_doc_table_row(&doc, cells);
+        }
+        civ_doc_table_end(&doc);
+    }
 
     /* summary rows (city) for the comparison table, filled as we go */
-    char *summary = civ_xcalloc(1, 1 << 16);
-    size_t slen = 0;
+    enum { MAX_SUMMARY = 4096 };
+    char (*summary)[9][48] = civ_xcalloc(MAX_SUMMARY, sizeof *summary);
+    int n_summary = 0;
     for (int q = 0; q < N_SERIES && !st; q++) {
-        fprintf(md, "\n## %s (%s)\n\n", series[q].title, series[q].unit);
+        char title[200];
+        snprintf(title, sizeof title, "%s (%s)", series[q].title, series[q].unit);
+        civ_doc_heading(&doc, 2, series[q].key, title);
         for (int k = 0; k < o->n_runs && !st; k++) {
-            if (civ_interrupted) {
-                st = civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted; nothing was written", o->out_dir);
-                break;
-            }
             const run_info *r = &ri[k];
             const int T = r->steps;
             double *sim = civ_xcalloc((size_t)6 * T, sizeof(double)), *obs = civ_xcalloc((size_t)6 * T, sizeof(double));
@@ -238,11 +309,11 @@ civ_status civ_report(const civ_report_options *o, civ_error *err)
                 int *city = civ_xcalloc((size_t)T, sizeof(int)), *ocity = civ_xcalloc((size_t)T, sizeof(int));
                 for (int t = 0; t < T; t++)
                     for (int b = 0; b < CIV_NBOROUGH; b++) { city[t] += s[t * CIV_NBOROUGH + b]; ocity[t] += ob[t * CIV_NBOROUGH + b]; }
-                civ_smooth7(city, T, 1, 0, 1.0, sim);
-                civ_smooth7(ocity, T, 1, 0, r->scale, obs);
+                civ_smooth7(city, T, 1, 0, 1.0 / r->scale, sim);
+                civ_smooth7(ocity, T, 1, 0, 1.0, obs);
                 for (int b = 0; b < CIV_NBOROUGH; b++) {
-                    civ_smooth7(s, T, CIV_NBOROUGH, b, 1.0, sim + (size_t)(b + 1) * T);
-                    civ_smooth7(ob, T, CIV_NBOROUGH, b, r->scale, obs + (size_t)(b + 1) * T);
+                    civ_smooth7(s, T, CIV_NBOROUGH, b, 1.0 / r->scale, sim + (size_t)(b + 1) * T);
+                    civ_smooth7(ob, T, CIV_NBOROUGH, b, 1.0, obs + (size_t)(b + 1) * T);
                 }
                 free(s); free(ob); free(city); free(ocity);
             } else {
@@ -261,19 +332,22 @@ civ_status civ_report(const civ_report_options *o, civ_error *err)
                 }
                 free(emp); free(un);
             }
-            /* plot */
-            char svg[4096], title[512], fname[256];
+            char fname[256], caption[400];
             snprintf(fname, sizeof fname, "run%d_%s.svg", k + 1, series[q].key);
-            snprintf(svg, sizeof svg, "%s/%s", o->out_dir, fname);
-            snprintf(title, sizeof title, "%s: %s, simulated vs observed (%s)", r->name, series[q].title, r->mode);
-            civ_svg_line lines[2] = {{"simulated", "#1f5fbf", "", sim}, {"observed", "#111111", "4 3", obs}};
-            if ((st = civ_svg_panels(svg, title, T, r->start_day, 2, lines, q < 3 ? "observed x population scale" : "LAUS monthly", err))) {
-                free(sim); free(obs); break;
+            snprintf(caption, sizeof caption, "%s, run %d (%s%s)", series[q].title, k + 1, r->name, r->scenario ? ", scenario" : "");
+            run_figure fig = {r, &series[q], sim, obs, holdout};
+            if ((st = civ_doc_figure(&doc, fname, caption, draw_run_figure, &fig, err))) { free(sim); free(obs); break; }
+            if (r->scenario) {
+                civ_doc_para(&doc, "Run %d is a **scenario** (%s): what might have happened, not what did; it is not "
+                             "scored against the observed series.", k + 1, r->name);
+                free(sim); free(obs);
+                continue;
             }
-            written[n_written++] = strdup(svg);   /* only once it is ours: a refused output may be someone's input */
-            fprintf(md, "\n![%s, run %d](%s)\n\n", series[q].title, k + 1, fname);
             /* errors: per borough on daily values, or on monthly means for unemployment */
-            fprintf(md, "| run %d: area | window | n | MAE | RMSE | ND | r |\n|---|---|---|---|---|---|---|\n", k + 1);
+            char head0[32];
+            snprintf(head0, sizeof head0, "run %d: area", k + 1);
+            const char *head[7] = {head0, "window", "n", "MAE", "RMSE", "ND", "r"};
+            civ_doc_table_start(&doc, 7, head);
             const int windows[2][2] = {{0, holdout < T ? holdout : T}, {holdout, T}};
             static const char *const wname[2] = {"fitted", "held-out"};
             for (int p = 0; p < 6; p++) {
@@ -307,32 +381,53 @@ civ_status civ_report(const civ_report_options *o, civ_error *err)
                         }
                         e = civ_error_metrics(msim, mobs, 0, n);
                     }
-                    write_row(md, p ? civ_borough_name[p - 1] : "New York City", wname[w], e);
-                    if (p == 0 && slen < (1 << 16) - 512)
-                        slen += (size_t)snprintf(summary + slen, (1 << 16) - slen, "| %d | %s | %s | %s | %d | %.3g | %.3g | %.3g | %.3f |\n",
-                                                 k + 1, r->mode, series[q].title, wname[w], e.n, e.mae, e.rmse, e.nd, e.r);
+                    error_row(&doc, civ_area_names[p], wname[w], e);
+                    if (p == 0 && n_summary < MAX_SUMMARY) {
+                        char (*row)[48] = summary[n_summary++];
+                        snprintf(row[0], 48, "%d", k + 1);
+                        snprintf(row[1], 48, "%s", r->mode);
+                        snprintf(row[2], 48, "%s", series[q].title);
+                        snprintf(row[3], 48, "%s", wname[w]);
+                        snprintf(row[4], 48, "%d", e.n);
+                        snprintf(row[5], 48, "%.3g", e.mae);
+                        snprintf(row[6], 48, "%.3g", e.rmse);
+                        snprintf(row[7], 48, "%.3g", e.nd);
+                        snprintf(row[8], 48, "%.3f", e.r);
+                    }
                 }
             }
+            civ_doc_table_end(&doc);
             free(sim); free(obs);
         }
     }
     if (!st) {
-        fprintf(md, "\n## Comparison of runs (New York City)\n\n| run | behaviour | series | window | n | MAE | RMSE | ND | r |\n"
-                    "|---|---|---|---|---|---|---|---|---|\n%s", summary);
-        fprintf(md, "\nGenerated by `civitas report`. Observed data: see data/README.md for provenance.\n");
+        civ_doc_heading(&doc, 2, "comparison", "Comparison of runs (New York City)");
+        static const char *const head[9] = {"run", "behaviour", "series", "window", "n", "MAE", "RMSE", "ND", "r"};
+        civ_doc_table_start(&doc, 9, head);
+        for (int k = 0; k < n_summary; k++) {
+            const char *cells[9];
+            for (int c = 0; c < 9; c++) cells[c] = summary[k][c];
+            civ_doc_table_row(&doc, cells);
+        }
+        civ_doc_table_end(&doc);
+        civ_doc_para(&doc, "Generated by `civitas report`. Observed data: see data/README.md in the civitas sources for "
+                     "provenance.");
     }
     free(summary);
-    if (!st && civ_interrupted) st = civ_fail(err, CIV_ERR_INTERRUPTED, "%s: interrupted; nothing was written", o->out_dir);
-    if (st) civ_output_abandon(&md_out);
-    else st = civ_output_commit(&md_out, err);
 out:
-    for (int k = 0; k < n_written; k++) {
-        if (st) remove(written[k]);
-        free(written[k]);
-    }
-    free(written);
+    if (doc_open) st = civ_doc_close(&doc, st == CIV_OK, err) ? err->status : st;
     if (st && made_dir) rmdir(o->out_dir);   /* only if it is empty, i.e. holds nothing of the user's */
     for (int k = 0; k < o->n_runs; k++) free_run(&ri[k]);
     free(ri);
     return st;
+}
+
+civ_status civ_report(const civ_report_options *o, civ_error *err)
+{
+    int ensembles = 0;
+    for (int k = 0; k < o->n_runs; k++) ensembles += civ_is_ensemble_file(o->runs[k]);
+    if (ensembles && o->n_runs > 1)
+        return civ_fail(err, CIV_ERR_USAGE, "a report takes one ensemble file (its studies are compared within it) or "
+                        "run files, not both or several ensembles");
+    return ensembles ? civ_ens_report(o, err) : run_report(o, err);
 }

@@ -140,11 +140,12 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
     civ_date_format(s->start_day, start);
     time_t now = time(NULL);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    char *cfg = civ_study_resolved_json(s);
+    char *cfg = civ_study_resolved_json(s), study_file[1024];
+    civ_study_recorded_name(s->study_file, study_file, sizeof study_file);
     int bad = civ_h5_attr_string(f, "schema", CIV_TRAJ_SCHEMA) | civ_h5_attr_string(f, "civitas_version", CIVITAS_VERSION) |
         civ_h5_attr_string(f, "git", CIVITAS_GIT) | civ_h5_attr_string(f, "backend", backend) |
         civ_h5_attr_u64(f, "seed", s->seed) | civ_h5_attr_string(f, "study", s->name) |
-        civ_h5_attr_string(f, "study_file", s->study_file) | civ_h5_attr_string(f, "start_date", start) |
+        civ_h5_attr_string(f, "study_file", study_file) | civ_h5_attr_string(f, "start_date", start) |
         civ_h5_attr_i64(f, "steps_planned", s->steps) | civ_h5_attr_i64(f, "steps_completed", 0) |
         civ_h5_attr_string(f, "status", "running") | civ_h5_attr_string(f, "created", created) |
         civ_h5_attr_string(f, "config_json", cfg) | civ_h5_attr_u64(f, "n_agents", e->pop->n_agents) |
@@ -154,6 +155,9 @@ civ_status civ_traj_create(civ_traj **out, const char *path, const civ_engine *e
 
     /* time series */
     hid_t g = H5Gcreate2(f, "timeseries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    /* where xarray users see it (Dataset.attrs): the counts are a sample of the city */
+    civ_h5_attr_f64(g, "population_scale", e->pop->scale);
+    civ_h5_attr_string(g, "counts", "people in the simulated population; divide by population_scale for the real city");
     t->date = extendible_scale(g, "date");
     date_units(t->date, s->start_day);
     hid_t boro = civ_h5_string_scale(g, "borough", CIV_NBOROUGH, civ_borough_code);

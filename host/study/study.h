@@ -151,5 +151,10 @@ void civ_age_band_label(const int *edges, int n, int b, char *buf, size_t len);
 
 /* Resolved configuration (study + model) as one JSON text; caller frees. */
 char *civ_study_resolved_json(const civ_study *s);
+/* Paths as output files record them, never a path of this machine: `target` relative to the folder
+ * from_dir (its file name alone when it cannot be resolved and is absolute); the study file as named when
+ * that is relative, else its file name (the paths in the recorded study are relative to it). */
+void civ_path_relative(const char *target, const char *from_dir, char *out, size_t n);
+void civ_study_recorded_name(const char *study_file, char *out, size_t n);
 
 #endif

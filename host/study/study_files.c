@@ -33,35 +33,108 @@ char *civ_study_join_path(const char *dir, const char *p)
     return out;
 }
 
-/* Makes a string field at obj.key absolute relative to dir (if present and a string). */
-static void absolutize(cJSON *obj, const char *key, const char *dir)
+/* realpath of a file that may not exist yet (an output): its folder resolved, its name appended */
+static char *resolve(const char *target)
+{
+    char *abs = realpath(target, NULL);
+    if (abs) return abs;
+    char *copy = strdup(target), *copy2 = strdup(target);
+    char *dir = realpath(dirname(copy), NULL);
+    const char *name = basename(copy2);
+    if (dir) {
+        size_t len = strlen(dir) + strlen(name) + 2;
+        abs = civ_xmalloc(len);
+        snprintf(abs, len, "%s/%s", dir, name);
+    }
+    free(dir);
+    free(copy);
+    free(copy2);
+    return abs;
+}
+
+void civ_path_relative(const char *target, const char *from_dir, char *out, size_t n)
+{
+    char *abs = resolve(target), *dir = realpath(from_dir, NULL);
+    if (!dir || !abs) {   /* not on disk: as given, or its name alone rather than a path of this machine */
+        const char *slash = strrchr(target, '/');
+        snprintf(out, n, "%s", target[0] == '/' && slash ? slash + 1 : target);
+        free(dir);
+        free(abs);
+        return;
+    }
+    size_t common = 0, k = 0;
+    while (dir[k] && abs[k] && dir[k] == abs[k]) { if (dir[k] == '/') common = k; k++; }
+    if (!dir[k] && (abs[k] == '/' || !abs[k])) common = k;
+    out[0] = 0;
+    for (const char *q = dir + common; *q; q++) if (*q == '/') strncat(out, "../", n - strlen(out) - 1);
+    strncat(out, abs[common] ? abs + common + 1 : ".", n - strlen(out) - 1);
+    free(dir);
+    free(abs);
+}
+
+static char *relative_to(const char *dir, const char *p)
+{
+    char buf[4096];
+    civ_path_relative(p, dir, buf, sizeof buf);
+    return strdup(buf);
+}
+
+static char *file_name(const char *dir, const char *p)
+{
+    (void)dir;
+    const char *slash = strrchr(p, '/');
+    return strdup(slash ? slash + 1 : p);
+}
+
+/* Replaces a string field at obj.key by fix(dir, value) (if present and a string). */
+static void fix_path(cJSON *obj, const char *key, const char *dir, char *(*fix)(const char *, const char *))
 {
     cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
     if (!cJSON_IsString(v) || !v->valuestring[0]) return;
-    char *abs = civ_study_join_path(dir, v->valuestring);
-    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(abs));
-    free(abs);
+    char *p = fix(dir, v->valuestring);
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(p));
+    free(p);
 }
 
 static cJSON *child(cJSON *o, const char *k) { return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL; }
 
+/* Every input path a study names, rewritten by fix(dir, path). */
+static void fix_inputs(cJSON *j, const char *dir, char *(*fix)(const char *, const char *))
+{
+    fix_path(j, "model", dir, fix);
+    cJSON *pop = child(j, "population");
+    fix_path(pop, "file", dir, fix);
+    fix_path(child(pop, "synthesize"), "data_dir", dir, fix);
+    fix_path(child(child(j, "contacts"), "matrices"), "file", dir, fix);
+    fix_path(child(j, "observed"), "file", dir, fix);
+    fix_path(child(j, "testing"), "capacity_file", dir, fix);
+    fix_path(child(child(j, "behavior"), "mobility"), "file", dir, fix);
+    fix_path(j, "posterior", dir, fix);
+    cJSON *llm = child(child(j, "behavior"), "llm");
+    fix_path(llm, "system_prompt", dir, fix);
+    fix_path(llm, "user_prompt", dir, fix);
+    fix_path(llm, "cache", dir, fix);
+    fix_path(llm, "replay", dir, fix);
+}
+
 /* Input paths in a study are relative to the file that names them. */
 static void absolutize_inputs(cJSON *j, const char *dir)
 {
-    absolutize(j, "model", dir);
-    cJSON *pop = child(j, "population");
-    absolutize(pop, "file", dir);
-    absolutize(child(pop, "synthesize"), "data_dir", dir);
-    absolutize(child(child(j, "contacts"), "matrices"), "file", dir);
-    absolutize(child(j, "observed"), "file", dir);
-    absolutize(child(j, "testing"), "capacity_file", dir);
-    absolutize(child(child(j, "behavior"), "mobility"), "file", dir);
-    absolutize(j, "posterior", dir);
-    cJSON *llm = child(child(j, "behavior"), "llm");
-    absolutize(llm, "system_prompt", dir);
-    absolutize(llm, "user_prompt", dir);
-    absolutize(llm, "cache", dir);
-    absolutize(llm, "replay", dir);
+    fix_inputs(j, dir, civ_study_join_path);
+}
+
+void civ_study_relativize_inputs(cJSON *j, const char *study_file)
+{
+    char *dir = civ_study_dir_of(study_file);
+    fix_inputs(j, dir, relative_to);
+    fix_path(child(j, "output"), "file", dir, file_name);   /* the file that records it: its name */
+    free(dir);
+}
+
+void civ_study_recorded_name(const char *study_file, char *out, size_t n)
+{
+    const char *slash = strrchr(study_file, '/');
+    snprintf(out, n, "%s", study_file[0] == '/' && slash ? slash + 1 : study_file);
 }
 
 /* An input named by a study field must exist and be readable (a directory when want_dir), so the

@@ -20,6 +20,9 @@ civ_status civ_study_apply_overrides(cJSON *j, const civ_study_overrides *ov, co
 civ_status civ_study_need_input(const civ_jctx *c, const char *field, const char *path, bool want_dir);
 /* A text file named by a study field, trailing newlines and spaces cut; NULL with the error set. */
 char *civ_study_read_text(const civ_jctx *c, const char *field, const char *path);
+/* The input paths of a merged study (made absolute by civ_study_read_merged) rewritten relative to the
+ * folder of study_file, as output files record them. */
+void civ_study_relativize_inputs(cJSON *j, const char *study_file);
 /* The folder of `path`, and `p` relative to `dir` (malloc'd). */
 char *civ_study_dir_of(const char *path);
 char *civ_study_join_path(const char *dir, const char *p);

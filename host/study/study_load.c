@@ -324,8 +324,11 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     static const char *const top[] = {"name", "description", "model", "parameters", "population",
         "start_date", "steps", "seed", "initial_infections", "contacts", "behavior", "testing",
         "employment", "interventions", "output", "observed", "transmission", "note", "sources", "calibration",
-        "posterior", NULL};
+        "posterior", "scenario", NULL};
     if (civ_json_check_keys(&c, j, "", top)) return err->status;
+    /* "scenario": true marks a counterfactual: reports draw it but never score it against observed data */
+    bool scenario = false;
+    if (civ_json_bool(&c, j, "", "scenario", false, &scenario)) return err->status;
 
     const char *name = NULL, *model = NULL;
     if (civ_json_string(&c, j, "", "name", true, &name) || civ_json_string(&c, j, "", "model", true, &model))
@@ -608,7 +611,9 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
 char *civ_study_resolved_json(const civ_study *s)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, "study", cJSON_Duplicate(s->resolved, 1));
+    cJSON *study = cJSON_Duplicate(s->resolved, 1);
+    civ_study_relativize_inputs(study, s->study_file);   /* relative to the study file, as it names them */
+    cJSON_AddItemToObject(root, "study", study);
     cJSON_AddItemToObject(root, "model", cJSON_Duplicate(s->model_json, 1));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -307,6 +307,14 @@ civ_status civ_output_commit(civ_output *o, civ_error *err)
     return CIV_OK;
 }
 
+FILE *civ_output_open_text(civ_output *o, const char *path, civ_error *err)
+{
+    if (civ_output_begin(o, path, err)) return NULL;
+    FILE *f = civ_output_text(o, err);
+    if (!f) civ_output_abandon(o);
+    return f;
+}
+
 void civ_output_abandon(civ_output *o)
 {
     if (o->fd >= 0 && o->tmp) unlink(o->tmp);   /* still ours: the lock is held until release() */

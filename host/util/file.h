@@ -55,6 +55,10 @@ civ_status civ_output_commit(civ_output *o, civ_error *err);
 /* Gives the output up: removes the partial file, releases it (nothing is left). */
 void civ_output_abandon(civ_output *o);
 
+/* civ_output_begin then civ_output_text: a stream writing path's partial file, NULL (nothing left,
+ * err set) if either fails. */
+FILE *civ_output_open_text(civ_output *o, const char *path, civ_error *err);
+
 /* Writes text to path through civ_output_begin/commit. */
 civ_status civ_write_file_atomic(const char *path, const char *text, civ_error *err);
 

@@ -211,7 +211,8 @@ static civ_status setup(cal_ctx *c, civ_error *err)
     return CIV_OK;
 }
 
-static void print_generation(const cal_ctx *c, int t, const civ_cal_generation *g)
+/* the generation, and the best particle so far (lowest distance: the loss) */
+static void print_generation(const cal_ctx *c, int t, const civ_cal_generation *g, const double *best)
 {
     char tol[32];
     if (isinf(g->tolerance)) snprintf(tol, sizeof tol, "none (prior)");
@@ -220,8 +221,8 @@ static void print_generation(const cal_ctx *c, int t, const civ_cal_generation *
             "(%d cut short) in %.1fs; best -log L so far %.2f\n", t, tol, c->sp.particles, g->proposals, 100 * g->acceptance,
             g->ess, g->simulations, g->stopped_early, g->seconds, g->best_loss);
     for (int k = 0; k < c->dim; k++)
-        fprintf(stderr, "civitas:   %-36s median %-10.4g 90%% [%.4g, %.4g]\n", c->paths[k], g->post[k].median, g->post[k].p05,
-                g->post[k].p95);
+        fprintf(stderr, "civitas:   %-36s median %-10.4g 90%% [%.4g, %.4g]  best %.4g\n", c->paths[k], g->post[k].median,
+                g->post[k].p05, g->post[k].p95, best[k]);
 }
 
 static void print_header(const cal_ctx *c)
@@ -358,7 +359,7 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
         prev = cur;
         memset(&cur, 0, sizeof cur);
         res.n_generations = t + 1;
-        if (!c.quiet) print_generation(&c, t, g);
+        if (!c.quiet) print_generation(&c, t, g, res.best_values);
         if (t > 0 && g->acceptance < sp->min_acceptance) {
             res.stop_reason = "min_acceptance";
             res.converged = 1;

@@ -30,24 +30,14 @@ void civ_cal_summarise(const double *values, const double *w, int n, int dim, in
 }
 
 /* `target` relative to the directory of `output`, so the written files can move together with the
- * files they name; `target` as given when it cannot be resolved */
+ * files they name */
 static void relative_to_output(const char *target, const char *output, char *out, size_t n)
 {
-    char *abs = realpath(target, NULL);
     char *od = strdup(output);
     char *slash = strrchr(od, '/');
     if (slash) *slash = 0; else strcpy(od, ".");
-    char *dir = realpath(od, NULL);
+    civ_path_relative(target, od, out, n);
     free(od);
-    if (!dir || !abs) { snprintf(out, n, "%s", target); free(dir); free(abs); return; }
-    size_t common = 0, k = 0;
-    while (dir[k] && abs[k] && dir[k] == abs[k]) { if (dir[k] == '/') common = k; k++; }
-    if (!dir[k] && abs[k] == '/') common = k;
-    out[0] = 0;
-    for (const char *q = dir + common; *q; q++) if (*q == '/') strncat(out, "../", n - strlen(out) - 1);
-    strncat(out, abs + common + 1, n - strlen(out) - 1);
-    free(dir);
-    free(abs);
 }
 
 static const char *base_name(const char *p) { return strrchr(p, '/') ? strrchr(p, '/') + 1 : p; }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "host/output/ensemble_file.h"   /* the file's schema */
 #include "host/study/study.h"
 
 typedef struct {
@@ -22,10 +23,5 @@ typedef struct {
 } civ_ensemble_options;
 
 civ_status civ_ensemble(const civ_ensemble_options *o, civ_error *err);
-
-/* Linear-interpolation quantile of sorted values (numpy's default), q in [0, 1]. */
-double civ_quantile_sorted(const double *v, int n, double q);
-
-#define CIV_ENSEMBLE_SCHEMA "civitas-ensemble/1"
 
 #endif

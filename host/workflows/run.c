@@ -1,5 +1,6 @@
 #include "host/workflows/run.h"
 
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,23 +17,28 @@
 #include "host/util/progress.h"
 #include "host/core/trace.h"
 #include "host/output/trajectory.h"
+#include "host/output/units.h"
 
 civ_status civ_study_population(const civ_study *s, bool quiet, civ_population *pop, char *source,
                                 size_t source_len, civ_error *err)
 {
     double t0 = civ_now();
     civ_status st;
+    char *copy = strdup(s->study_file), where[4096];   /* recorded relative to the study file */
+    civ_path_relative(s->population_file ? s->population_file : s->data_dir, dirname(copy), where, sizeof where);
+    free(copy);
     if (s->population_file) {
         if (!quiet) fprintf(stderr, "civitas: loading population %s\n", s->population_file);
         if ((st = civ_population_load(s->population_file, pop, err))) return st;
-        snprintf(source, source_len, "file %s", s->population_file);
+        snprintf(source, source_len, "file %s (relative to the study file)", where);
     } else {
         civ_synth_options so = {s->data_dir, s->scale, s->population_seed, s->laus_year, s->laus_month, quiet};
         if (!quiet) fprintf(stderr, "civitas: synthesizing population (scale %g, seed %llu) from %s\n",
                             s->scale, (unsigned long long)s->population_seed, s->data_dir);
         if ((st = civ_synthesize(&so, pop, err))) return st;
-        snprintf(source, source_len, "synthesized: data_dir %s, scale %g, seed %llu, employment reference %s",
-                 s->data_dir, s->scale, (unsigned long long)s->population_seed, pop->employment_reference);
+        snprintf(source, source_len, "synthesized: data_dir %s (relative to the study file), scale %g, seed %llu, "
+                 "employment reference %s", where, s->scale, (unsigned long long)s->population_seed,
+                 pop->employment_reference);
     }
     if (!quiet)
         fprintf(stderr, "civitas: %u agents, %u households, %u schools and workplaces (%.1fs)\n",
@@ -94,9 +100,12 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
     if ((st = civ_traj_create(&traj, s.output_file, &e, backend_name, source, s.observed_file ? &obs : NULL, err)))
         goto out_engine;
 
-    if (!o->quiet)
-        fprintf(stderr, "civitas: running study '%s' for %d days on the %s backend (%d threads), %u initial infections -> %s\n",
-                s.name, s.steps, backend_name, threads, e.seeded, s.output_file);
+    if (!o->quiet) {
+        char scale_text[200];
+        civ_scale_statement(pop.scale, scale_text, sizeof scale_text);
+        fprintf(stderr, "civitas: running study '%s' for %d days on the %s backend (%d threads), %u initial infections -> %s\n"
+                "civitas: %s\n", s.name, s.steps, backend_name, threads, e.seeded, s.output_file, scale_text);
+    }
     int late = 0;
     for (int k = 0; k < s.n_snapshots; k++) late += s.snapshot_steps[k] >= s.steps;
     if (late && !o->quiet)
@@ -131,10 +140,12 @@ civ_status civ_run(const civ_run_options *o, civ_error *err)
         if (st) break;
         cum_inf += civ_engine_total(&e, CIV_VAR_NEW_INFECTIONS);
         cum_cases += civ_engine_total(&e, CIV_VAR_NEW_REPORTED_CASES);
-        char detail[160];
-        snprintf(detail, sizeof detail, "infected %lld, reported %lld, in hospital %lld, dead %lld",
-                 (long long)cum_inf, (long long)cum_cases, (long long)civ_engine_total(&e, CIV_VAR_HOSPITALISED),
-                 (long long)civ_engine_total(&e, CIV_VAR_DEAD));
+        char detail[200], n[4][40];   /* real-city units (the start line states the scale) */
+        civ_fmt_count(civ_real((double)cum_inf, pop.scale), 3, n[0], sizeof n[0]);
+        civ_fmt_count(civ_real((double)cum_cases, pop.scale), 3, n[1], sizeof n[1]);
+        civ_fmt_count(civ_real((double)civ_engine_total(&e, CIV_VAR_HOSPITALISED), pop.scale), 3, n[2], sizeof n[2]);
+        civ_fmt_count(civ_real((double)civ_engine_total(&e, CIV_VAR_DEAD), pop.scale), 3, n[3], sizeof n[3]);
+        snprintf(detail, sizeof detail, "infected %s, reported %s, in hospital %s, dead %s", n[0], n[1], n[2], n[3]);
         civ_bar_update(&pr, e.day, detail);
         if ((st = next)) break;
         if (more && !overlap) {
