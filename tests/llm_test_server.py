@@ -5,10 +5,13 @@ rules, labelled as such in every reply, and must never be presented as a
 model's. Binds 127.0.0.1 on a free port and prints "PORT <n>" on stdout.
 
 Behaviour is switched at run time with POST /control {"mode": ..., ...}:
-  ok         valid answers: go_to_work = <go_to_work> (default 0.1), others 0.9/0.8
+  ok         valid answers: go_to_work = <go_to_work> (default 0.1), others 0.9/0.8; with
+             "go_to_work_seq": [a, b, ...] and "per": k, requests 1..k answer a, k+1..2k b, ..., the last
+             value from then on (one value per refresh when k is the requests of one refresh)
   status     every request answered with HTTP <status> (e.g. 500)
   429        the first <count> requests get 429 with Retry-After: <retry_after>, then ok
-  flaky      every other request gets 500, the rest ok
+  flaky      the first request with a given body gets HTTP 503, the same body again is answered ok
+             (a client that retries 5xx gets every answer; one that does not gets none)
   slow       sleeps <delay> s, then ok (delay also applies in ok mode when set)
   malformed  content is not JSON
   schema     content lacks comply_isolation
@@ -26,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 STATE = {"mode": "ok", "go_to_work": 0.1, "status": 500, "count": 0, "retry_after": 1, "delay": 0.0}
 STATS = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": []}
+SEEN_BODIES = set()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -66,6 +70,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.update({"mode": "ok", "go_to_work": 0.1, "status": 500, "count": 0, "retry_after": 1, "delay": 0.0})
                 STATE.update(json.loads(raw or b"{}"))
                 STATS.update({"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": []})
+                SEEN_BODIES.clear()
             self.reply(200, {"ok": True})
             return
         if self.path != "/v1/chat/completions":
@@ -81,6 +86,8 @@ class Handler(BaseHTTPRequestHandler):
             if auth and auth not in STATS["auth"]:
                 STATS["auth"].append(auth)
             mode, st = STATE["mode"], dict(STATE)
+            first_of_body = raw not in SEEN_BODIES
+            SEEN_BODIES.add(raw)
         try:
             if st["delay"] or mode == "slow":
                 time.sleep(st["delay"] or 5.0)
@@ -93,10 +100,14 @@ class Handler(BaseHTTPRequestHandler):
             if mode == "429" and n <= st["count"]:
                 self.reply(429, {"error": {"message": "rate limited (scripted)"}}, {"Retry-After": str(st["retry_after"])})
                 return
-            if mode == "flaky" and n % 2 == 1:
+            if mode == "flaky" and first_of_body:
                 self.reply(503, {"error": {"message": "overloaded (scripted)"}})
                 return
-            answer = {"isolate_if_symptomatic": 0.9, "go_to_work": st["go_to_work"], "comply_isolation": 0.8,
+            go = st["go_to_work"]
+            if st.get("go_to_work_seq"):
+                seq = st["go_to_work_seq"]
+                go = seq[min((n - 1) // int(st["per"]), len(seq) - 1)]
+            answer = {"isolate_if_symptomatic": 0.9, "go_to_work": go, "comply_isolation": 0.8,
                       "reasoning": "scripted test answer (not a model)"}
             if mode == "schema":
                 del answer["comply_isolation"]

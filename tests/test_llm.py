@@ -6,6 +6,7 @@ running simulation, concurrency, 429 with Retry-After, 5xx, timeouts, malformed
 and schema-violating answers, out-of-range probabilities, an unreachable
 endpoint, the API key handling, the answer cache, and bit-for-bit replay."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -68,9 +69,10 @@ class Bridge(unittest.TestCase):
     def stats(self):
         return json.loads(urllib.request.urlopen(self.url + "/stats", timeout=5).read())
 
-    def run_llm(self, name, *extra, llm=None, env=None, expect=0):
+    def run_llm(self, name, *extra, llm=None, env=None, expect=0, snapshots=None):
         out = os.path.join(self.dir, name + ".h5")
-        p = self.civitas("run", self.study(llm=llm, name=name + ".json"), "-o", out, *extra, env=env)
+        fields = {"output": {"snapshots": snapshots}} if snapshots else {}
+        p = self.civitas("run", self.study(llm=llm, name=name + ".json", **fields), "-o", out, *extra, env=env)
         self.assertEqual(p.returncode, expect, p.stderr)
         return out, p.stderr
 
@@ -94,19 +96,51 @@ class Bridge(unittest.TestCase):
             work_llm = f["timeseries/working"][:].sum()
             work_h = h["timeseries/working"][:].sum()
             self.assertLess(work_llm, 0.25 * work_h)   # 0.1 go-to-work vs the heuristic's ~0.95
+            self.check_prompt_situation(f)
+
+    def check_prompt_situation(self, f):
+        """The day-7 prompts describe the simulation's own situation on 2020-03-08: the borough's reported
+        cases of days 0-6 (in real-city units and per 100,000), their change against the 4-week mean, and
+        unemployment at the end of day 6; recomputed here from the run's series."""
+        scale = f.attrs["population_scale"]
+        rep = f["timeseries/new_reported_cases"][:].sum(axis=2).astype(float)
+        pop = sum(f["timeseries"][v][0].sum(axis=1) for v in ("susceptible", "exposed", "presymptomatic",
+              "asymptomatic", "mild", "severe", "hospitalised", "recovered", "dead")).astype(float)
+        emp, unemp = (f["timeseries"][v][6].sum(axis=1).astype(float) for v in ("employed", "unemployed"))
+        labels = [a.decode() for a in f["llm/archetype"][:]]
+        prompts = [p.decode() if isinstance(p, bytes) else p for p in f["llm/prompts"][1]]
+        names = ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]
+        with_cases = 0
+        for b, code in enumerate(["BX", "BK", "MN", "QN", "SI"]):
+            cw = rep[0:7, b].sum()
+            c4 = cw / 4   # four weeks back from day 7 hold only this week
+            change = ("the same as" if c4 <= 0 or abs(cw / c4 - 1) < 0.005
+                      else f"a {round((cw / c4 - 1) * 100)}% increase from" if cw > c4
+                      else f"a {round((1 - cw / c4) * 100)}% decrease from")
+            want = (f"Today is Sunday 2020-03-08, week 2 of the simulated period. This week there were "
+                    f"{math.floor(cw / scale + 0.5)} newly reported COVID-19 cases in {names[b]} "
+                    f"({cw * 1e5 / pop[b]:.1f} per 100,000 residents), which is {change} the average of the past "
+                    f"four weeks. Unemployment in {names[b]} is {100 * unemp[b] / (emp[b] + unemp[b]):.1f}% of the "
+                    f"labour force. Policies in force: no restrictions.")
+            with_cases += cw > 0
+            for a, label in enumerate(labels):
+                if label.endswith("/" + code):
+                    self.assertIn(want, prompts[a], label)
+        self.assertGreater(with_cases, 0)   # some borough had cases, so the numbers were exercised
 
     def test_cache_then_replay_bit_for_bit(self):
         self.control(mode="ok", go_to_work=0.3)
-        first, _ = self.run_llm("record")
+        first, _ = self.run_llm("record", snapshots=["2020-03-15"])
         self.assertEqual(self.stats()["requests"], 3 * ARCHETYPES_WITH_AGENTS * SAMPLES)
         cache = os.path.join(self.dir, "cache_record.jsonl")
         # the same study again hits the cache for every prompt: no requests
         self.control(mode="status", status=500)
-        again, _ = self.run_llm("record")
+        again, _ = self.run_llm("record", snapshots=["2020-03-15"])
         self.assertEqual(self.stats()["requests"], 0)
         # replay: no network at all (the endpoint is made unreachable)
         out = os.path.join(self.dir, "replayed.h5")
-        p = self.civitas("run", self.study(llm={"base_url": "http://127.0.0.1:9"}, name="replay.json"),
+        p = self.civitas("run", self.study(llm={"base_url": "http://127.0.0.1:9"}, name="replay.json",
+                                           output={"snapshots": ["2020-03-15"]}),
                          "--llm", "replay", cache, "-o", out)
         self.assertEqual(p.returncode, 0, p.stderr)
         with h5py.File(first, "r") as a, h5py.File(out, "r") as b:
@@ -114,6 +148,25 @@ class Bridge(unittest.TestCase):
             for k in a["timeseries"]:
                 self.assertTrue(np.array_equal(a["timeseries"][k][:], b["timeseries"][k][:]), k)
             self.assertTrue(np.array_equal(a["llm/tables"][:], b["llm/tables"][:]))
+            # and every agent's state on the snapshot day (after the day-7 and day-14 refreshes)
+            self.assertEqual(list(b["agents/step"][:]), [14])
+            for k in ("stage", "flags", "labour"):
+                self.assertTrue(np.array_equal(a["agents"][k][:], b["agents"][k][:]), k)
+            self.assertGreater(np.count_nonzero(b["agents/stage"][0]), 0)   # an epidemic under way
+
+    def test_smoothing(self):
+        # answers change per refresh (go_to_work 0.1, 0.9, 0.3); with smoothing 0.25 the rows are
+        # 0.1 (first refresh: nothing to smooth), 0.25 x 0.1 + 0.75 x 0.9 = 0.7, 0.25 x 0.7 + 0.75 x 0.3 = 0.4
+        self.control(mode="ok", go_to_work_seq=[0.1, 0.9, 0.3], per=ARCHETYPES_WITH_AGENTS * SAMPLES)
+        out, _ = self.run_llm("smooth", llm={"smoothing": 0.25})
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm"].attrs["smoothing"], 0.25)
+            used = f["llm/agents_per_archetype"][:] > 0
+            go = f["llm/tables"][:, used, 1]
+            for r, want in enumerate((0.1, 0.7, 0.4)):
+                self.assertTrue(np.allclose(go[r], want, atol=1e-6), (r, go[r]))
+            self.assertTrue(np.allclose(f["llm/tables"][:, used, 0], 0.9, atol=1e-6))   # constant answers stay
+        self.assertEqual(self.stats()["requests"], 3 * ARCHETYPES_WITH_AGENTS * SAMPLES)
 
     def test_replay_missing_answers(self):
         empty = os.path.join(self.dir, "empty.jsonl")
@@ -183,10 +236,15 @@ class Bridge(unittest.TestCase):
         self.assertGreaterEqual(time.time() - t0, 1.0)
 
     def test_flaky_5xx_retried(self):
+        # every request body is refused once with 503 and answered when sent again: only the client's own
+        # retry gets the answers (no validation round to hide a missing retry)
         self.control(mode="flaky")
-        out, _ = self.run_llm("flaky", "--steps", "1")
+        out, _ = self.run_llm("flaky", "--steps", "1", llm={"validation_retries": 0})
         with h5py.File(out, "r") as f:
             self.assertEqual(f["llm/fallbacks"][0], 0)
+            answers = [a.decode() if isinstance(a, bytes) else a for a in f["llm/answers"][0].ravel()]
+            self.assertFalse([a for a in answers if a.startswith("ERROR")])
+        self.assertEqual(self.stats()["requests"], 2 * ARCHETYPES_WITH_AGENTS * SAMPLES)
 
     def assert_fallback(self, name, needle, llm=None):
         out, err = self.run_llm(name, "--steps", "8", llm=llm)
@@ -197,13 +255,20 @@ class Bridge(unittest.TestCase):
             reasons = [r.decode() if isinstance(r, bytes) else r for r in f["llm/fallback_reason"][:]]
             self.assertTrue(all(needle in r for r in reasons), reasons[:2])
             self.assertTrue(all("kept the heuristic row" in r for r in reasons[:ARCHETYPES_WITH_AGENTS]))
-            # day-0 table = heuristic rows; day-7 fallbacks keep the previous row
+            # day-0 table = heuristic rows; day-7 fallbacks keep the previous row (not the day-7 heuristic row,
+            # which differs: the heuristic rules react to the first week's cases)
+            used = f["llm/agents_per_archetype"][:] > 0
             self.assertTrue(np.allclose(f["llm/tables"][0], h["llm/tables"][0]))
             self.assertTrue(any("kept the previous row" in r for r in reasons[ARCHETYPES_WITH_AGENTS:]))
+            self.assertTrue(np.array_equal(f["llm/tables"][1][used], f["llm/tables"][0][used]))
+            self.assertFalse(np.array_equal(h["llm/tables"][1][used], h["llm/tables"][0][used]))
 
     def test_500_falls_back(self):
         self.control(mode="status", status=500)
-        self.assert_fallback("e500", "HTTP 500: scripted failure")   # the server's own reason is kept
+        # the server's own reason is kept; 5xx is retried: llm.json's max_retries 2 = 3 attempts per request
+        self.assert_fallback("e500", "HTTP 500: scripted failure (gave up after 3 attempts)")
+        # 2 refreshes x 2 validation rounds x 30 requests x 3 attempts
+        self.assertEqual(self.stats()["requests"], 2 * 2 * ARCHETYPES_WITH_AGENTS * SAMPLES * 3)
 
     def test_4xx_not_retried(self):
         # e.g. a wrong model name: the server's message is shown, and asking again cannot help
