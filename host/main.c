@@ -118,6 +118,11 @@ static const char *usage_calibrate =
     "  --threads N, -q        as for run\n";
 
 static const char *usage_info = "usage: civitas info FILE.h5\n\nSummarises a population file or a run file.\n";
+static const char *usage_version =
+    "usage: civitas version\n"
+    "\n"
+    "Prints the version, the CPU backend (OpenMP threads) and the CUDA backend: whether it is built, its target\n"
+    "architecture, the CUDA runtime, whether cuBLAS loads (CIVITAS_CUBLAS names the library) and the devices.\n";
 static const char *usage_plot =
     "usage: civitas plot RUN.h5 [-o OUT.svg] [--no-observed]\n"
     "\n"
@@ -473,8 +478,10 @@ static int cmd_plot(int argc, char **argv)
     return report(&err);
 }
 
-static int cmd_version(void)
+static int cmd_version(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(usage_version, stdout); return 0; }
+    if (argc > 1) return usage_error(usage_version, "unexpected argument '%s'", argv[1]);
     printf("civitas %s (%s)\n", CIVITAS_VERSION, CIVITAS_GIT);
 #ifdef _OPENMP
     printf("CPU backend: OpenMP %d, %d threads\n", _OPENMP, omp_get_max_threads());
@@ -496,7 +503,7 @@ int main(int argc, char **argv)
     if (argc < 2) { fputs(usage_main, stderr); return CIV_ERR_USAGE; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { fputs(usage_main, stdout); return 0; }
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version();
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
     if (!strcmp(cmd, "ensemble")) return cmd_ensemble(argc - 1, argv + 1);
