@@ -16,6 +16,7 @@ Behaviour is switched at run time with POST /control {"mode": ..., ...}:
   malformed  content is not JSON
   schema     content lacks comply_isolation
   range      go_to_work = 1.7
+  half       go_to_work = 1.7 when the request's seed is odd, valid answers otherwise
   huge       HTTP 200 with a body of <size> bytes (default 17 MiB) that is no chat completion
 GET /stats returns {"requests", "max_in_flight", "auth", "modes_seen"}; POST /control resets it.
 """
@@ -111,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
                       "reasoning": "scripted test answer (not a model)"}
             if mode == "schema":
                 del answer["comply_isolation"]
-            if mode == "range":
+            if mode == "range" or (mode == "half" and req.get("seed", 0) % 2):
                 answer["go_to_work"] = 1.7
             content = "I think they would stay home." if mode == "malformed" else json.dumps(answer)
             self.reply(200, {"id": f"test-{n}", "object": "chat.completion", "created": int(time.time()),

@@ -168,6 +168,20 @@ class Bridge(unittest.TestCase):
             self.assertTrue(np.allclose(f["llm/tables"][:, used, 0], 0.9, atol=1e-6))   # constant answers stay
         self.assertEqual(self.stats()["requests"], 3 * ARCHETYPES_WITH_AGENTS * SAMPLES)
 
+    def test_row_is_the_mean_of_valid_samples(self):
+        # answers to odd seeds are out of range: an archetype's row averages its valid answers only, and one with
+        # none keeps the heuristic row
+        self.control(mode="half", go_to_work=0.2)
+        out, _ = self.run_llm("half", "--steps", "1", llm={"validation_retries": 0})
+        with h5py.File(out, "r") as f, h5py.File(self.heuristic, "r") as h:
+            used = f["llm/agents_per_archetype"][:] > 0
+            answers = f["llm/answers"][0]
+            go, fallback_go = f["llm/tables"][0, :, 1], h["llm/tables"][0, :, 1]
+        valid = {a: sum(json.loads(x)["go_to_work"] <= 1 for x in answers[a]) for a in np.flatnonzero(used)}
+        for a, k in valid.items():
+            self.assertAlmostEqual(go[a], 0.2 if k else fallback_go[a], delta=1e-6, msg=(a, k))
+        self.assertIn(1, valid.values())   # the case where the divisor matters
+
     def test_replay_missing_answers(self):
         empty = os.path.join(self.dir, "empty.jsonl")
         open(empty, "w").close()

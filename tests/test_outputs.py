@@ -128,6 +128,10 @@ class Outputs(unittest.TestCase):
                 self.assertEqual(ts[v].shape, (40, 5, 8), v)
             total = sum(ts[v][:].sum(axis=(1, 2)) for v in STOCKS)
             self.assertTrue((total == n).all())                   # conservation in the file
+            # the initial infections are spread over the week before day 0: by its end some are infectious
+            day0 = {v: ts[v][0].sum() for v in STOCKS}
+            self.assertEqual(n - day0["susceptible"], f.attrs["initial_infections"] + ts["new_infections"][0].sum())
+            self.assertGreater(day0["presymptomatic"] + day0["asymptomatic"] + day0["mild"], 0)
             self.assertEqual(list(ts["date"][:5]), [0, 1, 2, 3, 4])
             self.assertEqual(ts["date"].attrs["units"], "days since 2020-03-01")
             self.assertEqual(f["llm/tables"].shape[1:], (60, 3))

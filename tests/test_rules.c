@@ -11,6 +11,9 @@
  *     once they reopen;
  *   - the day's policy from a study (intervention dates, capacity per 100k,
  *     seek scale, transmission after the stay-at-home order).
+ * and which agents mix where (closures, essential workers, isolation,
+ * hospital), what an infectious agent adds to its groups, and its
+ * infectiousness (severity factor x gamma profile, integrated here).
  * Probabilities are checked with binomial bounds of 5 standard deviations:
  * a correct rule fails with odds below 1e-6 per check, while the mistakes they
  * guard against (a term dropped, a comparison reversed) move the counts by far
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host/population.h"
 #include "host/study.h"
@@ -137,6 +141,131 @@ static void test_hazard_term_by_term(void **state)
     /* P(infection) = 1 - exp(-hazard) */
     for (double x = 0.01; x < 20; x *= 1.7)
         if (fabs(civ_hazard_to_prob((float)x) - (1 - exp(-x))) > 2e-6) fail_msg("hazard %g", x);
+    free(c);
+    free_study(s);
+}
+
+/* gamma(mean, sd) density integrated over [lo, hi] by Simpson's rule: independent of the model's own CDF */
+static double gamma_mass(double lo, double hi, double mean, double sd)
+{
+    const double k = mean * mean / (sd * sd), th = sd * sd / mean;
+    const int steps = 2000;
+    double sum = 0;
+    for (int j = 0; j <= steps; j++) {
+        double x = lo + (hi - lo) * j / steps;
+        double f = x > 0 ? exp((k - 1) * log(x) - x / th - lgamma(k) - k * log(th)) : 0;
+        sum += f * (j == 0 || j == steps ? 1 : j % 2 ? 4 : 2);
+    }
+    return sum * (hi - lo) / (3 * steps);
+}
+
+static void test_infectiousness(void **state)
+{
+    (void)state;
+    civ_study *s = load_study();
+    cohort *c = cohort_new(30, CIV_S, 0);
+    /* severity factor (params.json: asymptomatic 0.33, mild course 0.72, severe course 1) x the mass of the
+       infectiousness profile, gamma with mean 5.5 and sd 2.14 days, over the day since infection; 1.0 = 65536 */
+    const uint8_t sym = CIV_COURSE_SYMPTOMATIC, sev = CIV_COURSE_SYMPTOMATIC | CIV_COURSE_SEVERE;
+    struct { int stage; uint8_t course; double factor; } k[] = {
+        {CIV_A, 0, 0.33}, {CIV_P, sym, 0.72}, {CIV_M, sym, 0.72}, {CIV_P, sev, 1.0}, {CIV_V, sev, 1.0}};
+    for (size_t j = 0; j < sizeof k / sizeof k[0]; j++)
+        for (int since = 0; since < 25; since++) {
+            c->stage[0] = (uint8_t)k[j].stage;
+            c->course[0] = k[j].course;
+            c->infected_day[0] = (int16_t)(40 - since);
+            double want = k[j].factor * gamma_mass(since, since + 1, 5.5, 2.14) * 65536;
+            uint32_t got = civ_infectiousness(&s->model, &c->a, 0, 40);
+            if (fabs(got - want) > 2) fail_msg("stage %d, day %d since infection: %u, expected %.1f", k[j].stage, since, got, want);
+        }
+    /* not infectious: susceptible, latent, in hospital, recovered, dead */
+    const int none[] = {CIV_S, CIV_E, CIV_H, CIV_R, CIV_D};
+    for (size_t j = 0; j < sizeof none / sizeof none[0]; j++) {
+        c->stage[0] = (uint8_t)none[j];
+        c->course[0] = sev;
+        c->infected_day[0] = 35;
+        assert_int_equal(civ_infectiousness(&s->model, &c->a, 0, 40), 0);
+    }
+    free(c);
+    free_study(s);
+}
+
+static void test_who_mixes_where(void **state)
+{
+    (void)state;
+    civ_study *s = load_study();
+    const civ_covid_params *m = &s->model;
+    cohort *c = cohort_new(30, CIV_S, 0);
+    for (uint32_t i = 0; i < N; i++) {   /* even: workers at place 0; odd: pupils at place 1 */
+        c->labour[i] = i % 2 ? CIV_NOT_IN_LABOUR_FORCE : CIV_EMPLOYED;
+        c->place[i] = (int32_t)(i % 2);
+        c->age[i] = i % 2 ? 10 : 30;
+    }
+    civ_policy pol = s->base_policy;
+    float row[CIV_N_DECISION];
+    set_row(row, 0, 1, 0);
+    const int day = 9;
+    assert_true(civ_attends_place(1, &c->a, &pol, row, 0, day) && civ_attends_place(1, &c->a, &pol, row, 1, day));
+    pol.schools_closed = 1;
+    assert_true(civ_attends_place(1, &c->a, &pol, row, 0, day) && !civ_attends_place(1, &c->a, &pol, row, 1, day));
+    pol.schools_closed = 0;
+    /* workplaces closed: essential workers (share 0.3 of them) still go */
+    pol.work_closed = 1;
+    pol.essential_share = 0.3f;
+    long going = 0, workers = N / 2;
+    for (uint32_t i = 0; i < N; i += 2) {
+        int go = civ_attends_place(1, &c->a, &pol, row, i, day);
+        if (go != civ_is_essential(1, i, 0.3f)) fail_msg("worker %u: goes %d", i, go);
+        going += go;
+    }
+    check_binomial("essential workers at work", going, workers, 0.3);
+    pol.work_closed = 0;
+    /* go_to_work 0.4: that share goes each day */
+    set_row(row, 0, 0.4f, 0);
+    going = 0;
+    for (uint32_t i = 0; i < N; i += 2) going += civ_attends_place(1, &c->a, &pol, row, i, day);
+    check_binomial("workers going to work (row 0.4)", going, workers, 0.4);
+    set_row(row, 0, 1, 0);
+    /* nobody out: isolating (symptoms, or until iso_until), in hospital, dead; no job, no workplace */
+    c->flags[0] = CIV_FLAG_ISO_SYMPTOMS;
+    assert_false(civ_out_and_about(&c->a, 0, day) || civ_attends_place(1, &c->a, &pol, row, 0, day));
+    c->flags[0] = 0;
+    c->iso_until[0] = day + 1;
+    assert_false(civ_out_and_about(&c->a, 0, day));
+    assert_true(civ_out_and_about(&c->a, 0, day + 1));
+    c->iso_until[0] = -32000;
+    c->stage[0] = CIV_H;
+    assert_false(civ_out_and_about(&c->a, 0, day));
+    c->stage[0] = CIV_D;
+    assert_false(civ_out_and_about(&c->a, 0, day));
+    c->stage[0] = CIV_S;
+    c->labour[0] = CIV_UNEMPLOYED;
+    assert_false(civ_attends_place(1, &c->a, &pol, row, 0, day));
+    c->labour[0] = CIV_EMPLOYED;
+
+    /* pass 1: an infectious agent adds its infectiousness to its household, place and tract; isolating,
+       only to its household; in hospital, to nothing */
+    uint64_t *hh = calloc(N, sizeof *hh), place[2] = {0, 0}, tract[CIV_N_PREM] = {0};
+    uint8_t *today = calloc(N, 1);
+    const civ_groups g = {hh, place, tract, NULL, today};
+    c->stage[0] = CIV_M;
+    c->course[0] = CIV_COURSE_SYMPTOMATIC;
+    c->infected_day[0] = day - 4;
+    const uint64_t q = civ_infectiousness(m, &c->a, 0, day);
+    assert_true(q > 1000);
+    civ_pass_attend(m, &pol, 1, row, &c->a, &g, 0, day);
+    assert_true(hh[0] == q && place[0] == q && tract[m->community_band_of_age[30]] == q);
+    assert_int_equal(today[0], CIV_TODAY_OUT | CIV_TODAY_PLACE);
+    c->flags[0] = CIV_FLAG_ISO_SYMPTOMS;
+    civ_pass_attend(m, &pol, 1, row, &c->a, &g, 0, day);
+    assert_true(hh[0] == 2 * q && place[0] == q && tract[m->community_band_of_age[30]] == q);
+    assert_int_equal(today[0], 0);
+    c->flags[0] = 0;
+    c->stage[0] = CIV_H;
+    civ_pass_attend(m, &pol, 1, row, &c->a, &g, 0, day);
+    assert_true(hh[0] == 2 * q && place[0] == q);
+    free(hh);
+    free(today);
     free(c);
     free_study(s);
 }
@@ -433,16 +562,47 @@ static void test_policy_by_date(void **state)
     free_study(s);
 }
 
+static void test_interventions_in_date_order(void **state)
+{
+    (void)state;
+    /* listed out of order; two on 2020-03-05: the later entry wins */
+    char path[] = "/tmp/civitas_rules_study_XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "{\"base\": \"%s\", \"interventions\": ["
+               "{\"date\": \"2020-03-05\", \"type\": \"community_contacts\", \"factor\": 0.5},"
+               "{\"date\": \"2020-03-05\", \"type\": \"community_contacts\", \"factor\": 0.2},"
+               "{\"date\": \"2020-03-03\", \"type\": \"community_contacts\", \"factor\": 0.9}]}\n",
+            SRC "/models/covid/nyc2020.json");
+    fclose(f);
+    civ_study s;
+    civ_study_overrides ov = {-1, -1, -1, NULL, NULL, NULL, NULL, true};
+    civ_error err = {0};
+    if (civ_study_load(path, &ov, &s, &err)) fail_msg("%s", err.msg);
+    unlink(path);
+    const float want[6] = {1.0f, 1.0f, 0.9f, 0.9f, 0.2f, 0.2f};
+    for (int day = 0; day < 6; day++) {
+        civ_policy p;
+        double comply;
+        civ_study_policy(&s, day, 0, 1000000, &p, &comply);
+        if (fabsf(p.community_factor - want[day]) > 1e-7f) fail_msg("day %d: factor %g, expected %g", day, p.community_factor, want[day]);
+    }
+    civ_study_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hazard_term_by_term),
+        cmocka_unit_test(test_infectiousness),
+        cmocka_unit_test(test_who_mixes_where),
         cmocka_unit_test(test_course_and_latent_period),
         cmocka_unit_test(test_isolation_decision_at_onset),
         cmocka_unit_test(test_testing_result_and_isolation),
         cmocka_unit_test(test_admission_test),
         cmocka_unit_test(test_layoffs_and_rehires),
         cmocka_unit_test(test_policy_by_date),
+        cmocka_unit_test(test_interventions_in_date_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
