@@ -182,6 +182,62 @@ class Bridge(unittest.TestCase):
             self.assertAlmostEqual(go[a], 0.2 if k else fallback_go[a], delta=1e-6, msg=(a, k))
         self.assertIn(1, valid.values())   # the case where the divisor matters
 
+    def test_request_body(self):
+        # what is sent (and recorded with each answer): the model, the system prompt and the rendered user prompt,
+        # sampling settings, a seed, and a JSON schema holding every decision to a number in [0, 1]
+        self.control(mode="ok")
+        out, _ = self.run_llm("request", "--steps", "1")
+        with open(os.path.join(self.dir, "cache_request.jsonl")) as f:
+            records = [json.loads(line) for line in f]
+        with open(os.path.join(ARGS.source, "llm_bridge", "prompts", "system.txt")) as f:
+            system = f.read().rstrip("\n ")
+        with h5py.File(out, "r") as h:
+            prompts = {p.decode() if isinstance(p, bytes) else p for p in h["llm/prompts"][0]}
+        self.assertEqual(len(records), ARCHETYPES_WITH_AGENTS * SAMPLES)
+        self.assertEqual(len({r["request"]["seed"] for r in records}), len(records))   # distinct seeds
+        for r in records:
+            q = r["request"]
+            self.assertEqual(q["model"], "civitas-test-server")
+            self.assertEqual([m["role"] for m in q["messages"]], ["system", "user"])
+            self.assertEqual(q["messages"][0]["content"], system)
+            self.assertIn(q["messages"][1]["content"], prompts)
+            self.assertEqual((q["temperature"], q["max_tokens"]), (0.7, 300))
+            schema = q["response_format"]["json_schema"]["schema"]
+            self.assertEqual(q["response_format"]["type"], "json_schema")
+            self.assertEqual(set(schema["required"]), {"isolate_if_symptomatic", "go_to_work", "comply_isolation",
+                                                       "reasoning"})
+            for d in ("isolate_if_symptomatic", "go_to_work", "comply_isolation"):
+                self.assertEqual(schema["properties"][d], {"type": "number", "minimum": 0, "maximum": 1})
+            self.assertFalse(schema["additionalProperties"])
+
+    def test_recorded_failure_is_asked_again(self):
+        # a failure recorded in the cache is not an answer: a later run with the same cache asks again
+        llm = {"max_retries": 0, "validation_retries": 0}
+        self.control(mode="status", status=500)
+        self.run_llm("refail", "--steps", "1", llm=llm)
+        self.control(mode="ok", go_to_work=0.35)
+        out, _ = self.run_llm("refail", "--steps", "1", llm=llm)
+        self.assertEqual(self.stats()["requests"], ARCHETYPES_WITH_AGENTS * SAMPLES)
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm/fallbacks"][0], 0)
+            used = f["llm/agents_per_archetype"][:] > 0
+            self.assertTrue(np.allclose(f["llm/tables"][0, used, 1], 0.35))
+
+    def test_deadline_ends_the_refresh(self):
+        # answers take 5 s each (30 of them, 4 at a time): a 1 s deadline ends the refresh with fallbacks
+        self.control(mode="slow", delay=5)
+        t0 = time.time()
+        out, err = self.run_llm("deadline", "--steps", "1", llm={"deadline_s": 1, "timeout_s": 20, "max_retries": 0,
+                                                                 "validation_retries": 0})
+        self.assertLess(time.time() - t0, 20)   # the answers alone would take 40 s
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f["llm/fallbacks"][0], ARCHETYPES_WITH_AGENTS)
+            reasons = [r.decode() if isinstance(r, bytes) else r for r in f["llm/fallback_reason"][:]]
+        self.assertTrue(all("refresh deadline of 1 s passed" in r for r in reasons), reasons[:2])
+        deadline = time.time() + 30   # let the server's abandoned requests finish before the next test
+        while self.stats()["in_flight"] > 0 and time.time() < deadline:
+            time.sleep(0.2)
+
     def test_replay_missing_answers(self):
         empty = os.path.join(self.dir, "empty.jsonl")
         open(empty, "w").close()

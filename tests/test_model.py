@@ -59,6 +59,20 @@ class Model(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return out
 
+    # ---- initial infections ----------------------------------------------------------------------------
+    def test_initial_infections(self):
+        # round(per_100k x agents / 100k), at least one when per_100k > 0 (a small city still gets its epidemic)
+        for per_100k in (0, 30, 250, 3000):
+            out = self.run_study(f"initial{per_100k}", {"initial_infections": {"per_100k": per_100k}},
+                                 "--scale", "0.0001", "--steps", "1")
+            with h5py.File(out, "r") as f:
+                n = int(f.attrs["n_agents"])
+                want = max(1, math.floor(per_100k * n / 1e5 + 0.5)) if per_100k else 0
+                self.assertEqual(f.attrs["initial_infections"], want, (per_100k, n))
+                self.assertEqual(n - f["timeseries/susceptible"][0].sum(),
+                                 want + f["timeseries/new_infections"][0].sum(), per_100k)
+        self.assertLess(30 * n / 1e5, 0.5)   # the case where the minimum of one applies
+
     # ---- heuristic decision tables -----------------------------------------------------------------
     def test_heuristic_tables(self):
         # p = clamp(base[age band] + case_sensitivity x weekly reported cases per 100k in the borough, min, max);

@@ -207,28 +207,51 @@ class Outputs(unittest.TestCase):
         self.assertNotIn("#111111", dict(svg_panels(svg)[0][1]))
 
     def test_snapshot_matches_the_series_of_its_day(self):
-        # /agents on 2020-04-01 (step 31): stage and labour counts per borough are the series of that day
+        # /agents on 2020-04-01 (step 31), counted per borough and DOHMH age band (0-17, 18-24, ..., 75+) with
+        # the run's own population: stages and labour are the series of that day; every agent flagged confirmed
+        # had a positive result reported on day 0..31
         pop = os.path.join(self.dir, "snapshot_pop.h5")
         p = civitas("synth", "--scale", "0.005", "--seed", "1", "-o", pop, "-q")   # the run's own population
         self.assertEqual(p.returncode, 0, p.stderr)
         with h5py.File(pop, "r") as f:
-            borough = f["agents/borough"][:]
+            borough, age = f["agents/borough"][:], f["agents/age"][:]
+        band = np.digitize(age, [18, 25, 35, 45, 55, 65, 75])
         with h5py.File(self.run_file, "r") as f:
             self.assertEqual(list(f["agents/step"][:]), [31])
-            stage, labour = f["agents/stage"][0], f["agents/labour"][0]
-            ts = {v: f["timeseries"][v][31].sum(axis=1) for v in STOCKS + ["employed", "unemployed"]}
+            stage, flags, labour = f["agents/stage"][0], f["agents/flags"][0], f["agents/labour"][0]
+            ts = {v: f["timeseries"][v][31] for v in STOCKS + ["employed", "unemployed"]}
+            reported = f["timeseries/new_reported_cases"][:32].sum(axis=(0, 2))
         self.assertEqual(len(borough), len(stage))
         alive = stage != 8
         for b in range(5):
-            here = borough == b
-            for k, v in enumerate(STOCKS):
-                self.assertEqual(np.sum(here & (stage == k)), ts[v][b], (v, b))
-            self.assertEqual(np.sum(here & alive & (labour == 1)), ts["employed"][b], b)
-            self.assertEqual(np.sum(here & alive & (labour == 2)), ts["unemployed"][b], b)
+            for k in range(8):
+                here = (borough == b) & (band == k)
+                for s, v in enumerate(STOCKS):
+                    self.assertEqual(np.sum(here & (stage == s)), ts[v][b, k], (v, b, k))
+                self.assertEqual(np.sum(here & alive & (labour == 1)), ts["employed"][b, k], (b, k))
+                self.assertEqual(np.sum(here & alive & (labour == 2)), ts["unemployed"][b, k], (b, k))
+            self.assertEqual(np.sum((borough == b) & ((flags & 8) != 0)), reported[b], b)
+        self.assertGreater(reported.sum(), 0)
         # the day before and after differ, so a snapshot taken a day off would not match
         with h5py.File(self.run_file, "r") as f:
             self.assertFalse(np.array_equal(f["timeseries/susceptible"][30], f["timeseries/susceptible"][31]))
             self.assertFalse(np.array_equal(f["timeseries/susceptible"][32], f["timeseries/susceptible"][31]))
+
+    def test_info_totals(self):
+        # civitas info's table: infections, reported cases, admissions and deaths per borough and city
+        p = civitas("info", self.run_file)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(self.run_file, "r") as f:
+            want = np.array([f["timeseries"][v][:].sum(axis=(0, 2)) for v in
+                             ("new_infections", "new_reported_cases", "new_hospitalisations", "new_deaths")]).T
+        rows = {}
+        for line in p.stdout.splitlines():
+            m = re.match(r"\s+(Bronx|Brooklyn|Manhattan|Queens|Staten Island|NYC)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", line)
+            if m:
+                rows[m.group(1)] = [int(x) for x in m.groups()[1:]]
+        for b, name in enumerate(["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]):
+            self.assertEqual(rows[name], list(want[b]), name)
+        self.assertEqual(rows["NYC"], list(want.sum(axis=0)))
 
     def test_wait_for_progress_times_out(self):
         # the helper the two tests below rely on gives up on a run that prints nothing

@@ -562,6 +562,49 @@ static void test_policy_by_date(void **state)
     free_study(s);
 }
 
+/* What one agent adds to the day's series (covid_step.h): isolating = isolating at the start of the day,
+ * alive and not in hospital; working = an employed agent at its workplace (pupils at school are not);
+ * labour status 0 once dead. */
+static void test_tallies(void **state)
+{
+    (void)state;
+    civ_study *s = load_study();
+    const civ_covid_params *m = &s->model;
+    cohort *c = cohort_new(40, CIV_R, 0);
+    civ_policy pol = s->base_policy;
+    pol.test_seek_probability = 0;
+    float row[CIV_N_DECISION];
+    set_row(row, 0, 1, 0);
+    uint64_t *hh = calloc(N, sizeof *hh), place[2] = {0, 0}, tract[CIV_N_PREM] = {0};
+    float pressure[CIV_N_PREM] = {0};
+    uint8_t *today = calloc(N, 1);
+    const civ_groups g = {hh, place, tract, pressure, today};
+    const int day = 12;
+    struct { int stage, iso, labour, place; int isolating, working, labour_out; } k[] = {
+        {CIV_R, 0, CIV_EMPLOYED, 0, 0, 1, CIV_EMPLOYED},          /* at work */
+        {CIV_R, 0, CIV_EMPLOYED, 1, 0, 0, CIV_EMPLOYED},          /* employed pupil at school: not working */
+        {CIV_R, 0, CIV_NOT_IN_LABOUR_FORCE, 1, 0, 0, CIV_NOT_IN_LABOUR_FORCE},
+        {CIV_R, 1, CIV_EMPLOYED, 0, 1, 0, CIV_EMPLOYED},          /* isolating after a positive test */
+        {CIV_H, 1, CIV_EMPLOYED, 0, 0, 0, CIV_EMPLOYED},          /* in hospital: not counted as isolating */
+        {CIV_D, 1, CIV_EMPLOYED, 0, 0, 0, 0},                     /* dead: neither, and out of the labour counts */
+    };
+    for (size_t j = 0; j < sizeof k / sizeof k[0]; j++) {
+        c->stage[j] = (uint8_t)k[j].stage;
+        c->next_day[j] = NEVER;
+        c->iso_until[j] = (int16_t)(k[j].iso ? day + 3 : -32000);
+        c->labour[j] = (uint8_t)k[j].labour;
+        c->place[j] = k[j].place;
+        civ_pass_attend(m, &pol, 1, row, &c->a, &g, (uint32_t)j, day);
+        civ_tally r = civ_pass_update(m, &pol, 1, row, &c->a, &g, (uint32_t)j, day);
+        if (r.isolating != k[j].isolating || r.working != k[j].working || r.labour != k[j].labour_out || r.stage != k[j].stage)
+            fail_msg("case %zu: isolating %d, working %d, labour %d, stage %d", j, r.isolating, r.working, r.labour, r.stage);
+    }
+    free(hh);
+    free(today);
+    free(c);
+    free_study(s);
+}
+
 static void test_interventions_in_date_order(void **state)
 {
     (void)state;
@@ -569,7 +612,7 @@ static void test_interventions_in_date_order(void **state)
     char path[] = "/tmp/civitas_rules_study_XXXXXX.json";
     int fd = mkstemps(path, 5);
     FILE *f = fdopen(fd, "w");
-    fprintf(f, "{\"base\": \"%s\", \"interventions\": ["
+    fprintf(f, "{\"base\": \"%s\", \"testing\": {\"isolation_days\": 7}, \"interventions\": ["
                "{\"date\": \"2020-03-05\", \"type\": \"community_contacts\", \"factor\": 0.5},"
                "{\"date\": \"2020-03-05\", \"type\": \"community_contacts\", \"factor\": 0.2},"
                "{\"date\": \"2020-03-03\", \"type\": \"community_contacts\", \"factor\": 0.9}]}\n",
@@ -586,6 +629,7 @@ static void test_interventions_in_date_order(void **state)
         double comply;
         civ_study_policy(&s, day, 0, 1000000, &p, &comply);
         if (fabsf(p.community_factor - want[day]) > 1e-7f) fail_msg("day %d: factor %g, expected %g", day, p.community_factor, want[day]);
+        assert_int_equal(p.isolation_days, 7);   /* testing.isolation_days (nyc2020 has 10) */
     }
     civ_study_free(&s);
 }
@@ -603,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_layoffs_and_rehires),
         cmocka_unit_test(test_policy_by_date),
         cmocka_unit_test(test_interventions_in_date_order),
+        cmocka_unit_test(test_tallies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
