@@ -5,16 +5,17 @@ Usage (run with /usr/bin/python3: h5py, numpy, pandas):
   nyc_acceptance.py RESULT.h5 [--study NAME] [--scale X] [--data-dir DIR] [--fit-json FIT.json]
                     [--allow-partial]
 
-RESULT.h5 is an ensemble file of `civitas ensemble` (schema civitas-ensemble/1; /runs/<variable>
+RESULT.h5 is an ensemble file of `civitas ensemble` (schema civitas-ensemble/2 or /1; /runs/<variable>
 [run][day][borough][age band]) or one run file of `civitas run` (schema civitas-trajectory/1;
 /timeseries/<variable>[day][borough][age band]), read as an ensemble of one. An ensemble holding
-several studies needs --study. Every criterion is computed for each run; the line shows the median
+several studies is read for its base study (the first given to `civitas ensemble`) unless --study
+names another. Every criterion is computed for each run; the line shows the median
 over runs with the 5-95% range (numpy.quantile, linear, as `civitas ensemble` writes its summaries)
 and PASS/FAIL is judged on the median. Exit status: 0 every criterion passes, 1 some criterion fails
 or is not covered by the run, 2 usage, 3 bad input, 4 unreadable file.
 
 Units. Simulated counts are in sample units; they are divided by the population scale (the study's
-population.synthesize.scale from the file's config_json, the population file's 'scale' attribute, the
+population_scale attribute of its /summary group, population.synthesize.scale from config_json, the population file's 'scale' attribute, the
 run file's population_scale attribute, or --scale) to give real-city counts, as `civitas report`
 does. Rates per 100k and shares are scale-free: the simulated denominator is the number of agents per
 borough and age band (the sum of the nine stage variables susceptible..dead on the first day), the
@@ -210,12 +211,12 @@ class Simulated:
             raise InputError(f"{path}: cannot open: not an HDF5 file or not readable", 4)
         with f:
             schema = _attr(f, "schema")
-            if schema == "civitas-ensemble/1":
+            if schema in ("civitas-ensemble/1", "civitas-ensemble/2"):
                 self._read_ensemble(path, f, study)
             elif schema == "civitas-trajectory/1":
                 self._read_run(path, f, study)
             else:
-                raise InputError(f"{path}: attribute schema = {schema!r}: expected civitas-ensemble/1 or "
+                raise InputError(f"{path}: attribute schema = {schema!r}: expected civitas-ensemble/1 or /2, or "
                                  "civitas-trajectory/1")
         if scale is not None:
             self.scale, self.scale_source = scale, "--scale"
@@ -247,6 +248,9 @@ class Simulated:
         self._check_layout(path, g, _strings(g["borough"]), _strings(g["age_band"]))
         studies = _strings(g["study"])
         names = list(dict.fromkeys(studies))
+        base = _attr(f, "base_study")   # civitas-ensemble/2 names the base study (the first given)
+        if study is None and base in names:
+            study = base
         if study is None:
             if len(names) > 1:
                 raise InputError(f"{path}: holds studies {', '.join(names)}; choose one with --study", 2)
@@ -262,6 +266,10 @@ class Simulated:
         self.seeds = [int(x) for x in g["seed"][()][sel]]
         cfg_text = _attr(f[f"summary/{study}"], "config_json") if f"summary/{study}" in f else None
         self.scale, self.scale_source, self.scale_why = None, "", "no population scale found"
+        if f"summary/{study}" in f and "population_scale" in f[f"summary/{study}"].attrs:   # civitas-ensemble/2
+            self.scale = float(f[f"summary/{study}"].attrs["population_scale"])
+            self.scale_source = f"/summary/{study} attribute population_scale"
+            return
         if not cfg_text:
             self.scale_why = f"no config_json attribute on /summary/{study}"
             return

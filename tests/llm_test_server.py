@@ -9,7 +9,9 @@ Only POST /v1/chat/completions answers; any other path gets 404
 
 Behaviour is switched at run time with POST /control {"mode": ..., ...}:
   ok         valid answers: go_to_work = <go_to_work> (default 0.1), comply_isolation 0.8, and
-             isolate_if_symptomatic between 0.5 and 0.9 depending on the prompt (so archetypes differ)
+             isolate_if_symptomatic between 0.5 and 0.9 depending on the prompt (so archetypes differ);
+             with "go_to_work_seq": [a, b, ...] and "per": k, requests 1..k answer go_to_work a, k+1..2k b,
+             ..., the last value from then on (one value per refresh when k is the requests of one refresh)
   constant   the same valid answer for every prompt (degenerate)
   per_group  isolate_if_symptomatic depends on the archetype's description only (the same every refresh)
   status     every request answered with HTTP <status> (e.g. 500) and an OpenAI-style error
@@ -18,12 +20,14 @@ Behaviour is switched at run time with POST /control {"mode": ..., ...}:
   echo       HTTP <status> whose message quotes the request's Authorization header
   echo_answer valid answers whose reasoning quotes the request's Authorization header
   429        the first <count> requests get 429 with Retry-After: <retry_after>, then ok
-  flaky      every other request gets 503, the rest ok
+  flaky      the first request with a given body gets HTTP 503, the same body again is answered ok
+             (a client that retries 5xx gets every answer; one that does not gets none)
   slow       sleeps <delay> s (default 5), then ok (delay also applies in other modes when set)
   trickle    HTTP 200 whose body comes one byte every <interval> s (default 0.2)
   malformed  content is not JSON
   schema     content lacks comply_isolation
   range      go_to_work = 1.7
+  half       go_to_work = 1.7 when the request's seed is odd, valid answers otherwise
   fenced     the valid JSON inside a ```json code fence
   think      a <think> block (holding a decoy JSON object) before the valid JSON
   prose      a sentence before the valid JSON and another after it
@@ -55,6 +59,7 @@ STATS = {"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": [], "last_re
          "prompt_tokens": 0, "completion_tokens": 0}
 GENERATION = [0]   # bumped by every /control: requests of an earlier generation are abandoned
 HUGE = {}   # size -> body bytes, built once
+SEEN_BODIES = set()   # request bodies answered so far (flaky mode)
 
 
 def wait(seconds, gen):
@@ -115,6 +120,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["gen"] = GENERATION[0]
                 STATS.update({"requests": 0, "in_flight": 0, "max_in_flight": 0, "auth": [], "last_request": None,
                               "prompt_tokens": 0, "completion_tokens": 0})
+                SEEN_BODIES.clear()
             self.reply(200, {"ok": True})
             return
         if self.path != "/v1/chat/completions":
@@ -131,6 +137,8 @@ class Handler(BaseHTTPRequestHandler):
             auth = self.headers.get("Authorization")
             if auth and auth not in STATS["auth"]:
                 STATS["auth"].append(auth)
+            st["first_of_body"] = raw not in SEEN_BODIES
+            SEEN_BODIES.add(raw)
         try:
             self.answer(req, st, n, auth)
         finally:
@@ -170,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "429" and n <= st["count"]:
             self.reply(429, {"error": {"message": "rate limited (scripted)"}}, {"Retry-After": str(st["retry_after"])})
             return
-        if mode == "flaky" and n % 2 == 1:
+        if mode == "flaky" and st["first_of_body"]:
             self.reply(503, {"error": {"message": "overloaded (scripted)"}})
             return
         if mode == "error200":
@@ -191,11 +199,15 @@ class Handler(BaseHTTPRequestHandler):
         user = next((m["content"] for m in req["messages"] if m["role"] == "user"), "")
         group = next((line for line in user.splitlines() if line.startswith("Consider a")), user)
         isolate = {"constant": 0.9, "per_group": shade(group)}.get(mode, shade(user))
-        answer = {"isolate_if_symptomatic": isolate, "go_to_work": st["go_to_work"], "comply_isolation": 0.8,
+        go = st["go_to_work"]
+        if st.get("go_to_work_seq"):
+            seq = st["go_to_work_seq"]
+            go = seq[min((n - 1) // int(st["per"]), len(seq) - 1)]
+        answer = {"isolate_if_symptomatic": isolate, "go_to_work": go, "comply_isolation": 0.8,
                   "reasoning": "scripted test answer (not a model)"}
         if mode == "schema":
             del answer["comply_isolation"]
-        if mode == "range":
+        if mode == "range" or (mode == "half" and req.get("seed", 0) % 2):
             answer["go_to_work"] = 1.7
         if mode == "echo_answer":
             answer["reasoning"] += f"; the request said Authorization: {auth}"

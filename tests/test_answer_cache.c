@@ -1,7 +1,9 @@
 /* The LLM answer cache file: several processes appending at once (MPI ranks,
- * parallel runs sharing a cache) never interleave their records, and a record
+ * parallel runs sharing a cache) never interleave their records, a record
  * torn by a killed run is skipped with a notice instead of breaking the next
- * run. */
+ * run, a later record of a request replaces an earlier one (an answer replaces
+ * a recorded failure), and the keys are FNV-1a hashes, so files recorded by
+ * earlier versions replay. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,9 +133,50 @@ static void test_torn_last_record(void **state)
     free(path);
 }
 
+static void test_keys_are_fnv1a(void **state)
+{
+    (void)state;
+    /* published FNV-1a 64-bit test vectors: a recorded file's keys must keep matching */
+    assert_true(civ_cache_key("a") == 0xaf63dc4c8601ec8cull);
+    assert_true(civ_cache_key("foobar") == 0x85944171f73967e8ull);
+    assert_true(civ_cache_key("") == 0xcbf29ce484222325ull);
+}
+
+static void test_later_record_wins(void **state)
+{
+    (void)state;
+    char *path = temp_path();
+    civ_answer_cache c;
+    civ_error err = {0};
+    const char *req = "{\"q\": 7}";
+    const uint64_t key = civ_cache_key(req);
+    if (civ_cache_open(&c, path, 0, 1, &err)) fail_msg("%s", err.msg);
+    civ_cache_put(&c, key, req, NULL, "HTTP 500: overloaded");   /* a failed run */
+    civ_cache_close(&c);
+    if (civ_cache_open(&c, path, 1, 1, &err)) fail_msg("%s", err.msg);
+    const civ_cache_entry *e = civ_cache_get(&c, key);
+    assert_non_null(e);
+    assert_null(e->content);
+    assert_string_equal(e->error, "HTTP 500: overloaded");
+    civ_cache_put(&c, key, req, "{\"go_to_work\": 0.5}", NULL);   /* asked again later, answered */
+    civ_cache_close(&c);
+    if (civ_cache_open(&c, path, 1, 0, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(c.count, 1);
+    e = civ_cache_get(&c, key);
+    assert_non_null(e);
+    assert_string_equal(e->content, "{\"go_to_work\": 0.5}");
+    assert_null(e->error);
+    assert_null(civ_cache_get(&c, civ_cache_key("{\"q\": 8}")));
+    civ_cache_close(&c);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys_are_fnv1a),
+        cmocka_unit_test(test_later_record_wins),
         cmocka_unit_test(test_concurrent_appends),
         cmocka_unit_test(test_torn_last_record),
     };

@@ -338,6 +338,42 @@ class CliErrors(unittest.TestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn("--steps '0': expected 1..3650", err)
 
+    def test_help_lists_every_command(self):
+        commands = ["run", "synth", "info", "plot", "ensemble", "calibrate", "report", "version"]
+        rc, out, err = civitas("--help")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("usage: civitas <command>", out)
+        for cmd in commands:
+            self.assertRegex(out, rf"(?m)^  {cmd}\b", f"'{cmd}' missing from the command list")
+        for cmd in commands:
+            for flag in ("--help", "-h"):
+                with self.subTest(cmd=cmd, flag=flag):
+                    rc, out, err = civitas(cmd, flag)
+                    self.assertEqual(rc, 0, err)
+                    self.assertTrue(out.startswith(f"usage: civitas {cmd}"), out[:200])
+                    self.assertEqual(err, "")
+
+    def test_out_of_memory_is_a_runtime_failure(self):
+        # exit code 1: the full city does not fit in 150 MiB of address space, a small one does
+        import resource
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_AS, (150 << 20, 150 << 20))
+
+        def run(*extra):
+            return subprocess.run([ARGS.civitas, "run", self.base, "--steps", "2", "--threads", "1", "-q",
+                                   "-o", self.out, *extra], capture_output=True, text=True, timeout=300,
+                                  preexec_fn=limit)
+        p = run()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        lines = [l for l in p.stderr.splitlines() if l.startswith("civitas: error:")]
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn("out of memory allocating", lines[0])
+        self.assertIn("try a smaller --scale", lines[0])
+        self.assertFalse(os.path.exists(self.out))
+        p = run("--scale", "0.001")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_info_and_plot_bad_files(self):
         rc, out, err = civitas("info", os.path.join(self.dir, "none.h5"))
         self.assertEqual(rc, 3)

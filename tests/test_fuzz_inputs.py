@@ -7,7 +7,12 @@ type or out of range, a key or dataset deleted, a dataset resized, a file
 truncated) and runs civitas on it. Whatever the mutation, civitas must exit 0
 or 3 (bad input) with one error line naming the file, never crash, hang or
 leave an output file behind when it fails; under a sanitizer build
-(-DCIVITAS_SANITIZE=ON) no sanitizer report may appear either.
+(-DCIVITAS_SANITIZE=ON) no sanitizer report may appear either. Accepting an
+input is checked too: a mutation that certainly breaks the input (a field of
+the wrong JSON type where civitas reads it, a required dataset deleted or cut
+short, a recorded answer out of range) must be rejected, and an accepted
+input must give a complete output (a run file whose stages add up to the
+population every day, a plot, a report).
 
 CTest runs a few cases of each kind with a fixed seed. For a deeper search:
   CIVITAS_FUZZ_COUNT=500 CIVITAS_FUZZ_SEED=7 /usr/bin/python3 tests/test_fuzz_inputs.py \\
@@ -47,9 +52,20 @@ def json_paths(o, prefix=()):
             yield from json_paths(v, prefix + (i,))
 
 
-def mutate_json(rng, doc):
+def json_kind(v):
+    return "bool" if isinstance(v, bool) else "number" if isinstance(v, (int, float)) else type(v).__name__
+
+
+# free text, which civitas keeps without reading
+FREE_TEXT = {"note", "source", "sources", "description", "unit"}
+
+
+def mutate_json(rng, doc, overridden=()):
+    """Returns the mutated copy and the paths it certainly broke: a value civitas reads, replaced by one of
+    another JSON type (paths under free-text keys and the command line's overrides excepted)."""
     doc = copy.deepcopy(doc)
     paths = [p for p in json_paths(doc) if p]
+    broken = []
     for _ in range(rng.choice([1, 1, 2, 3])):
         p = rng.choice(paths)
         parent = doc
@@ -59,14 +75,41 @@ def mutate_json(rng, doc):
             if rng.random() < 0.2:
                 del parent[p[-1]]
             else:
-                parent[p[-1]] = rng.choice(ODD_VALUES)
+                old, new = parent[p[-1]], rng.choice(ODD_VALUES)
+                parent[p[-1]] = new
+                if json_kind(old) != json_kind(new) and not FREE_TEXT & set(map(str, p)) and p not in overridden:
+                    broken.append(p)
         except (KeyError, IndexError, TypeError):
             pass   # an earlier mutation removed the path
-    return doc
+    return doc, [p for p in broken if still_there(doc, p)]
+
+
+def still_there(doc, p):
+    """Whether path p still leads to a value (a later mutation may have removed or replaced a parent)."""
+    for k in p:
+        try:
+            doc = doc[k]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return True
+
+
+def check_run_file(test, path, steps):
+    """An accepted input's run file: complete, and the stages add up to the population every day."""
+    with h5py.File(path, "r") as f:
+        test.assertEqual(f.attrs["status"], "complete")
+        test.assertEqual(f.attrs["steps_completed"], steps)
+        n = int(f.attrs["n_agents"])
+        total = sum(f["timeseries"][v][:].sum(axis=(1, 2)) for v in STOCKS)
+        test.assertTrue((total == n).all(), total)
+
+
+STOCKS = ["susceptible", "exposed", "presymptomatic", "asymptomatic", "mild", "severe", "hospitalised",
+          "recovered", "dead"]
 
 
 def mutate_h5(rng, path, prefer=()):
-    """One random change to an HDF5 file in place; returns a description."""
+    """One random change to an HDF5 file in place; returns (kind, name)."""
     with h5py.File(path, "r+") as f:
         names = []
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
@@ -102,7 +145,7 @@ def mutate_h5(rng, path, prefer=()):
         else:
             name = rng.choice(attrs)
             del f.attrs[name]
-        return f"{kind} {name}"
+        return kind, name
 
 
 class Fuzz(unittest.TestCase):
@@ -168,8 +211,17 @@ class Fuzz(unittest.TestCase):
         out = os.path.join(self.dir, "s.h5")
         for case in range(COUNT):
             target = rng.choice(["study", "params"])
-            s_doc = mutate_json(rng, study) if target == "study" else study
-            p_doc = mutate_json(rng, params) if target == "params" else params
+            broken = []
+            # --steps, --scale and -o replace these fields before they are read
+            if target == "study":
+                s_doc, broken = mutate_json(rng, study, overridden={("steps",), ("population", "synthesize", "scale"),
+                                                                    ("output", "file")})
+            else:
+                s_doc = study
+            if target == "params":
+                p_doc, broken = mutate_json(rng, params, overridden={("model",)})   # the model's name: a label
+            else:
+                p_doc = params
             s_text, p_text = json.dumps(s_doc), json.dumps(p_doc)
             if rng.random() < 0.1:   # a file cut short
                 if target == "study":
@@ -183,8 +235,11 @@ class Fuzz(unittest.TestCase):
             rc, err = self.civitas("run", s_path, "--scale", "0.001", "--steps", "3", "-o", out, "-q")
             # an error may name a file the study points to (data, matrices): any path under the test dirs
             # exit 2: the mutated study loads a population file, which takes no --scale
-            self.check(f"study case {case} ({target})", rc, err, [s_path, p_path, data, self.dir], [out],
-                       [s_path, p_path], allowed=(0, 2, 3))
+            what = f"study case {case} ({target}{', broke ' + str(broken) if broken else ''})"
+            if rc == 0:
+                self.assertFalse(broken, f"{what}: accepted")
+                check_run_file(self, out, 3)
+            self.check(what, rc, err, [s_path, p_path, data, self.dir], [out], [s_path, p_path], allowed=(0, 2, 3))
 
     def test_study_text(self):
         """Text that JSON parsers accept but a study must not hold: a key twice in one object, a \\u0000
@@ -244,9 +299,16 @@ class Fuzz(unittest.TestCase):
         good, bad, out = self.population(), os.path.join(self.dir, "bad_pop.h5"), os.path.join(self.dir, "p.h5")
         for case in range(COUNT):
             shutil.copy(good, bad)
-            what = mutate_h5(rng, bad, prefer=("agents",))
+            kind, name = mutate_h5(rng, bad, prefer=("agents",))
+            with h5py.File(bad, "r") as f:
+                shorter = kind == "shape" and name in f and len(f[name]) < len(h5py.File(good, "r")[name])
             rc, err = self.civitas("run", self.base, "--population", bad, "--steps", "2", "-o", out, "-q")
-            self.check(f"population case {case} ({what})", rc, err, [bad], [out], [bad])
+            what = f"population case {case} ({kind} {name})"
+            if rc == 0:
+                # every dataset of a population file is needed, in full
+                self.assertFalse(kind == "delete" or shorter, f"{what}: accepted")
+                check_run_file(self, out, 2)
+            self.check(what, rc, err, [bad], [out], [bad])
 
     def test_run_files(self):
         rng = random.Random(SEED + 2)
@@ -255,13 +317,28 @@ class Fuzz(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         bad = os.path.join(self.dir, "bad_run.h5")
         svg, rep = os.path.join(self.dir, "bad.svg"), os.path.join(self.dir, "bad_report")
+        # the series each command reads: deleting one or cutting it below steps_completed must be refused
+        reads = {"info": {"new_infections", "new_reported_cases", "new_hospitalisations", "new_deaths"},
+                 "plot": {"new_infections", "new_reported_cases", "new_hospitalisations"},
+                 "report": {"new_reported_cases", "new_hospitalisations", "new_deaths", "employed", "unemployed"}}
         for case in range(COUNT):
             shutil.copy(good, bad)
-            what = mutate_h5(rng, bad, prefer=("timeseries", "observed"))
+            kind, name = mutate_h5(rng, bad, prefer=("timeseries", "observed"))
+            with h5py.File(bad, "r") as f:
+                shorter = kind == "shape" and name in f and len(f[name]) < 20
             for cmd, outputs in ((["info", bad], []), (["plot", bad, "-o", svg], [svg]),
                                  (["report", bad, "-o", rep], [rep])):
                 rc, err = self.civitas(*cmd)
-                self.check(f"run-file case {case} ({what}), {cmd[0]}", rc, err, [bad], outputs, [bad])
+                what = f"run-file case {case} ({kind} {name}), {cmd[0]}"
+                needed = name.startswith("timeseries/") and name.split("/")[1] in reads[cmd[0]]
+                if rc == 0:
+                    self.assertFalse(needed and (kind == "delete" or shorter), f"{what}: accepted")
+                    if cmd[0] == "plot":
+                        with open(svg) as fh:
+                            self.assertTrue(fh.read().rstrip().endswith("</svg>"), what)
+                    if cmd[0] == "report":
+                        self.assertTrue(os.path.exists(os.path.join(rep, "report.md")), what)
+                self.check(what, rc, err, [bad], outputs, [bad])
 
     def test_replay_files(self):
         # answers recorded from the scripted test server (tests/llm_test_server.py: no model), then mutated
@@ -287,11 +364,15 @@ class Fuzz(unittest.TestCase):
         for case in range(COUNT):
             kind = rng.choice(["content", "raw", "record", "line"])
             lines = []
+            broken = []
             for r in records:
                 r = copy.deepcopy(r)
                 if rng.random() < 0.1:
                     if kind == "content":
-                        r["content"] = json.dumps(mutate_json(rng, json.loads(r["content"])))
+                        answer, wrong = mutate_json(rng, json.loads(r["content"]))
+                        r["content"] = json.dumps(answer)
+                        # a decision that is no longer a number in [0, 1]: the recorded answer cannot be used
+                        broken += [p for p in wrong if p[0] != "reasoning"]
                     elif kind == "raw":
                         c, i = r["content"], rng.randrange(len(r["content"]) + 1)
                         r["content"] = c[:i] + rng.choice(["", "\\", '"', "}", "\u00ff", " " * 5000]) + c[i:]
@@ -307,7 +388,11 @@ class Fuzz(unittest.TestCase):
             rc, err = self.civitas("run", study, "--llm", "replay", bad, "--steps", "8", "-o", out, "-q")
             # a replay that fails part-way keeps the completed days (a valid, failed-status file), so the
             # output may remain; only the contract on the exit and the message applies
-            self.check(f"replay case {case} ({kind})", rc, err, [bad], [], [bad])
+            what = f"replay case {case} ({kind}{', broke ' + str(broken) if broken else ''})"
+            if rc == 0:
+                self.assertFalse(broken, f"{what}: accepted")
+                check_run_file(self, out, 8)
+            self.check(what, rc, err, [bad], [], [bad])
             if os.path.exists(out):
                 os.remove(out)
 

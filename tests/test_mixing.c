@@ -3,9 +3,15 @@
  *   - the block exponent and quantization stay in the exact range;
  *   - the fixed-point pressure is within float accuracy of a double-precision
  *     evaluation of the unquantized product;
- *   - the GPU route (tract sums as doubles, level-sum GEMM, rates, quantized
- *     GEMM, with the same shapes the CUDA backend passes to cublasDgemm, summed
- *     in three different orders) gives the CPU backend's pressure to the bit. */
+ *   - the two GEMM shapes the CUDA backend passes to cublasDgemm (cuda/mixing_gemm.h:
+ *     operands, transposition, leading dimensions), run by a reference
+ *     column-major GEMM summing in three different orders on the CPU backend's
+ *     tract sums, give the CPU backend's pressure to the bit; a wrong shape
+ *     (the contact matrix untransposed) does not, so the check can fail.
+ * What this cannot see without a device: the CUDA kernels around the GEMMs
+ * (staging the sums, the membership matrix, quantizing on the GPU). They share
+ * the rate and quantization helpers with the CPU, and tests/test_gpu_parity.c
+ * compares the GPU's own pressure with the CPU's, day by day, where a device exists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,6 +147,14 @@ static void test_accuracy_and_gpu_route(void **state)
         for (size_t j = 0; j < n; j++) pressure[j] = civ_mix_pressure(P[j], p->community_q_shift + shift, scale);
         assert_memory_equal(pressure, g->community_pressure, n * sizeof(float));
     }
+    /* the comparison can fail: the Prem matrix is not symmetric, so reading it untransposed changes the pressure */
+    civ_gemm_shape wrong = ms;
+    wrong.trans_a = !ms.trans_a;
+    ref_dgemm(&wrong, cq, RQ, P, 0);
+    size_t differ = 0;
+    for (size_t j = 0; j < n; j++)
+        differ += civ_mix_pressure(P[j], p->community_q_shift + shift, scale) != g->community_pressure[j];
+    assert_true(differ > n / 4);
 
     /* accuracy against the unquantized product in double */
     double worst = 0;

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """HDF5 outputs: h5py, xarray and pandas read them with no glue; a killed run
 leaves a readable file with the completed steps; an interrupted run is marked
-as such; population files reproduce in-run synthesis; info and plot work."""
+as such; population files reproduce in-run synthesis; the observed DOHMH
+series match the CSV day by day and borough by borough, in the file and on the
+plot; agent snapshots agree with the series of their day; info and plot work."""
+import csv
+import datetime
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -19,27 +24,72 @@ import numpy as np
 ARGS = None
 STOCKS = ["susceptible", "exposed", "presymptomatic", "asymptomatic", "mild", "severe", "hospitalised",
           "recovered", "dead"]
+BOROUGHS = ["BX", "BK", "MN", "QN", "SI"]
 
 
 def wait_for_progress(p, timeout=300):
-    """Blocks until the run prints its first progress line; fails if it exits first."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = p.stderr.readline()
-        if "simulating:" in line:
-            return
-        if not line and p.poll() is not None:
-            raise AssertionError(f"civitas exited early with {p.returncode}")
-    raise AssertionError("no progress line in time")
+    """Reads the run's stderr until its first progress line and returns what it read; fails if the run
+    exits first or after `timeout` seconds. Raw reads behind select(), so the timeout fires even while
+    the run prints nothing (a blocking readline would wait for ever)."""
+    deadline = time.monotonic() + timeout
+    fd, seen = p.stderr.fileno(), b""
+    while b"simulating:" not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no progress line within {timeout} s: {seen[-300:]!r}")
+        if not select.select([fd], [], [], min(left, 1.0))[0]:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise AssertionError(f"civitas exited before its first progress line (exit {p.wait(timeout=60)}): "
+                                 f"{seen[-300:]!r}")
+        seen += chunk
+    return seen.decode(errors="replace")
 
 
 def start_long_run(out):
     """A 3000-day run of the free epidemic, stopped by the caller after its first progress line."""
     free = os.path.join(ARGS.source, "tests", "data", "free.json")
     p = subprocess.Popen([ARGS.civitas, "run", free, "--scale", "0.05", "--steps", "3000", "-o", out],
-                         stderr=subprocess.PIPE, text=True)
-    wait_for_progress(p)
+                         stderr=subprocess.PIPE)
+    try:
+        wait_for_progress(p)
+    except BaseException:
+        p.kill()
+        p.wait()
+        p.stderr.close()
+        raise
     return p
+
+
+def observed_csv():
+    """The DOHMH CSV as {(date, borough code): row}, read here independently of civitas."""
+    with open(os.path.join(ARGS.source, "data", "nyc_covid_daily_by_borough.csv"), newline="") as f:
+        return {(r["date"], r["borough"]): r for r in csv.DictReader(f)}
+
+
+def smooth7(x):
+    """7-day trailing mean (fewer days at the start), as the plots draw it."""
+    return np.array([x[max(0, t - 6):t + 1].mean() for t in range(len(x))])
+
+
+def svg_panels(path):
+    """Per panel (city, then the boroughs): its title, the y of its x axis, and its polylines as
+    (stroke colour, heights above the axis)."""
+    with open(path) as f:
+        text = f.read()
+    titles = re.findall(r'<text x="\d+" y="\d+" font-size="13" font-weight="bold">([^<]+)</text>', text)
+    frames = [(int(y), int(h)) for y, h in re.findall(r'<rect x="\d+" y="(\d+)" width="\d+" height="(\d+)" '
+                                                      r'fill="none"', text)]
+    lines = re.findall(r'<polyline fill="none" stroke="(#[0-9a-f]+)"[^>]*points="([^"]*)"', text)
+    per = len(lines) // len(frames)
+    panels = []
+    for p, (top, height) in enumerate(frames):
+        axis = top + height
+        ps = [(colour, np.array([axis - float(xy.split(",")[1]) for xy in pts.split()]))
+              for colour, pts in lines[p * per:(p + 1) * per]]
+        panels.append((titles[p], ps))
+    return panels
 
 
 def civitas(*args, **kw):
@@ -78,6 +128,10 @@ class Outputs(unittest.TestCase):
                 self.assertEqual(ts[v].shape, (40, 5, 8), v)
             total = sum(ts[v][:].sum(axis=(1, 2)) for v in STOCKS)
             self.assertTrue((total == n).all())                   # conservation in the file
+            # the initial infections are spread over the week before day 0: by its end some are infectious
+            day0 = {v: ts[v][0].sum() for v in STOCKS}
+            self.assertEqual(n - day0["susceptible"], f.attrs["initial_infections"] + ts["new_infections"][0].sum())
+            self.assertGreater(day0["presymptomatic"] + day0["asymptomatic"] + day0["mild"], 0)
             self.assertEqual(list(ts["date"][:5]), [0, 1, 2, 3, 4])
             self.assertEqual(ts["date"].attrs["units"], "days since 2020-03-01")
             self.assertEqual(f["llm/tables"].shape[1:], (60, 3))
@@ -101,6 +155,116 @@ class Outputs(unittest.TestCase):
         with h5py.File(self.run_file, "r") as f:
             df = pd.DataFrame(f["timeseries/new_infections"][:].sum(axis=2), columns=["BX", "BK", "MN", "QN", "SI"])
         self.assertEqual(len(df), 40)
+
+    def test_observed_matches_the_csv(self):
+        # /observed holds the DOHMH series of the simulated dates (2020-03-01 on): cases are confirmed plus
+        # probable, each borough in its column
+        rows = observed_csv()
+        start = datetime.date(2020, 3, 1)
+        with h5py.File(self.run_file, "r") as f:
+            obs = {k: f["observed"][k][:] for k in ("cases", "hospitalized", "deaths")}
+            self.assertEqual([b.decode() for b in f["observed/borough"][:]], BOROUGHS)
+            self.assertEqual(f["observed/date"].attrs["units"], "days since 2020-03-01")
+            self.assertEqual(f["observed"].attrs["scale_to_population"], f.attrs["population_scale"])
+        probable = 0
+        for t in range(40):
+            day = (start + datetime.timedelta(days=t)).isoformat()
+            for b, code in enumerate(BOROUGHS):
+                r = rows[(day, code)]
+                want = (int(r["confirmed_cases"]) + int(r["probable_cases"]), int(r["hospitalized"]), int(r["deaths"]))
+                got = (obs["cases"][t, b], obs["hospitalized"][t, b], obs["deaths"][t, b])
+                self.assertEqual(got, want, f"{day} {code}")
+                probable += int(r["probable_cases"])
+        # the window has probable cases and a rising curve, so a dropped column or a shifted day shows
+        self.assertGreater(probable, 50)
+        self.assertGreater(obs["cases"][30:].min(), 10 * obs["cases"][:5].max())
+
+    def test_plot_overlays_the_observed_series(self):
+        svg = os.path.join(self.dir, "overlay.svg")
+        p = civitas("plot", self.run_file, "-o", svg)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(self.run_file, "r") as f:
+            scale = f.attrs["population_scale"]
+            inf = f["timeseries/new_infections"][:].sum(axis=2).astype(float)
+            obs = f["observed/cases"][:].astype(float)
+        panels = svg_panels(svg)
+        self.assertEqual([t for t, _ in panels], ["New York City", "Bronx", "Brooklyn", "Manhattan", "Queens",
+                                                  "Staten Island"])
+        for p, (title, lines) in enumerate(panels):
+            col = slice(None) if p == 0 else p - 1
+            sim = smooth7(inf[:, col].sum(axis=1) if p == 0 else inf[:, col])
+            want = smooth7(obs[:, col].sum(axis=1) if p == 0 else obs[:, col]) * scale
+            drawn = dict(lines)
+            # pixels per unit from the simulated infections in the same panel, then the observed line on
+            # that axis: the observed series x population scale, 7-day mean, day by day (0.1 px rounding)
+            self.assertGreater(sim.max(), 0, title)
+            k = drawn["#9a9a9a"] @ sim / (sim @ sim)
+            self.assertLess(np.abs(drawn["#9a9a9a"] - k * sim).max(), 0.15, title)
+            self.assertEqual(len(drawn["#111111"]), 40, title)
+            self.assertLess(np.abs(drawn["#111111"] - k * want).max(), 0.15 + 0.002 * k * want.max(), title)
+        p = civitas("plot", self.run_file, "-o", svg, "--no-observed")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("#111111", dict(svg_panels(svg)[0][1]))
+
+    def test_snapshot_matches_the_series_of_its_day(self):
+        # /agents on 2020-04-01 (step 31), counted per borough and DOHMH age band (0-17, 18-24, ..., 75+) with
+        # the run's own population: stages and labour are the series of that day; every agent flagged confirmed
+        # had a positive result reported on day 0..31
+        pop = os.path.join(self.dir, "snapshot_pop.h5")
+        p = civitas("synth", "--scale", "0.005", "--seed", "1", "-o", pop, "-q")   # the run's own population
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(pop, "r") as f:
+            borough, age = f["agents/borough"][:], f["agents/age"][:]
+        band = np.digitize(age, [18, 25, 35, 45, 55, 65, 75])
+        with h5py.File(self.run_file, "r") as f:
+            self.assertEqual(list(f["agents/step"][:]), [31])
+            stage, flags, labour = f["agents/stage"][0], f["agents/flags"][0], f["agents/labour"][0]
+            ts = {v: f["timeseries"][v][31] for v in STOCKS + ["employed", "unemployed"]}
+            reported = f["timeseries/new_reported_cases"][:32].sum(axis=(0, 2))
+        self.assertEqual(len(borough), len(stage))
+        alive = stage != 8
+        for b in range(5):
+            for k in range(8):
+                here = (borough == b) & (band == k)
+                for s, v in enumerate(STOCKS):
+                    self.assertEqual(np.sum(here & (stage == s)), ts[v][b, k], (v, b, k))
+                self.assertEqual(np.sum(here & alive & (labour == 1)), ts["employed"][b, k], (b, k))
+                self.assertEqual(np.sum(here & alive & (labour == 2)), ts["unemployed"][b, k], (b, k))
+            self.assertEqual(np.sum((borough == b) & ((flags & 8) != 0)), reported[b], b)
+        self.assertGreater(reported.sum(), 0)
+        # the day before and after differ, so a snapshot taken a day off would not match
+        with h5py.File(self.run_file, "r") as f:
+            self.assertFalse(np.array_equal(f["timeseries/susceptible"][30], f["timeseries/susceptible"][31]))
+            self.assertFalse(np.array_equal(f["timeseries/susceptible"][32], f["timeseries/susceptible"][31]))
+
+    def test_info_totals(self):
+        # civitas info's table: infections, reported cases, admissions and deaths per borough and city
+        p = civitas("info", self.run_file)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(self.run_file, "r") as f:
+            want = np.array([f["timeseries"][v][:].sum(axis=(0, 2)) for v in
+                             ("new_infections", "new_reported_cases", "new_hospitalisations", "new_deaths")]).T
+        rows = {}
+        for line in p.stdout.splitlines():
+            m = re.match(r"\s+(Bronx|Brooklyn|Manhattan|Queens|Staten Island|NYC)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", line)
+            if m:
+                rows[m.group(1)] = [int(x) for x in m.groups()[1:]]
+        for b, name in enumerate(["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"]):
+            self.assertEqual(rows[name], list(want[b]), name)
+        self.assertEqual(rows["NYC"], list(want.sum(axis=0)))
+
+    def test_wait_for_progress_times_out(self):
+        # the helper the two tests below rely on gives up on a run that prints nothing
+        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], stderr=subprocess.PIPE)
+        try:
+            t0 = time.monotonic()
+            with self.assertRaises(AssertionError):
+                wait_for_progress(p, timeout=1)
+            self.assertLess(time.monotonic() - t0, 60)
+        finally:
+            p.kill()
+            p.wait()
+            p.stderr.close()
 
     def test_killed_run_is_readable(self):
         # a run killed without warning leaves no file under the output's name, only OUT.partial, which
@@ -126,9 +290,14 @@ class Outputs(unittest.TestCase):
         out = os.path.join(self.dir, "interrupted.h5")
         p = start_long_run(out)
         p.send_signal(signal.SIGINT)
-        err = p.stderr.read()
-        p.stderr.close()
-        self.assertEqual(p.wait(), 130, err)
+        try:
+            _, err = p.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise
+        err = err.decode(errors="replace")
+        self.assertEqual(p.returncode, 130, err)
         self.assertIn("interrupted after", err)
         with h5py.File(out, "r") as f:
             self.assertEqual(f.attrs["status"], "interrupted")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """civitas report: every section from a small run, error metrics recomputed
 independently with numpy, two runs compared in one table, bad inputs."""
+import csv
 import json
 import os
 import re
@@ -103,6 +104,42 @@ class Report(unittest.TestCase):
             self.assertEqual(n, t1 - t0)
             for want, have in zip((mae, rmse, nd, r), got):
                 self.assertAlmostEqual(want, have, delta=abs(want) * 0.005 + 1e-3)
+
+    def test_unemployment_against_laus(self):
+        # monthly means of the simulated daily rate against LAUS (unemployed / labour force of that month), on
+        # the months with at least 15 days in a window: fitted [2020-03-01, 2020-04-20) holds March (31 days) and
+        # April 1-19 (19 days); the held-out window (April 20-30, May 1-9) holds no such month
+        laus = {}
+        with open(os.path.join(ARGS.source, "data", "nyc_laus_monthly_by_borough.csv"), newline="") as f:
+            for r in csv.DictReader(f):
+                if r["year"] == "2020":
+                    laus[(r["borough"], int(r["month"]))] = (float(r["unemployed"]), float(r["labor_force"]))
+        with h5py.File(self.a, "r") as f:
+            emp = f["timeseries/employed"][:].sum(axis=2).astype(float)
+            un = f["timeseries/unemployed"][:].sum(axis=2).astype(float)
+        months = ((3, 0, 31), (4, 31, 50))
+        section = self.md[self.md.index("## Unemployment rate"):self.md.index("## Comparison of runs")]
+        section = section[:section.index("| run 2: area")]   # run 1's table
+        areas = [("New York City", slice(None), ["BX", "BK", "MN", "QN", "SI"])] + \
+            [(name, b, [code]) for b, (name, code) in enumerate(zip(
+                ["Bronx", "Brooklyn", "Manhattan", "Queens", "Staten Island"], ["BX", "BK", "MN", "QN", "SI"]))]
+        for name, col, codes in areas:
+            e = emp[:, col].sum(axis=1) if name == "New York City" else emp[:, col]
+            u = un[:, col].sum(axis=1) if name == "New York City" else un[:, col]
+            sim = np.array([(100 * u / (e + u))[t0:t1].mean() for _, t0, t1 in months])
+            obs = np.array([100 * sum(laus[(c, m)][0] for c in codes) / sum(laus[(c, m)][1] for c in codes)
+                            for m, _, _ in months])
+            d = sim - obs
+            want = (np.abs(d).mean(), np.sqrt((d ** 2).mean()), np.abs(d).sum() / np.abs(obs).sum())
+            row = re.search(rf"^\| {name} \| fitted \| (\d+) \| (\S+) \| (\S+) \| (\S+) \|", section, re.M)
+            self.assertIsNotNone(row, name)
+            self.assertEqual(int(row.group(1)), 2, name)
+            for w, have in zip(want, (float(x) for x in row.groups()[1:])):
+                self.assertAlmostEqual(w, have, delta=abs(w) * 0.005 + 1e-3, msg=name)
+            # no month to compare: no errors to report (not 0, which would read as a perfect fit)
+            self.assertRegex(section, rf"(?m)^\| {name} \| held-out \| 0 \| nan \| nan \| nan \| nan \|$")
+        # the simulated rate moved (layoffs under PAUSE), so a month or window off by a few days would show
+        self.assertGreater(sim[1] - sim[0], 0.5)
 
     def test_bad_inputs(self):
         noobs = os.path.join(self.dir, "noobs.h5")

@@ -27,7 +27,7 @@
 
 civ_errors civ_error_metrics(const double *sim, const double *obs, int t0, int t1)
 {
-    civ_errors e = {0, 0, 0, NAN, 0};
+    civ_errors e = {NAN, NAN, NAN, NAN, 0};   /* no data: no errors (0 would read as a perfect fit) */
     double sa = 0, so = 0, abs_sum = 0, sq = 0, obs_abs = 0;
     int n = 0;
     for (int t = t0; t < t1; t++) {

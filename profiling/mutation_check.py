@@ -1,0 +1,603 @@
+#!/usr/bin/python3
+"""Mutation check: do the tests notice when the code is wrong?
+
+Applies small, realistic mistakes to civitas one at a time (an off-by-one in a
+date, a dropped term, a reversed comparison, a retry class removed, a constant
+changed, a flag ignored), rebuilds, runs the tests that should notice, and
+prints which mistakes were caught. Slow (a build and a few test programs per
+mutation: tens of minutes in all), so it is not part of CTest or CI.
+
+    /usr/bin/python3 profiling/mutation_check.py            # every mutation, on a copy of HEAD
+    /usr/bin/python3 profiling/mutation_check.py --list     # the table, with stale entries marked
+    /usr/bin/python3 profiling/mutation_check.py --only observed-date-shift --worktree
+    /usr/bin/python3 profiling/mutation_check.py --jobs 2   # two mutations at a time (one copy each)
+
+Each mutation replaces one exact snippet of one file. A snippet that is no
+longer found (the code moved or changed) is reported STALE and counts as not
+caught until the table is updated: the list stays honest. A mistake that
+cannot change any observable behaviour is kept in the table with
+`equivalent=` saying why; it is expected to survive and is scored apart.
+
+The copy is HEAD (`git archive`), or with --worktree the working tree's tracked
+and untracked, not ignored files; it is built once per job in a scratch
+directory (CUDA off: the rules are the same code on the CPU), then each
+mutation is applied, built incrementally, tested with `ctest -R`, and reverted.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from queue import Empty, Queue
+
+# ---- where the code lives: update here when files move -------------------------------------------------
+FILES = {
+    "engine": "host/engine.c",
+    "study": "host/study.c",
+    "observed": "host/observed.c",
+    "plot": "host/plot_svg.c",
+    "report": "host/report.c",
+    "ensemble": "host/ensemble.c",
+    "calibrate": "host/calibrate.c",
+    "trajectory": "host/trajectory.c",
+    "error": "host/error.c",
+    "info": "host/info.c",
+    "main": "host/main.c",
+    "model": "models/covid/covid_model.h",
+    "step": "models/covid/covid_step.h",
+    "params": "models/covid/covid_params.c",
+    "table": "llm_bridge/decision_table.c",
+    "bridge": "llm_bridge/bridge.c",
+    "client": "llm_bridge/llm_client.c",
+    "cache": "llm_bridge/answer_cache.c",
+}
+
+
+@dataclass
+class Mutation:
+    id: str
+    file: str            # key of FILES
+    old: str             # exact snippet, must occur once
+    new: str
+    tests: tuple         # ctest names that should fail
+    why: str             # what the mistake would break
+    equivalent: str = "" # non-empty: why no test can notice (expected to survive)
+
+
+M = Mutation
+MUTATIONS = [
+    # ---- model rules (per agent): models/covid/covid_model.h ----
+    M("hazard-household-term-dropped", "model",
+      "float h = m->w_household * (float)household_sum;", "float h = 0.0f * (float)household_sum;",
+      ("test_rules",), "household transmission would vanish"),
+    M("hazard-place-others-counts-self", "model",
+      "uint32_t others = a->place_size[p] > 1 ? a->place_size[p] - 1 : 1;",
+      "uint32_t others = a->place_size[p];",
+      ("test_rules",), "school/work contacts would be spread over one person too many"),
+    M("infectiousness-asymptomatic-factor", "model",
+      "!(c & CIV_COURSE_SYMPTOMATIC) ? m->factor_q[0]", "!(c & CIV_COURSE_SYMPTOMATIC) ? m->factor_q[1]",
+      ("test_rules",), "asymptomatic infections would be as infectious as mild ones"),
+    M("course-severe-ignores-age", "model",
+      "if (civ_u01(r.v[1]) < m->p_severe_given_symptomatic[g]) {",
+      "if (civ_u01(r.v[1]) < m->p_severe_given_symptomatic[0]) {",
+      ("test_rules",), "everyone would have the severity of children"),
+    M("duration-off-by-one", "model",
+      "while (d < CIV_MAX_DAYS - 1 && u >= cdf[d]) d++;\n    return d;",
+      "while (d < CIV_MAX_DAYS - 1 && u >= cdf[d]) d++;\n    return d + 1;",
+      ("test_rules",), "every stage would last a day longer"),
+    M("hospitalised-still-out", "model",
+      "return s != CIV_H && s != CIV_D && !civ_isolating(a, i, day);", "return s != CIV_D && !civ_isolating(a, i, day);",
+      ("test_rules",), "patients in hospital would go to work and mix in the community"),
+    M("school-closure-ignored", "model",
+      "if (a->place_is_school[p]) return !pol->schools_closed;", "if (a->place_is_school[p]) return 1;",
+      ("test_rules", "test_engine"), "closing schools would change nothing"),
+    M("go-to-work-decision-ignored", "model",
+      "if (p >= 1.0f) return 1;   /* u < 1 always holds: skip the draw */", "return 1;",
+      ("test_rules", "test_llm"), "the go_to_work decision (heuristic or LLM) would have no effect"),
+    M("isolating-agent-seeds-its-place", "step",
+      "if (t & CIV_TODAY_PLACE) CIV_ATOMIC_ADD_U64(&g->place_sum[a->place[i]], q);",
+      "if (a->place[i] >= 0) CIV_ATOMIC_ADD_U64(&g->place_sum[a->place[i]], q);",
+      ("test_rules",), "isolating and absent agents would still infect their school or workplace"),
+    M("isolation-decision-ignored", "model",
+      "if (civ_u01(b.v[0]) < row[CIV_DEC_ISOLATE_IF_SYMPTOMATIC]) a->flags[i] |= CIV_FLAG_ISO_SYMPTOMS;",
+      "if (civ_u01(b.v[0]) < 1.0f) a->flags[i] |= CIV_FLAG_ISO_SYMPTOMS;",
+      ("test_rules",), "behaviour tables would no longer decide who isolates"),
+    M("isolation-lasts-a-day-longer", "model",
+      "return (a->flags[i] & CIV_FLAG_ISO_SYMPTOMS) || day < a->iso_until[i];",
+      "return (a->flags[i] & CIV_FLAG_ISO_SYMPTOMS) || day <= a->iso_until[i];",
+      ("test_rules",), "isolation_days would mean one day more"),
+    M("admission-test-always", "model",
+      "&& civ_u01(r.v[1]) < m->p_hospital_test) {", ") {",
+      ("test_rules",), "hospital_test_probability would be ignored"),
+    # ---- testing ----
+    M("test-capacity-ignored", "model",
+      "&& civ_u01(t.v[1]) < pol->test_capacity_ratio) {", ") {",
+      ("test_rules", "test_model"), "testing capacity would never bind"),
+    M("test-sensitivity-ignored", "model",
+      "if (civ_u01(t.v[2]) < m->test_sensitivity) f |= CIV_FLAG_TEST_WILL_BE_POS;",
+      "f |= CIV_FLAG_TEST_WILL_BE_POS;",
+      ("test_rules",), "every test would be positive"),
+    M("test-result-a-day-late", "model",
+      "if ((f & CIV_FLAG_TEST_PENDING) && a->test_day[i] <= day) {",
+      "if ((f & CIV_FLAG_TEST_PENDING) && a->test_day[i] < day) {",
+      ("test_rules",), "results (and reported cases) would come a day after result_delay_days"),
+    M("isolation-days-off-by-one", "model",
+      "a->iso_until[i] = (int16_t)(day + pol->isolation_days);",
+      "a->iso_until[i] = (int16_t)(day + pol->isolation_days - 1);",
+      ("test_rules",), "positives would isolate a day less than isolation_days"),
+    M("capacity-per-100k-wrong", "study",
+      "double cap = capacity * n_agents / 1e5;", "double cap = capacity * n_agents / 1e4;",
+      ("test_rules", "test_model"), "capacity_per_100k would be per 10k"),
+    M("capacity-demand-ignores-yesterdays-ratio", "engine",
+      "(uint64_t)((double)e->tests_yesterday / e->ratio_yesterday)", "(uint64_t)((double)e->tests_yesterday)",
+      ("test_model",), "demand would be the tests given, not sought: a binding capacity would stop binding"),
+    M("testing-delay-intervention-ignored", "study",
+      "if (v->result_delay_days >= 0) pol->test_delay_days = v->result_delay_days;", ";",
+      ("test_rules",), "a testing intervention's result_delay_days would have no effect"),
+    M("seek-scale-ignored", "study",
+      "if (s->seek_scale != 1.0) {", "if (0) {",
+      ("test_rules", "test_calibrate"), "testing.seek_scale (and --fit-testing) would do nothing"),
+    # ---- policy by date: host/study.c ----
+    M("same-day-interventions-reversed", "study",
+      "s->iv[b2 - 1].day > s->iv[b2].day; b2--) {", "s->iv[b2 - 1].day >= s->iv[b2].day; b2--) {",
+      ("test_rules",), "of two interventions on one day the earlier entry would win"),
+    M("stay-at-home-transmission-a-day-late", "study",
+      "for (int i = 0; i < s->n_iv && s->iv[i].day <= day; i++)\n            if (s->iv[i].type == IV_WORKPLACE_CLOSURE",
+      "for (int i = 0; i < s->n_iv && s->iv[i].day < day; i++)\n            if (s->iv[i].type == IV_WORKPLACE_CLOSURE",
+      ("test_rules", "test_calibrate"), "transmission.after_stay_at_home would start a day after the closure"),
+    M("essential-share-ignored", "study",
+      "if (v->essential_share >= 0) pol->essential_share = (float)v->essential_share;", ";",
+      ("test_rules", "test_model"), "every worker would count as essential"),
+    M("isolation-compliance-ignored", "study",
+      "case IV_ISOLATION_COMPLIANCE: *comply_override = v->probability; break;", "case IV_ISOLATION_COMPLIANCE: break;",
+      ("test_rules", "test_model"), "isolation_compliance interventions would have no effect"),
+    # ---- employment ----
+    M("layoff-ignores-essential-share", "model",
+      "int closed = pol->work_closed && !civ_is_essential(seed, i, pol->essential_share);",
+      "int closed = pol->work_closed;",
+      ("test_rules", "test_model"), "essential workers would be laid off"),
+    M("layoff-uses-rehire-rate", "model",
+      "< pol->layoff_probability) {", "< pol->rehire_probability) {",
+      ("test_rules", "test_model"), "layoffs would follow the rehire rate"),
+    M("rehire-while-closed", "model",
+      "} else if (a->labour[i] == 2 && !closed) {", "} else if (a->labour[i] == 2) {",
+      ("test_rules", "test_model"), "laid-off workers would be rehired while their workplace is closed"),
+    # ---- engine: host/engine.c ----
+    M("weekly-cases-window-shifted", "engine",
+      "e->reported[(e->day - 1 - d + 28 * 64) % 28][b]", "e->reported[(e->day - d + 28 * 64) % 28][b]",
+      ("test_model", "test_llm"), "behaviour would react to a week that ends a day late"),
+    M("reported-ring-index", "engine",
+      "e->reported[e->day % 28][b] = rep;", "e->reported[(e->day + 1) % 28][b] = rep;",
+      ("test_model", "test_llm"), "the weekly cases behind behaviour would skip the last day"),
+    M("children-household-age-limit", "engine",
+      "if (pop->age[i] < 18) hh_children[pop->household[i]] = 1;",
+      "if (pop->age[i] <= 18) hh_children[pop->household[i]] = 1;",
+      ("test_model",), "18-year-olds would count as children in the archetypes"),
+    M("stay-at-home-factor-ignored", "engine",
+      "const float scale = m->w_community * e->policy.community_factor;", "const float scale = m->w_community;",
+      ("test_engine",), "community_contacts interventions would do nothing"),
+    M("thread-counts-dropped", "engine",
+      "for (int t = 0; t < e->nthreads; t++) sum += e->thread_counts", "for (int t = 0; t < 1; t++) sum += e->thread_counts",
+      ("test_engine",), "the series would count only the first thread's agents"),
+    M("initial-infections-all-on-day-0", "engine",
+      "-(int)(e->seeded % 7)", "0",
+      ("test_outputs",), "initial infections would not be spread over the week before day 0"),
+    # ---- decision tables: llm_bridge/decision_table.c ----
+    M("heuristic-case-sensitivity-ignored", "table",
+      "double p = base + rule->case_sensitivity * cases;", "double p = base;",
+      ("test_model",), "heuristic behaviour would not react to cases"),
+    M("heuristic-min-clip-dropped", "table",
+      "if (p < rule->min) p = rule->min;", "",
+      ("test_model",), "rules could fall below their minimum"),
+    M("heuristic-max-clip-dropped", "table",
+      "if (p > rule->max) p = rule->max;", "",
+      ("test_model",), "rules could exceed their maximum"),
+    M("heuristic-per-age-base-ignored", "table",
+      "double base = rule->base[b];", "double base = rule->base[0];",
+      ("test_model",), "a per-age-band base would use the first band's value"),
+    M("heuristic-comply-override-ignored", "table",
+      "if (d == CIV_DEC_COMPLY_ISOLATION && comply_override >= 0) base = comply_override;", "",
+      ("test_model",), "isolation_compliance would not reach the table"),
+    M("heuristic-other-boroughs-cases", "table",
+      "cases = cases_per_100k_week[r];", "cases = cases_per_100k_week[0];",
+      ("test_model",), "every borough would react to the Bronx's cases"),
+    M("archetype-employment-ignored", "table",
+      "int e = t->n_employment == 3 ? employment : 0;", "int e = 0;",
+      ("test_model",), "the employment archetype factor would put everyone in one cell"),
+    # ---- observed data: host/observed.c ----
+    M("observed-date-shift", "observed",
+      "int s = day - start_day;", "int s = day - start_day - 1;",
+      ("test_outputs",), "observed series a day early against the simulation"),
+    M("observed-confirmed-only", "observed",
+      "(int32_t)(c1 + c2)", "(int32_t)c1",
+      ("test_outputs",), "probable cases would be dropped"),
+    M("observed-borough-shifted", "observed",
+      "o->cases[s * CIV_NBOROUGH + b] =", "o->cases[s * CIV_NBOROUGH + (b + 1) % CIV_NBOROUGH] =",
+      ("test_outputs",), "each borough would get its neighbour's cases"),
+    M("observed-deaths-as-hospitalised", "observed",
+      "o->hospitalized[s * CIV_NBOROUGH + b] = (int32_t)h;", "o->hospitalized[s * CIV_NBOROUGH + b] = (int32_t)d;",
+      ("test_outputs",), "hospitalisations would hold deaths"),
+    # ---- plots, report: host/plot_svg.c, host/report.c ----
+    M("plot-observed-not-scaled", "plot",
+      "double sc = l >= 3 ? scale : 1.0;", "double sc = 1.0;",
+      ("test_outputs",), "observed lines drawn in real-city units over a scaled simulation"),
+    M("plot-borough-panels-shifted", "plot",
+      "civ_smooth7(src[l], steps, CIV_NBOROUGH, b, sc,", "civ_smooth7(src[l], steps, CIV_NBOROUGH, (b + 1) % CIV_NBOROUGH, sc,",
+      ("test_outputs",), "each borough's panel would show its neighbour"),
+    M("smoothing-window-8-days", "plot",
+      "for (int k = t - 6; k <= t; k++)", "for (int k = t - 7; k <= t; k++)",
+      ("test_outputs", "test_report"), "7-day means would be 8-day means"),
+    M("report-nd-uses-squares", "report",
+      "e.nd = obs_abs > 0 ? abs_sum / obs_abs : NAN;", "e.nd = obs_abs > 0 ? sq / obs_abs : NAN;",
+      ("test_report",), "normalised deviation would be wrong"),
+    M("report-holdout-off-by-one", "report",
+      "holdout = d - ri[0].start_day;", "holdout = d - ri[0].start_day + 1;",
+      ("test_report",), "the held-out window would start a day late"),
+    M("report-observed-not-scaled", "report",
+      "civ_smooth7(ocity, T, 1, 0, r->scale, obs);", "civ_smooth7(ocity, T, 1, 0, 1.0, obs);",
+      ("test_report",), "city errors against unscaled observations"),
+    M("report-laus-month-off-by-one", "report",
+      "atoi(csv.cells[r][cm]) != m) continue;", "atoi(csv.cells[r][cm]) != m + 1) continue;",
+      ("test_report",), "unemployment compared with the next month's LAUS"),
+    M("report-month-min-days", "report",
+      "if (b - a < 15) continue;", "if (b - a < 10) continue;",
+      ("test_report",), "months with a third of their days in a window would count"),
+    M("report-empty-window-zero", "report",
+      "civ_errors e = {NAN, NAN, NAN, NAN, 0};", "civ_errors e = {0, 0, 0, NAN, 0};",
+      ("test_report",), "an empty window would read as a perfect fit"),
+    # ---- ensembles: host/ensemble.c ----
+    M("quantile-no-interpolation", "ensemble",
+      "return v[lo] + (h - lo) * (v[lo + 1] - v[lo]);", "return v[lo];",
+      ("test_ensemble",), "p05/median/p95 would not interpolate (not numpy's definition)"),
+    M("ensemble-mean-over-n-minus-1", "ensemble",
+      "stat[c] = sum / N;", "stat[c] = sum / (N - 1);",
+      ("test_ensemble",), "the ensemble mean would be inflated"),
+    M("ensemble-values-unsorted", "ensemble",
+      "qsort(vals, (size_t)N, sizeof(double), cmp_double);", "",
+      ("test_ensemble",), "quantiles of unsorted values"),
+    M("ensemble-every-run-one-seed", "ensemble",
+      "base_seed + (uint64_t)(r % N), threads", "base_seed, threads",
+      ("test_ensemble",), "an ensemble would repeat one run"),
+    # ---- calibration: host/calibrate.c ----
+    M("calibrate-phase-not-applied", "calibrate",
+      "if (c->active[P_BETA_PHASE]) s->beta_after_stay_at_home = p[P_BETA_PHASE];", "",
+      ("test_calibrate",), "--fit-after-stay-at-home would fit nothing"),
+    M("calibrate-seek-scale-not-applied", "calibrate",
+      "if (c->active[P_TESTING]) s->seek_scale = p[P_TESTING];", "",
+      ("test_calibrate",), "--fit-testing would fit nothing"),
+    M("calibrate-loss-not-per-seed", "calibrate",
+      "log1p(ss / 7.0 / seeds / c->pop->scale)", "log1p(ss / 7.0 / c->pop->scale)",
+      ("test_calibrate",), "the simulated series would be the sum, not the mean, of the seeds"),
+    M("calibrate-loss-window", "calibrate",
+      "for (int t = 7; t < T; t++) {", "for (int t = 6; t < T; t++) {",
+      ("test_calibrate",), "the objective would include a day of partial 7-day means"),
+    M("calibrate-reflection-sign", "calibrate",
+      "xr[j] = cen[j] + (cen[j] - x[n][j]);", "xr[j] = cen[j] - (cen[j] - x[n][j]);",
+      ("test_calibrate",), "Nelder-Mead would reflect towards the worst point"),
+    M("calibrate-sd-population", "calibrate",
+      "sqrt(sd[k] / (o->restarts - 1))", "sqrt(sd[k] / o->restarts)",
+      ("test_calibrate",), "the spread over restarts would be the population, not the sample, sd"),
+    # ---- LLM client and bridge: llm_bridge/ ----
+    M("client-5xx-not-retried", "client",
+      "status == 429 || status >= 500; }", "status == 429; }",
+      ("test_llm",), "server errors would not be retried"),
+    M("client-retry-after-ignored", "client",
+      "if ((double)retry_after > wait) wait = (double)retry_after;", "",
+      ("test_llm",), "a server's Retry-After would be ignored"),
+    M("client-one-attempt-too-many", "client",
+      "if (job->attempts > cfg->max_retries) {", "if (job->attempts > cfg->max_retries + 1) {",
+      ("test_llm",), "max_retries would allow one retry more"),
+    M("client-404-retried", "client",
+      "return status == 0 || status == 408", "return status == 0 || status == 404 || status == 408",
+      ("test_llm",), "a wrong model name (404) would be retried"),
+    M("client-backoff-not-exponential", "client",
+      "for (int k = 1; k < job->attempts; k++) wait *= 2;", "",
+      ("test_llm",), "retries would wait backoff_s each time instead of doubling",
+      equivalent="only the waiting time between retries changes; measuring it would be a timing-tight assertion, "
+                 "which the tests avoid on loaded machines"),
+    M("bridge-smoothing-swapped", "bridge",
+      "(float)(L->smoothing * b->prev[(size_t)a * CIV_N_DECISION + d] + (1.0 - L->smoothing) * p)",
+      "(float)((1.0 - L->smoothing) * b->prev[(size_t)a * CIV_N_DECISION + d] + L->smoothing * p)",
+      ("test_llm",), "smoothing would weigh the new answers by the smoothing factor"),
+    M("bridge-smoothing-on-first-refresh", "bridge",
+      "if (b->refreshes > 0 && L->smoothing > 0)", "if (L->smoothing > 0)",
+      ("test_llm",), "the first table would be smoothed towards zeros"),
+    M("bridge-fallback-keeps-heuristic", "bridge",
+      "const float *src = b->refreshes > 0 ? b->prev + (size_t)a * CIV_N_DECISION : hrow;", "const float *src = hrow;",
+      ("test_llm",), "a failed refresh would jump to the heuristic row instead of keeping the previous one"),
+    M("bridge-mean-over-all-samples", "bridge",
+      "float p = (float)(sum[d] / nvalid);", "float p = (float)(sum[d] / S);",
+      ("test_llm",), "invalid samples would count as zeros"),
+    M("prompt-date-off-by-one", "bridge",
+      "int day = sit->start_day + sit->day;", "int day = sit->start_day + sit->day + 1;",
+      ("test_llm",), "prompts would describe tomorrow"),
+    M("prompt-cases-in-simulated-units", "bridge",
+      "v->cases_week = lround(cw / sit->scale);", "v->cases_week = lround(cw);",
+      ("test_llm",), "prompts would give a scaled city's case count as New York's"),
+    # ---- answer cache: llm_bridge/answer_cache.c ----
+    M("cache-first-record-wins", "cache",
+      "while (c->slots[j].key && c->slots[j].key != key) j = (j + 1) & (c->cap - 1);",
+      "while (c->slots[j].key) j = (j + 1) & (c->cap - 1);",
+      ("test_answer_cache",), "a recorded failure would shadow a later answer"),
+    M("cache-key-hash-changed", "cache",
+      "h *= 0x100000001b3ull;", "h *= 0x100000001b5ull;",
+      ("test_answer_cache",), "recorded answer files would no longer replay"),
+    M("cache-torn-record-kept", "cache",
+      "if (complete ? write(fd, \"\\n\", 1) != 1 : ftruncate(fd, keep) != 0) rc = -1;",
+      "if (write(fd, \"\\n\", 1) != 1) rc = -1;",
+      ("test_answer_cache",), "a record torn by a killed run would break the next run"),
+    # ---- outputs and exit codes ----
+    M("snapshot-a-day-late", "trajectory",
+      "if (s->snapshot_steps[k] == step) {", "if (s->snapshot_steps[k] == step - 1) {",
+      ("test_outputs",), "agent snapshots would be taken the day after their date"),
+    M("date-scale-off-by-one", "trajectory",
+      "int32_t d = step;", "int32_t d = step + 1;",
+      ("test_outputs",), "the time axis would start on day 1"),
+    M("out-of-memory-exit-code", "error",
+      "exit(CIV_ERR_RUNTIME);", "exit(CIV_ERR_INPUT);",
+      ("test_cli",), "running out of memory would look like bad input"),
+    M("version-help-ignored", "main",
+      "if (argc == 2 && (!strcmp(argv[1], \"-h\") || !strcmp(argv[1], \"--help\"))) { fputs(usage_version, stdout); return 0; }",
+      "", ("test_cli",), "'civitas version --help' would not describe the command"),
+    # ---- a second round, written without looking at the tests ----
+    M("engine-no-minimum-initial-infection", "engine",
+      "if (s->initial_per_100k > 0 && want == 0) want = 1;", "",
+      ("test_model",), "a small city would get no initial infection at all"),
+    M("engine-output-band-edge", "engine",
+      "age >= s->out_band_edges[b + 1]) b++;", "age > s->out_band_edges[b + 1]) b++;",
+      ("test_outputs",), "an agent aged exactly 18 would be counted in the 0-17 band"),
+    M("tally-isolating-counts-hospitalised", "step",
+      "r.isolating = civ_isolating(a, i, day) && a->stage[i] != CIV_D && a->stage[i] != CIV_H;",
+      "r.isolating = civ_isolating(a, i, day) && a->stage[i] != CIV_D;",
+      ("test_rules", "test_engine"), "patients in hospital would be counted as isolating"),
+    M("tally-pupils-counted-working", "step",
+      "r.working = (t & CIV_TODAY_PLACE) && !a->place_is_school[a->place[i]];", "r.working = (t & CIV_TODAY_PLACE) != 0;",
+      ("test_rules", "test_llm"), "pupils at school would be counted as working"),
+    M("death-counted-as-recovery", "model",
+      "ev |= 1u << (next == CIV_D ? CIV_FLOW_DIED : CIV_FLOW_RECOVERED);", "ev |= 1u << CIV_FLOW_RECOVERED;",
+      ("test_engine", "test_rules"), "deaths would be reported as recoveries"),
+    M("dead-agents-keep-going", "model",
+      "if (s == CIV_D) return ev;", "",
+      ("test_rules", "test_engine"), "the dead could be tested, laid off or rehired"),
+    M("isolation-days-setting-ignored", "study",
+      "bp->isolation_days = (int)iso_days;", "bp->isolation_days = 10;",
+      ("test_rules",), "testing.isolation_days would always be 10"),
+    M("snapshot-flags-hold-stage", "trajectory",
+      "append_row(t->snap_flags, 2, (hsize_t)t->n_snaps, st, H5T_NATIVE_UINT8, e->flags)",
+      "append_row(t->snap_flags, 2, (hsize_t)t->n_snaps, st, H5T_NATIVE_UINT8, e->stage)",
+      ("test_outputs",), "the snapshot's flags would hold the stages"),
+    M("observed-missing-days-accepted", "observed",
+      "if (!seen[s]) {", "if (0) {",
+      ("test_cli", "test_outputs"), "dates outside the observed data would read as zero cases"),
+    M("plot-city-panel-misses-a-borough", "plot",
+      "for (int b = 0; b < CIV_NBOROUGH; b++) city[t] += src[l][t * CIV_NBOROUGH + b];",
+      "for (int b = 0; b < CIV_NBOROUGH - 1; b++) city[t] += src[l][t * CIV_NBOROUGH + b];",
+      ("test_outputs",), "the city panel would leave out Staten Island"),
+    M("report-unemployment-rate-of-employed", "report",
+      "sim[(size_t)(b + 1) * T + t] = e + u > 0 ? 100.0 * u / (e + u) : NAN;",
+      "sim[(size_t)(b + 1) * T + t] = e + u > 0 ? 100.0 * u / e : NAN;",
+      ("test_report",), "a borough's unemployment rate would be per employed, not per labour force"),
+    M("info-city-total-last-borough", "info",
+      "for (int k = 0; k < 4; k++) tot[k] += v[k];", "for (int k = 0; k < 4; k++) tot[k] = v[k];",
+      ("test_outputs",), "civitas info's city totals would be Staten Island's"),
+    M("ensemble-p95-level", "ensemble",
+      "civ_quantile_sorted(vals, N, 0.95)", "civ_quantile_sorted(vals, N, 0.9)",
+      ("test_ensemble",), "p95 would be the 90th percentile"),
+    M("calibrate-window-a-day-short", "calibrate",
+      "c.fit_days = fit_until - s.start_day + 1;", "c.fit_days = fit_until - s.start_day;",
+      ("test_calibrate",), "--fit-until's own day would be held out"),
+    M("prompt-week-number", "bridge",
+      "v->week = sit->day / 7 + 1;", "v->week = sit->day / 7;",
+      ("test_llm",), "prompts would count weeks from 0"),
+    M("recorded-failure-reused", "bridge",
+      "if (hit && (hit->content || replay)) {", "if (hit) {",
+      ("test_llm",), "a failure recorded in the cache would be reused instead of asking again"),
+    M("schema-maximum-wrong", "bridge",
+      "cJSON_AddNumberToObject(pd, \"maximum\", 1);", "cJSON_AddNumberToObject(pd, \"maximum\", 100);",
+      ("test_llm",), "the JSON schema sent to the server would allow probabilities up to 100"),
+    M("client-deadline-ignored", "client",
+      "if (t > deadline) {", "if (0) {",
+      ("test_llm",), "a refresh could outlast deadline_s"),
+    M("client-one-request-too-many-in-flight", "client",
+      "in_flight < cfg->concurrency; i++)", "in_flight <= cfg->concurrency; i++)",
+      ("test_llm",), "concurrency would allow one request more than asked",
+      equivalent="curl's own limit (CURLMOPT_MAX_HOST_CONNECTIONS = concurrency) queues the extra transfer, so the "
+                 "server never sees more than `concurrency` requests; only that request's timeout clock starts early"),
+]
+
+
+# ---- running ----------------------------------------------------------------------------------------
+def sh(cmd, cwd, timeout=None, log=None):
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if log is not None:
+        log.write(f"$ {' '.join(cmd)}\n{p.stdout[-4000:]}{p.stderr[-4000:]}\n")
+    return p
+
+
+def export_tree(repo, dest, worktree):
+    os.makedirs(dest)
+    if worktree:
+        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=repo, capture_output=True,
+                               check=True).stdout.decode().split("\0")
+        for f in files:
+            if f and os.path.isfile(os.path.join(repo, f)):
+                os.makedirs(os.path.join(dest, os.path.dirname(f)), exist_ok=True)
+                shutil.copy2(os.path.join(repo, f), os.path.join(dest, f))
+    else:
+        tar = subprocess.run(["git", "archive", "HEAD"], cwd=repo, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", dest], input=tar, check=True)
+
+
+def configure(src, build_jobs, log):
+    p = sh(["cmake", "-S", ".", "-B", "build", "-DCMAKE_BUILD_TYPE=Release", "-DCIVITAS_ENABLE_CUDA=OFF"], src, log=log)
+    if p.returncode:
+        sys.exit(f"configure failed in {src}:\n{p.stderr[-3000:]}")
+    return build(src, build_jobs, log)
+
+
+def build(src, build_jobs, log):
+    return sh(["cmake", "--build", "build", "-j", str(build_jobs)], src, log=log).returncode == 0
+
+
+def run_tests(src, tests, timeout, log):
+    """Runs the named ctest tests; returns (all passed, failed names, seconds)."""
+    regex = "^(" + "|".join(re.escape(t) for t in tests) + ")$"
+    t0 = time.time()
+    try:
+        p = sh(["ctest", "--test-dir", "build", "-R", regex, "--timeout", str(timeout), "--output-on-failure"], src,
+               timeout=timeout * len(tests) + 120, log=log)
+        out = p.stdout + p.stderr
+        failed = sorted(set(re.findall(r"\d+ - (\S+) \((?:Failed|Timeout|SEGFAULT|Subprocess aborted|Exception|"
+                                       r"Child aborted|OTHER_FAULT)\)", out)))
+        return p.returncode == 0, failed or ([] if p.returncode == 0 else ["(ctest failed)"]), time.time() - t0
+    except subprocess.TimeoutExpired:
+        return False, ["(timed out)"], time.time() - t0
+
+
+def locate(src, m):
+    """The file's text and how often the snippet occurs in it (None when the file is gone)."""
+    path = os.path.join(src, FILES[m.file])
+    if not os.path.exists(path):
+        return None, 0
+    with open(path) as f:
+        text = f.read()
+    return text, text.count(m.old)
+
+
+def check_one(src, m, args, log):
+    text, count = locate(src, m)
+    if text is None:
+        return "STALE", f"{FILES[m.file]} does not exist", 0.0
+    if count != 1:
+        return "STALE", f"snippet found {count} times in {FILES[m.file]}", 0.0
+    path = os.path.join(src, FILES[m.file])
+    log.write(f"\n===== {m.id}: {FILES[m.file]}\n")
+    try:
+        with open(path, "w") as f:
+            f.write(text.replace(m.old, m.new, 1))
+        if not build(src, args.build_jobs, log):
+            return "BUILD-ERROR", "the mutated code does not compile (fix the table entry)", 0.0
+        ok, failed, secs = run_tests(src, m.tests, args.timeout, log)
+    finally:
+        with open(path, "w") as f:
+            f.write(text)
+    if ok:
+        return "SURVIVED", "", secs
+    return "CAUGHT", ", ".join(failed), secs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", action="append", metavar="ID", help="run this mutation (repeatable)")
+    ap.add_argument("--list", action="store_true", help="print the table (stale entries marked) and exit")
+    ap.add_argument("--jobs", type=int, default=1, help="mutations tested at once, each in its own copy (default 1)")
+    ap.add_argument("--build-jobs", type=int, default=2, help="compiler processes per build (default 2)")
+    ap.add_argument("--timeout", type=int, default=1500, help="seconds per test program (default 1500)")
+    ap.add_argument("--worktree", action="store_true", help="copy the working tree (with uncommitted changes), not HEAD")
+    ap.add_argument("--scratch", help="scratch directory for the copies and logs (default: a new temporary one, "
+                                      "removed at the end)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = ap.parse_args()
+    repo = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=os.path.dirname(os.path.abspath(__file__)),
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+    ids = [m.id for m in MUTATIONS]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        sys.exit(f"duplicate mutation ids: {sorted(dup)}")
+    chosen = MUTATIONS
+    if args.only:
+        unknown = set(args.only) - set(ids)
+        if unknown:
+            sys.exit(f"unknown mutation id(s): {sorted(unknown)} (see --list)")
+        chosen = [m for m in MUTATIONS if m.id in args.only]
+
+    if args.list:
+        for m in chosen:
+            text, count = locate(repo, m)
+            state = "" if count == 1 else "  [STALE: " + ("file missing" if text is None else f"found {count} times") + "]"
+            eq = f"\n    equivalent: {m.equivalent}" if m.equivalent else ""
+            print(f"{m.id}  ({FILES[m.file]}; tests {', '.join(m.tests)}){state}\n    {m.why}{eq}")
+        print(f"\n{len(chosen)} mutations over {len({m.file for m in chosen})} files")
+        return 0
+
+    scratch = args.scratch or tempfile.mkdtemp(prefix="civitas_mutation_")
+    os.makedirs(scratch, exist_ok=True)
+    jobs = max(1, min(args.jobs, len(chosen)))
+    print(f"civitas mutation check: {len(chosen)} mutations, {jobs} job(s), copies of "
+          f"{'the working tree' if args.worktree else 'HEAD'} in {scratch}", flush=True)
+    t_start = time.time()
+    srcs = []
+    for k in range(jobs):
+        src = os.path.join(scratch, f"copy{k}")
+        shutil.rmtree(src, ignore_errors=True)   # never reuse a copy: an interrupted run may have left a mistake in it
+        export_tree(repo, src, args.worktree)
+        with open(os.path.join(scratch, f"copy{k}.log"), "a") as log:
+            if not configure(src, args.build_jobs, log):
+                sys.exit(f"the unmutated copy does not build: see {scratch}/copy{k}.log")
+        srcs.append(src)
+    # every named test must exist (a misspelt name would run nothing), and pass on the unmutated code, or
+    # every mutation would look caught
+    needed = sorted({t for m in chosen for t in m.tests})
+    listed = sh(["ctest", "--test-dir", "build", "-N"], srcs[0]).stdout
+    missing = [t for t in needed if not re.search(rf"Test\s+#\d+: {re.escape(t)}$", listed, re.M)]
+    if missing:
+        sys.exit(f"no ctest test named {', '.join(missing)} (see ctest -N)")
+    with open(os.path.join(scratch, "baseline.log"), "w") as log:
+        ok, failed, secs = run_tests(srcs[0], needed, args.timeout, log)
+    if not ok:
+        sys.exit(f"baseline: {', '.join(failed)} fail without any mutation (see {scratch}/baseline.log)")
+    print(f"baseline: {len(needed)} test programs pass unmutated ({secs:.0f}s)\n", flush=True)
+
+    queue, results, lock = Queue(), {}, threading.Lock()
+    for m in chosen:
+        queue.put(m)
+
+    def worker(src, log_path):
+        with open(log_path, "a") as log:
+            while True:
+                try:
+                    m = queue.get_nowait()
+                except Empty:
+                    return
+                state, detail, secs = check_one(src, m, args, log)
+                log.flush()
+                with lock:
+                    results[m.id] = (state, detail)
+                    tag = state if not (m.equivalent and state == "SURVIVED") else "EQUIVALENT"
+                    print(f"{tag:11} {m.id:40} {secs:5.0f}s  {detail}", flush=True)
+
+    threads = [threading.Thread(target=worker, args=(src, os.path.join(scratch, f"copy{k}.log")))
+               for k, src in enumerate(srcs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    counted = [m for m in chosen if not m.equivalent and results[m.id][0] != "BUILD-ERROR"]
+    caught = [m for m in counted if results[m.id][0] == "CAUGHT"]
+    survivors = [m for m in counted if results[m.id][0] != "CAUGHT"]
+    eq = [m for m in chosen if m.equivalent]
+    broken = [m for m in chosen if results[m.id][0] == "BUILD-ERROR"]
+    print(f"\nscore: {len(caught)} of {len(counted)} mutations caught "
+          f"({100.0 * len(caught) / max(1, len(counted)):.0f}%), {time.time() - t_start:.0f}s")
+    for m in survivors:
+        print(f"  {results[m.id][0].lower()}: {m.id} ({FILES[m.file]}): {m.why} {results[m.id][1]}")
+    for m in eq:
+        print(f"  equivalent ({results[m.id][0].lower()}): {m.id}: {m.equivalent}")
+    for m in broken:
+        print(f"  not counted, does not compile: {m.id}")
+    if not args.keep and not args.scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
+    else:
+        print(f"scratch copies and logs kept in {scratch}")
+    return 0 if not survivors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
