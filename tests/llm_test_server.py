@@ -94,7 +94,18 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
+        self.request_done()   # before the client can see the reply and send its next request
         self.wfile.write(data)
+
+    def request_done(self):
+        """Ends this request's in-flight count once (a chat completion that is still the current generation's)."""
+        gen = getattr(self, "counted_gen", None)
+        if gen is None:
+            return
+        self.counted_gen = None
+        with LOCK:
+            if STATE["gen"] == gen:
+                STATS["in_flight"] -= 1
 
     def reply(self, status, body, headers=None):
         self.send_bytes(status, json.dumps(body).encode(), headers)
@@ -139,12 +150,11 @@ class Handler(BaseHTTPRequestHandler):
                 STATS["auth"].append(auth)
             st["first_of_body"] = raw not in SEEN_BODIES
             SEEN_BODIES.add(raw)
+        self.counted_gen = st["gen"]
         try:
             self.answer(req, st, n, auth)
         finally:
-            with LOCK:
-                if STATE["gen"] == st["gen"]:
-                    STATS["in_flight"] -= 1
+            self.request_done()
 
     def answer(self, req, st, n, auth):
         mode, gen = st["mode"], st["gen"]

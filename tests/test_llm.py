@@ -181,7 +181,7 @@ class Bridge(unittest.TestCase):
     def test_smoothing(self):
         # answers change per refresh (go_to_work 0.1, 0.9, 0.3); with smoothing 0.25 the rows are
         # 0.1 (first refresh: nothing to smooth), 0.25 x 0.1 + 0.75 x 0.9 = 0.7, 0.25 x 0.7 + 0.75 x 0.3 = 0.4
-        self.control(mode="ok", go_to_work_seq=[0.1, 0.9, 0.3], per=ARCHETYPES_WITH_AGENTS * SAMPLES)
+        self.control(mode="constant", go_to_work_seq=[0.1, 0.9, 0.3], per=ARCHETYPES_WITH_AGENTS * SAMPLES)
         out, _ = self.run_llm("smooth", llm={"smoothing": 0.25})
         with h5py.File(out, "r") as f:
             self.assertEqual(f["llm"].attrs["smoothing"], 0.25)
@@ -257,7 +257,7 @@ class Bridge(unittest.TestCase):
         with h5py.File(out, "r") as f:
             self.assertEqual(f["llm/fallbacks"][0], ARCHETYPES_WITH_AGENTS)
             reasons = [r.decode() if isinstance(r, bytes) else r for r in f["llm/fallback_reason"][:]]
-        self.assertTrue(all("refresh deadline of 1 s passed" in r for r in reasons), reasons[:2])
+        self.assertTrue(all("the refresh deadline (deadline_s = 1) passed" in r for r in reasons), reasons[:2])
         deadline = time.time() + 30   # let the server's abandoned requests finish before the next test
         while self.stats()["in_flight"] > 0 and time.time() < deadline:
             time.sleep(0.2)

@@ -191,7 +191,10 @@ class Model(unittest.TestCase):
         # The day's share of seekers tested is capacity / yesterday's demand (admission tests included), so a
         # growing demand overshoots by about a day's growth (under 1.5 here), plus binomial noise (5 sd of about
         # 170 tests: 65); once demand exceeds the capacity, the tests of a day come to about the capacity
-        testing = {"seek_probability": 0.3, "result_delay_days": 1, "capacity_per_100k": 0}
+        # (the base's daily test counts and people without COVID-19 seeking tests are switched off; with a
+        # capacity, what seekers leave goes to screening, so the day's tests come to the capacity)
+        testing = {"seek_probability": 0.3, "seek_scale": 1, "result_delay_days": 1, "capacity_per_100k": 0,
+                   "capacity_file": None, "other_seekers_per_100k": 0}
         free = self.run_study("uncapped", {"steps": 45, "testing": testing}, "--scale", "0.02")
         capped = self.run_study("capped", {"steps": 45, "testing": dict(testing, capacity_per_100k=100)},
                                 "--scale", "0.02")
