@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: builds if needed, runs 100k / 1M / full NYC for 30 simulated days (CPU, and GPU where present),
-# then a full 120-day NYC run for wall time and peak memory (civitas run prints both).
+# then the full NYC study (all its days) for wall time and peak memory (civitas run prints both).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD:-$root/build}"
@@ -9,7 +9,7 @@ echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10485
 echo "== commit: $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown), date: $(date -u +%Y-%m-%d)"
 "$build/civitas_bench" "$root/models/covid/nyc2020.json" "${DAYS:-30}"
 if [ "${FULL_RUN:-1}" = 1 ]; then
-  echo; echo "== full NYC study, 120 days, with HDF5 output (civitas run)"
+  echo; echo "== full NYC study (its own days), with HDF5 output (civitas run)"
   out="$(mktemp -d)"
   "$build/civitas" run "$root/models/covid/nyc2020.json" -o "$out/nyc2020.h5" --backend "${BACKEND:-cpu}" 2>&1 |
     grep -E "agents,|days in"
