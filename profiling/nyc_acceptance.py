@@ -42,6 +42,9 @@ Observed figures (DIR defaults to the repository's data/ folder):
 - Share ever infected by 2020-04-14: simulated 1 - susceptible / agents at the end of 2020-04-14
   (initial infections included); target 19-26.5% (NY State serosurvey, Apr 19-28: 22.7%, 95% CI
   21.5-24.0, read about two weeks of antibody delay earlier).
+- Information only, per borough: the share of adults ever infected by 2020-08-04 against the share positive
+  among people who had an antibody test by 2020-08-18 (DOHMH, nyc_antibody_tests_by_borough_2020_snapshots.csv;
+  the tested chose or were sent to be tested, so the levels are biased and the borough order is what counts).
 - Held out: reported cases in each of June, July and August 2020 within a factor of 2 of observed
   (each month, not only the three-month total, so that a false wave in one month cannot hide).
 - --fit-json: every fitted parameter's restarts within 10% of each other ((max - min) / min), or the
@@ -94,6 +97,8 @@ class InputError(Exception):
 # series shown for information when the file has them
 OPTIONAL = ["new_deaths_outside_hospital"]
 PLACE_OF_DEATH_SNAPSHOT = "2020-06-30"
+ANTIBODY_SNAPSHOT = "2020-08-18"   # the first DOHMH antibody-by-borough file
+ANTIBODY_DAY = dt.date(2020, 8, 4)   # infected two weeks before (antibody delay)
 
 
 class Observed:
@@ -169,6 +174,18 @@ class Observed:
         n = d.confirmed_deaths_cum + d.probable_deaths_cum
         hosp = n[d.location_of_death == "Hospital/Emergency room"].sum()
         return 100 * (1 - hosp / n.sum()) if n.sum() > 0 else float("nan")
+
+    def antibody_positive(self, borough):
+        """Percent positive among people who had an antibody test, by borough, at ANTIBODY_SNAPSHOT."""
+        path = os.path.join(self.data_dir, "nyc_antibody_tests_by_borough_2020_snapshots.csv")
+        try:
+            d = pd.read_csv(path)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{path}: cannot read ({e})", 4)
+        d = d[(d.snapshot_date == ANTIBODY_SNAPSHOT) & (d.borough == borough)]
+        if len(d) != 1:
+            raise InputError(f"{path}: no row for {borough} on {ANTIBODY_SNAPSHOT}")
+        return 100 * float(d.fraction_positive.iloc[0])
 
     def count(self, geo, var, days):
         s = self.daily[geo][var]
@@ -478,6 +495,21 @@ def evaluate(sim, obs, allow_partial, fit_json=None):
             share = 100 * sim.total("new_deaths_outside_hospital", idx) / sim.total("new_deaths", idx)
         out.append((Line("share of deaths outside hospital", share, obs.outside_hospital_share(), "(information)",
                          lambda *_: True, pct, f"observed: DOHMH place of death by {PLACE_OF_DEATH_SNAPSHOT}"), "info"))
+    # share ever infected by borough against antibody test positivity (information: the tested are not a
+    # random sample, so the borough order is what this shows)
+    aidx, _, _ = sim.rows(ANTIBODY_DAY, ANTIBODY_DAY)
+    if aidx:
+        adults = sim.bands_for(18, None)
+        for k, b in enumerate(BOROUGHS):
+            sus = sim.series["susceptible"][:, aidx[0], k].astype(float)
+            n = sim.agents[:, k]
+            if adults is not None:
+                sus, n = sus[:, adults], n[:, adults]
+            share = 100 * (1 - sus.sum(axis=1) / n.sum(axis=1))
+            out.append((Line(f"share ever infected by {ANTIBODY_DAY}, {b}{' (18+)' if adults is not None else ''}",
+                             share, obs.antibody_positive(b), "(information)", lambda *_: True, pct,
+                             f"observed: antibody test positivity to {ANTIBODY_SNAPSHOT} (not a random sample)"),
+                        "info"))
     # held out
     for name, lo, hi in HELD_OUT:
         hidx, hdays, hnote, hinc = window(lo, hi, ages=False)

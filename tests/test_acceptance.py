@@ -30,6 +30,7 @@ SCALE = 0.01
 POP = {"BX": 1_000_000, "BK": 2_000_000, "MN": 1_500_000, "QN": 2_000_000, "SI": 400_000}
 OBS_DEATHS = {"BX": 4000, "BK": 6000, "MN": 3000, "QN": 5000, "SI": 2000}        # NYC 20,000
 # death rates per 100k -> BX 400, BK 300, MN 200, QN 250, SI 500: order SI > BX > BK > QN > MN
+ANTIBODY = {"BX": 0.331, "BK": 0.279, "MN": 0.19, "QN": 0.282, "SI": 0.201}       # positive share, 2020-08-18
 AGE_RATE_WEEK = {"45_54": 200.0, "55_64": 400.0, "65_74": 600.0, "75+": 1200.0}  # week ending 2020-04-11
 
 # Simulated median run (the three runs are 0.5x, 1x and 1.5x these deaths): deaths[band][borough]
@@ -63,6 +64,12 @@ def write_observed(folder):
             f.write(f"{b},0,total,all,{POP[b]}\n")
             for g in ["0-4", "5-12", "13-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75+"]:
                 f.write(f"{b},0,age,{g},{POP[b] // 10}\n")
+    with open(os.path.join(folder, "nyc_antibody_tests_by_borough_2020_snapshots.csv"), "w") as f:
+        f.write("snapshot_date,borough,cum_people_tested_antibody,cum_people_positive_antibody,fraction_positive,"
+                "test_rate_per_100k,source_file,source_commit\n")
+        for snap, frac in (("2020-08-18", ANTIBODY), ("2020-09-24", {b: 0.5 for b in BOROUGHS})):
+            for b in BOROUGHS:
+                f.write(f"{snap},{b},1000,{int(1000 * frac[b])},{frac[b]},1.0,x,y\n")
     with open(os.path.join(folder, "nyc_covid_weekly_rates_by_age.csv"), "w") as f:
         f.write("week_ending,age_group,case_rate_per_100k,hosp_rate_per_100k,death_rate_per_100k\n")
         for w in range(18):                                   # weeks ending 2020-03-07 .. 2020-07-04
@@ -189,6 +196,11 @@ class Acceptance(unittest.TestCase):
             r = rows[f"held out: reported cases, {name} 2020"]
             self.assertTrue(r[0].startswith(sim + " "), r)
             self.assertEqual((r[1], r[3]), (obs, "PASS"))
+        # information per borough: adults ever infected by 2020-08-04 against antibody positivity on 2020-08-18
+        # (not the later snapshot): BK 7 x 1,000 of 7 x 2,500 adults, QN 7 x 875 of 7 x 2,500, the rest none
+        for b, want in (("BK", "40.0%"), ("QN", "35.0%"), ("BX", "0.0%"), ("SI", "0.0%")):
+            r = rows[f"share ever infected by 2020-08-04, {b} (18+)"]
+            self.assertEqual((r[0].split()[0], r[1], r[3]), (want, f"{100 * ANTIBODY[b]:.1f}%", "info"), b)
         self.assertIn("18 of 18 criteria pass", p.stdout)
 
     def test_scale_override_fails_counts_not_rates(self):
