@@ -2,6 +2,7 @@
 """civitas report: every section from a small run, error metrics recomputed
 independently with numpy, two runs compared in one table, bad inputs."""
 import csv
+import datetime
 import json
 import os
 import re
@@ -212,6 +213,7 @@ class EnsembleReport(unittest.TestCase):
         for section in ("## Overview", "## Outcomes averted", "### early (scenario) vs base (base)",
                         "## Daily series per borough", "## Totals per study", "## The base against observed data",
                         "## Method", "(ensemble.svg)", "(ensemble_log.svg)",
+                        "### Share ever infected against the serosurveys", "### Rates by age",
                         "population scale 0.004 (one simulated person for 250 New Yorkers)",
                         "Outcome tables cover 2020-03-10 to 2020-05-31",
                         "Days from 2020-06-01 on are **held out**"):
@@ -265,6 +267,51 @@ class EnsembleReport(unittest.TestCase):
             obs = f["observed/deaths"][:92].sum()
         row = re.search(r"^\| New York City \| deaths \| fitted 2020-03-01 to 2020-05-31 \| ([0-9,]+) \|", section, re.M)
         self.assertAlmostEqual(float(row.group(1).replace(",", "")), obs, delta=obs * 0.006)
+
+    def test_validation_recomputed(self):
+        # the serosurvey of the base's calibration section (NYC adults 18+ on 2020-04-14: 22.7% [21.5, 24.0]) and
+        # rates per 100k by age over the report's window (2020-03-10 .. 05-31) against DOHMH's weekly rates,
+        # recomputed here from the stored runs and the CSV; the base-vs-observed table's ratio = median / observed
+        stages = ["susceptible", "exposed", "presymptomatic", "asymptomatic", "mild", "severe", "hospitalised",
+                  "recovered", "dead"]
+        with h5py.File(self.ens, "r") as f:
+            people = sum(f["runs"][v][:5, 0].astype(float) for v in stages)          # base runs [run][borough][band]
+            sus = f["runs/susceptible"][:5].astype(float)
+            deaths = f["runs/new_deaths"][:5].astype(float)
+        t = 44   # 2020-04-14
+        share = 100 * (1 - sus[:, t, :, 1:].sum(axis=(1, 2)) / people[:, :, 1:].sum(axis=(1, 2)))
+        row = self.row("serosurvey 1, 2020-04-14")
+        self.assertEqual(row[0], "New York City, aged 18+")
+        med, lo, hi = np.quantile(share, [0.5, 0.05, 0.95])
+        self.assertEqual(row[1], f"{med:.1f}% [{lo:.1f}%, {hi:.1f}%]")
+        self.assertEqual(row[2], "22.7% [21.5%, 24.0%]")
+        self.assertEqual(row[3], f"{med / 22.7:.2f}")
+        # deaths per 100k aged 75+ (the last band) over days 9 .. 91, and DOHMH's: each week ending d covers
+        # d-6 .. d, counted for its days inside the window
+        t0, t1 = 9, 91
+        rate = deaths[:, t0:t1 + 1, :, 7].sum(axis=(1, 2)) / people[:, :, 7].sum(axis=1) * 1e5
+        start, w0, w1 = datetime.date(2020, 3, 1), datetime.date(2020, 3, 10), datetime.date(2020, 5, 31)
+        obs = 0.0
+        with open(os.path.join(ARGS.source, "data", "nyc_covid_weekly_rates_by_age.csv"), newline="") as f:
+            for r in csv.DictReader(f):
+                if r["age_group"] != "75+":
+                    continue
+                end = datetime.date.fromisoformat(r["week_ending"])
+                days = sum(1 for k in range(7) if w0 <= end - datetime.timedelta(days=k) <= w1)
+                obs += float(r["death_rate_per_100k"] or 0) * days / 7
+        section = self.md[self.md.index("### Rates by age"):]
+        m = re.search(r"^\| deaths \| 75\+ \| (\S+) \[(\S+), (\S+)\] \| (\S+) \| (\S+) \|$", section, re.M)
+        self.assertIsNotNone(m)
+        med, lo, hi = np.quantile(rate, [0.5, 0.05, 0.95])
+        self.assertEqual(m.groups(), (f"{med:.1f}", f"{lo:.1f}", f"{hi:.1f}", f"{obs:.1f}", f"{med / obs:.2f}"))
+        self.assertGreater(obs, 1000)   # the spring wave's 75+ deaths: a shifted or dropped week would show
+        self.assertEqual(start + datetime.timedelta(days=t), datetime.date(2020, 4, 14))
+        # children's cases are not in DOHMH's file as 0-17: no observed value, no ratio (not 0)
+        self.assertRegex(section, r"(?m)^\| reported cases \| 0-17 \| \S+ \[\S+, \S+\] \| - \| - \|$")
+        row = self.row("New York City", after="## The base against observed data")
+        self.assertEqual(row[0], "reported cases")
+        observed, median = numbers(row[2])[0], numbers(row[3])[0]
+        self.assertAlmostEqual(float(row[4]), median / observed, delta=0.01 + 0.005 * median / observed)
 
     def test_plot_and_info(self):
         svg = os.path.join(self.dir, "ens.svg")

@@ -116,7 +116,10 @@ class ReportInBrowser(unittest.TestCase):
         for sec in SECTIONS:
             self.assertIn(f'<section id="{sec}">', dom)
         self.assertEqual(len(re.findall(r"<svg\b", dom)), 2)
-        self.assertEqual(len(re.findall(r"<table\b", dom)), 5)   # studies, 2 averted, totals, base vs observed
+        # studies, 2 averted, totals, base vs observed, serosurveys, rates by age
+        self.assertEqual(len(re.findall(r"<table\b", dom)), 7)
+        for heading in ('<h3 id="serosurveys">', '<h3 id="by-age">'):
+            self.assertIn(heading, dom)
         self.assertIn("nyc2020_early_lockdown (scenario) vs nyc2020_calibrated (base)", dom)
         self.assertIn("held out from 2020-06-01", dom)
 

@@ -183,7 +183,8 @@ void civ_ens_free(civ_ens *e)
     memset(e, 0, sizeof *e);
 }
 
-civ_status civ_ens_series(const civ_ens *e, const char *var, double **out, civ_error *err)
+/* /runs/<var> as checked counts [run][day][borough][band] (malloc'd), its band count in *nb */
+static civ_status read_counts(const civ_ens *e, const char *var, int32_t **out, size_t *nb, civ_error *err)
 {
     *out = NULL;
     civ_h5_quiet();
@@ -198,24 +199,37 @@ civ_status civ_ens_series(const civ_ens *e, const char *var, double **out, civ_e
         return civ_fail(err, CIV_ERR_INPUT, "%s: /%s is missing or not [%d runs][%d days][%d boroughs][age bands]", e->path,
                         name, e->n_runs, e->steps, CIV_NBOROUGH);
     }
-    const size_t nb = d[3], cells = (size_t)e->n_runs * e->steps * CIV_NBOROUGH;
-    int32_t *raw = civ_xmalloc(cells * nb * sizeof(int32_t));
+    *nb = d[3];
+    const size_t cells = (size_t)e->n_runs * e->steps * CIV_NBOROUGH;
+    int32_t *raw = civ_xmalloc(cells * *nb * sizeof(int32_t));
     int rc = read_all(f, name, H5T_NATIVE_INT32, raw);
     H5Fclose(f);
     if (rc) { free(raw); return civ_fail(err, CIV_ERR_INPUT, "%s: cannot read /%s", e->path, name); }
+    for (size_t c = 0; c < cells * *nb; c++)
+        if (raw[c] < 0 || raw[c] > MAX_CELL) {
+            const size_t cell = c / *nb, run = cell / ((size_t)e->steps * CIV_NBOROUGH);
+            civ_status st = civ_fail(err, CIV_ERR_INPUT, "%s: /%s run %zu, day %zu, borough %zu holds %d, not a count",
+                                     e->path, name, run, cell / CIV_NBOROUGH % e->steps, cell % CIV_NBOROUGH, raw[c]);
+            free(raw);
+            return st;
+        }
+    *out = raw;
+    return CIV_OK;
+}
+
+civ_status civ_ens_series(const civ_ens *e, const char *var, double **out, civ_error *err)
+{
+    *out = NULL;
+    int32_t *raw = NULL;
+    size_t nb = 0;
+    civ_status st = read_counts(e, var, &raw, &nb, err);
+    if (st) return st;
+    const size_t cells = (size_t)e->n_runs * e->steps * CIV_NBOROUGH;
     double *o = civ_xcalloc((size_t)e->n_runs * e->steps * CIV_N_AREAS, sizeof(double));
     for (size_t c = 0; c < cells; c++) {
         const size_t run = c / ((size_t)e->steps * CIV_NBOROUGH), t = c / CIV_NBOROUGH % e->steps, b = c % CIV_NBOROUGH;
         double sum = 0;
-        for (size_t k = 0; k < nb; k++) {
-            int32_t v = raw[c * nb + k];
-            if (v < 0 || v > MAX_CELL) {
-                free(raw); free(o);
-                return civ_fail(err, CIV_ERR_INPUT, "%s: /%s run %zu, day %zu, borough %zu holds %d, not a count", e->path,
-                                name, run, t, b, v);
-            }
-            sum += v;
-        }
+        for (size_t k = 0; k < nb; k++) sum += raw[c * nb + k];
         const double real = sum / e->scale[run / e->seeds];
         double *row = o + (run * e->steps + t) * CIV_N_AREAS;
         row[1 + b] = real;
@@ -224,6 +238,53 @@ civ_status civ_ens_series(const civ_ens *e, const char *var, double **out, civ_e
     free(raw);
     *out = o;
     return CIV_OK;
+}
+
+civ_status civ_ens_series_bands(const civ_ens *e, const char *var, double **out, int *n_bands, civ_error *err)
+{
+    *out = NULL;
+    int32_t *raw = NULL;
+    size_t nb = 0;
+    civ_status st = read_counts(e, var, &raw, &nb, err);
+    if (st) return st;
+    const size_t n = (size_t)e->n_runs * e->steps * CIV_NBOROUGH * nb;
+    double *o = civ_xmalloc(n * sizeof(double));
+    for (size_t c = 0; c < n; c++) o[c] = raw[c];
+    free(raw);
+    *out = o;
+    *n_bands = (int)nb;
+    return CIV_OK;
+}
+
+civ_status civ_ens_bands(const civ_ens *e, int *edges, int *n_bands, civ_error *err)
+{
+    civ_h5_quiet();
+    hid_t f = H5Fopen(e->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return civ_fail(err, CIV_ERR_INPUT, "%s: cannot open HDF5 file", e->path);
+    hsize_t d[1] = {0};
+    civ_status st = CIV_OK;
+    if (dataset_dims(f, "runs/age_band", 1, d) || d[0] < 1 || d[0] > CIV_MAX_BANDS) {
+        H5Fclose(f);
+        return civ_fail(err, CIV_ERR_INPUT, "%s: /runs/age_band is missing or not 1 to %d labels", e->path, CIV_MAX_BANDS);
+    }
+    char *labels[CIV_MAX_BANDS] = {0};
+    hid_t ds = H5Dopen2(f, "runs/age_band", H5P_DEFAULT), vs = civ_h5_vlen_str();
+    if (ds < 0 || H5Dread(ds, vs, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels) < 0)
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: /runs/age_band cannot be read as strings", e->path);
+    for (hsize_t k = 0; k < d[0] && !st; k++) {
+        char *end = NULL;
+        long lo = labels[k] ? strtol(labels[k], &end, 10) : -1;
+        if (!labels[k] || end == labels[k] || lo < 0 || lo > CIV_MAX_AGE || (k && lo <= edges[k - 1]))
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: /runs/age_band[%d] = '%s' is not an age band ('A-B' or 'A+', rising)",
+                          e->path, (int)k, labels[k] ? labels[k] : "");
+        else edges[k] = (int)lo;
+    }
+    for (hsize_t k = 0; k < d[0]; k++) free(labels[k]);
+    H5Tclose(vs);
+    if (ds >= 0) H5Dclose(ds);
+    H5Fclose(f);
+    *n_bands = st ? 0 : (int)d[0];
+    return st;
 }
 
 civ_status civ_date_option(const char *name, const char *option, int start_day, int steps, int dflt, int *day,

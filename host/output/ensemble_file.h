@@ -39,6 +39,12 @@ bool civ_is_ensemble_file(const char *path);
  * out[(run * steps + t) * CIV_N_AREAS + area] (malloc'd). */
 civ_status civ_ens_series(const civ_ens *e, const char *var, double **out, civ_error *err);
 
+/* The age bands of /runs: lower edges (the last band is open), from the age_band labels ("0-17", "75+"). */
+civ_status civ_ens_bands(const civ_ens *e, int *edges, int *n_bands, civ_error *err);
+/* /runs/<var> per borough and age band, raw sample counts (for shares and rates, where the scale cancels):
+ * out[((run * steps + t) * CIV_NBOROUGH + borough) * n_bands + band] (malloc'd). */
+civ_status civ_ens_series_bands(const civ_ens *e, const char *var, double **out, int *n_bands, civ_error *err);
+
 /* The first held-out day as a day index: `option` (YYYY-MM-DD) when given, else the base study's
  * calibration.held_out_from, else 2020-06-01 (the shipped New York studies' held-out start); -1 when
  * that day is not inside the simulated dates (and not given by the option). A bad option is an error.

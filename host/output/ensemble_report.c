@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "host/output/ensemble_stats.h"
+#include "host/output/ensemble_validation.h"
 #include "host/output/plot.h"
 #include "host/output/report.h"
 #include "host/output/report_doc.h"
@@ -192,12 +193,14 @@ static civ_status base_vs_observed(civ_doc *d, const civ_ens *e, int holdout, ci
     civ_date_format(e->start_day + e->steps - 1, last);
     if (holdout >= 0) civ_date_format(e->start_day + holdout, hd);
     civ_doc_para(d, "Only the base study, **%s**, is compared with what happened (NYC DOHMH counts by date of event). "
-                 "Totals per window (%s%s%s); the base's median and 5-95%% band over its %d runs. The scenarios are "
+                 "Totals per window (%s%s%s); the base's median and 5-95%% band over its %d runs, and the ratio of "
+                 "the median to the observed total (the bias). The scenarios are "
                  "not scored against observed data: they describe decisions that were not taken.", e->study[0],
                  holdout >= 0 ? "fitted: before " : "the whole run, to ", holdout >= 0 ? hd : last,
                  holdout >= 0 ? "; held-out: from it on" : "", e->seeds);
-    static const char *const head[6] = {"area", "series", "window", "observed", "base median [5%, 95%]", "observed inside the band"};
-    civ_doc_table_start(d, 6, head);
+    static const char *const head[7] = {"area", "series", "window", "observed", "base median [5%, 95%]", "ratio",
+                                        "observed inside the band"};
+    civ_doc_table_start(d, 7, head);
     static const int outcome_of_obs[3] = {1, 2, 3};   /* cases, admissions, deaths in civ_outcomes */
     double *v = civ_xmalloc((size_t)e->seeds * sizeof(double)), *tot = civ_xmalloc((size_t)e->n_runs * CIV_N_AREAS * sizeof(double));
     civ_status st = CIV_OK;
@@ -219,10 +222,11 @@ static civ_status base_vs_observed(civ_doc *d, const civ_ens *e, int holdout, ci
                         if (area == 0 || area == bo + 1) obs += e->observed[k][t * CIV_NBOROUGH + bo];
                 study_values(e, tot, 0, area, v);
                 civ_interval iv = civ_interval_of(v, e->seeds);
-                char o[40], m[160];
+                char o[40], m[160], ratio[16] = "-";
                 civ_fmt_count(obs, 3, o, sizeof o);
                 fmt_interval(iv, m, sizeof m);
-                const char *cells[6] = {civ_area_names[area], civ_outcomes[outcome_of_obs[k]].label, window, o, m,
+                if (obs > 0) snprintf(ratio, sizeof ratio, "%.2f", iv.median / obs);
+                const char *cells[7] = {civ_area_names[area], civ_outcomes[outcome_of_obs[k]].label, window, o, m, ratio,
                                         obs >= iv.p05 && obs <= iv.p95 ? "yes" : "no"};
                 civ_doc_table_row(d, cells);
             }
@@ -274,6 +278,7 @@ civ_status civ_ens_report(const civ_report_options *o, civ_error *err)
                                      draw_chart, &lg, err);
         if (!st) totals_table(&d, &e, tot);
         if (!st) st = base_vs_observed(&d, &e, holdout, err);
+        if (!st && e.observed[0]) st = civ_ens_validation(&d, &e, t0, t1, o->data_dir, err);
         if (!st) {
             civ_doc_heading(&d, 2, "method", "Method");
             civ_doc_para(&d, "`civitas ensemble` ran every study for %d seeds (the study's seed, +1, ...); with a calibrated "
