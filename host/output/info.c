@@ -24,6 +24,36 @@ static civ_status open_file(const char *path, hid_t *f, char **schema, civ_error
     return CIV_OK;
 }
 
+/* Opens dataset `name` of f as integer counts of `rank` dimensions: its id, its dataspace in *space, its
+ * dims (zeros unless it has that rank) and its shape as text; -1 (f left open) with err naming the file,
+ * the dataset and what was found when it is not a dataset of integers. */
+static hid_t open_counts(hid_t f, const char *path, const char *name, int rank, hsize_t *dims, hid_t *space,
+                         char *shape, size_t shape_len, civ_error *err)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) {
+        civ_fail(err, CIV_ERR_INPUT, "%s: '%s' is not a dataset", path, name);
+        return -1;
+    }
+    hid_t sp = H5Dget_space(ds), ft = H5Dget_type(ds);
+    const int fits = civ_h5_type_fits(ft, H5T_NATIVE_INT);
+    char type[64];
+    civ_h5_type_text(ft, type, sizeof type);
+    civ_h5_shape_text(sp, shape, shape_len);
+    H5Tclose(ft);
+    for (int k = 0; k < rank; k++) dims[k] = 0;
+    if (H5Sget_simple_extent_type(sp) == H5S_SIMPLE && H5Sget_simple_extent_ndims(sp) == rank)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (!fits) {
+        H5Sclose(sp);
+        H5Dclose(ds);
+        civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has type %s, expected integer counts (int32)", path, name, type);
+        return -1;
+    }
+    *space = sp;
+    return ds;
+}
+
 civ_status civ_read_borough_series(const char *path, const char *var, int **out, int *steps, civ_error *err)
 {
     hid_t f;
@@ -50,26 +80,15 @@ civ_status civ_read_borough_series(const char *path, const char *var, int **out,
         return civ_fail(err, CIV_ERR_INPUT, "%s: attribute steps_completed = %lld is out of range (0 to %d)", path,
                         (long long)done, CIV_MAX_STEPS);
     }
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hsize_t dims[3];
+    hid_t sp = -1;
+    char shape[128];
+    hid_t ds = open_counts(f, path, name, 3, dims, &sp, shape, sizeof shape, err);
     if (ds < 0) {
         H5Fclose(f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: '%s' is not a dataset", path, name);
+        return err->status;
     }
-    hid_t sp = H5Dget_space(ds), ft = H5Dget_type(ds);
-    const int fits = civ_h5_type_fits(ft, H5T_NATIVE_INT);
-    char type[64], shape[128];
-    civ_h5_type_text(ft, type, sizeof type);
-    civ_h5_shape_text(sp, shape, sizeof shape);
-    H5Tclose(ft);
-    hsize_t dims[3] = {0, 0, 0};
-    int rank = H5Sget_simple_extent_type(sp) == H5S_SIMPLE ? H5Sget_simple_extent_ndims(sp) : -1;
-    if (rank == 3) H5Sget_simple_extent_dims(sp, dims, NULL);
-    if (!fits) {
-        H5Sclose(sp); H5Dclose(ds); H5Fclose(f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has type %s, expected integer counts (int32)", path, name,
-                        type);
-    }
-    if (rank != 3 || dims[0] < (hsize_t)done || dims[1] != CIV_NBOROUGH || dims[2] == 0 || dims[2] > CIV_MAX_AGE + 1) {
+    if (dims[0] < (hsize_t)done || dims[1] != CIV_NBOROUGH || dims[2] == 0 || dims[2] > CIV_MAX_AGE + 1) {
         H5Sclose(sp); H5Dclose(ds); H5Fclose(f);
         return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has shape %s, expected (at least steps_completed = %lld, "
                         "%d boroughs, 1 to %d age bands)", path, name, shape, (long long)done, CIV_NBOROUGH, CIV_MAX_AGE + 1);
@@ -117,25 +136,16 @@ civ_status civ_read_observed(const char *path, const char *name, int steps, int 
         return civ_fail(err, CIV_ERR_INPUT, "%s: the run has no observed data (the study must name 'observed': "
                         "{\"file\": \".../nyc_covid_daily_by_borough.csv\"})", path);
     }
-    hid_t ds = H5Dopen2(f, ds_name, H5P_DEFAULT);
+    hsize_t dims[2];
+    hid_t fs = -1;
+    char shape[128];
+    hid_t ds = open_counts(f, path, ds_name, 2, dims, &fs, shape, sizeof shape, err);
     if (ds < 0) {
         H5Fclose(f);
-        return civ_fail(err, CIV_ERR_INPUT, "%s: '%s' is not a dataset", path, ds_name);
+        return err->status;
     }
-    hid_t fs = H5Dget_space(ds), ft = H5Dget_type(ds);
-    const int fits = civ_h5_type_fits(ft, H5T_NATIVE_INT);
-    char type[64], shape[128];
-    civ_h5_type_text(ft, type, sizeof type);
-    civ_h5_shape_text(fs, shape, sizeof shape);
-    H5Tclose(ft);
-    hsize_t dims[2] = {0, 0};
-    const int rank = H5Sget_simple_extent_type(fs) == H5S_SIMPLE ? H5Sget_simple_extent_ndims(fs) : -1;
-    if (rank == 2) H5Sget_simple_extent_dims(fs, dims, NULL);
-    if (!fits || rank != 2 || dims[0] < (hsize_t)steps || dims[1] != CIV_NBOROUGH) {
+    if (dims[0] < (hsize_t)steps || dims[1] != CIV_NBOROUGH) {
         H5Sclose(fs); H5Dclose(ds); H5Fclose(f);
-        if (!fits)
-            return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has type %s, expected integer counts (int32)", path,
-                            ds_name, type);
         return civ_fail(err, CIV_ERR_INPUT, "%s: dataset '%s' has shape %s, expected (at least %d days, %d boroughs)",
                         path, ds_name, shape, steps, CIV_NBOROUGH);
     }
