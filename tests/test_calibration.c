@@ -90,6 +90,17 @@ static void test_weekly_bins_and_terms(void **state)
     assert_float_equal(r.total, -civ_nb_log_pmf(210, 28, 4) - civ_nb_log_pmf(700, 28, 4), 1e-9);
     assert_float_equal(r.terms[0], r.total, 1e-12);
     civ_fit_run_free(&r);
+    /* a target from day 1 on: the bin 0-6 reaches before it and is not scored, only days 7-13 */
+    f.targets[0].first_day = 1;
+    civ_fit_run_start(&r, &f);
+    for (int d = 0; d < T; d++) {
+        memset(series, 0, sizeof series);
+        series[CIV_VAR_NEW_REPORTED_CASES * CIV_NBOROUGH + 1] = 2;
+        civ_fit_run_day(&r, d, series);
+    }
+    assert_float_equal(r.total, -civ_nb_log_pmf(700, 28, 4), 1e-9);
+    civ_fit_run_free(&r);
+    f.targets[0].first_day = 0;
     /* per borough, a simulated zero counts as half an event: mu = 0.5 / 0.5 = 1 */
     f.targets[0].by_borough = 1;
     assert_int_equal(civ_fit_target_observations(&f, 0), 2 * CIV_NBOROUGH);
@@ -191,6 +202,8 @@ static void test_sampler_pieces(void **state)
     double w1[] = {0.5, 0.5}, w2[] = {1, 0, 0}, w3[] = {0.25, 0.25, 0.25, 0.25};
     assert_float_equal(civ_abc_ess(w1, 2), 2, 1e-12);
     assert_float_equal(civ_abc_ess(w2, 3), 1, 1e-12);
+    double w5[] = {2, 2, 0};   /* unnormalised: (sum w)^2 / sum w^2 */
+    assert_float_equal(civ_abc_ess(w5, 3), 2, 1e-12);
     double v[] = {10, 1, 4, 2};
     /* numpy: quantile([1, 2, 4, 10], 0.05) = 1.15, 0.95 -> 9.1, 0.5 -> 3 */
     assert_float_equal(civ_abc_quantile(v, 4, 0.05), 1.15, 1e-12);
@@ -201,6 +214,11 @@ static void test_sampler_pieces(void **state)
     double wz[] = {0, 0, 1, 0};
     assert_float_equal(civ_abc_weighted_quantile(v, wz, 4, 0.05), 4, 1e-12);
     assert_float_equal(civ_abc_weighted_quantile(v, wz, 4, 0.95), 4, 1e-12);
+    /* unequal weights: 1 (0.5), 2 (0.25), 3 (0.25) sit at (weight below + half their own - 0.25) / 0.625 =
+       0, 0.6, 1; the median is 1 + 0.5 / 0.6, the 90th percentile 2 + 0.3 / 0.4 */
+    double v3[] = {3, 1, 2}, w6[] = {0.25, 0.5, 0.25};
+    assert_float_equal(civ_abc_weighted_quantile(v3, w6, 3, 0.5), 1 + 0.5 / 0.6, 1e-12);
+    assert_float_equal(civ_abc_weighted_quantile(v3, w6, 3, 0.9), 2.75, 1e-12);
     double lw[] = {log(1.0), log(3.0)}, w[2];
     civ_abc_normalise(lw, 2, w);
     assert_float_equal(w[0], 0.25, 1e-12);
@@ -229,14 +247,17 @@ static void test_sampler_pieces(void **state)
     /* proposals: from a parent at 3 with kernel sd 0.1 */
     p.x[0] = 3;
     L1[0] = 0.1;
-    double s = 0;
+    double s = 0, s2 = 0;
     for (int i = 0; i < 2000; i++) {
         civ_cal_rng r = civ_cal_rng_at(1, 1, (uint32_t)i);
         double x;
         civ_abc_propose(&p, L1, &pr, 1, &r, &x);
         s += x;
+        s2 += (x - 3) * (x - 3);
     }
     assert_float_equal(s / 2000, 3, 0.01);
+    /* and spread by the kernel: sd 0.1 (the sample sd's own sd is 0.1 / sqrt(4000) = 0.0016) */
+    assert_float_equal(sqrt(s2 / 2000), 0.1, 0.008);
     civ_abc_generation_free(&p);
 }
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/output/ensemble_stats.h"
@@ -127,6 +128,23 @@ static void test_intervals_and_pairs(void **state)
     assert_true(out[0] == 2 && out[3 * CIV_N_AREAS + 5] == 2);
     civ_outcome_totals(&e, series, true, 0, 2, out);
     assert_true(fabs(out[0] - 3 / (365.25 / 12)) < 1e-12);
+
+    /* bands over a study's runs: run k of the base has (k + 1) x t on day t in the city; as 7-day trailing
+       means on day 9 (days 3-9, mean t = 6): 6, 12, 18 -> 5% 6.6, median 12, 95% 17.4; day by day: 9, 18, 27 */
+    enum { T = 10 };
+    e.seeds = 3;
+    e.n_runs = 6;
+    e.steps = T;
+    double *runs = calloc((size_t)6 * T * CIV_N_AREAS, sizeof(double));
+    for (int k = 0; k < 3; k++)
+        for (int t = 0; t < T; t++) runs[((size_t)k * T + t) * CIV_N_AREAS] = (k + 1) * t;
+    double lo[CIV_N_AREAS * T], med[CIV_N_AREAS * T], hi[CIV_N_AREAS * T];
+    civ_study_bands(&e, runs, 0, true, lo, med, hi);
+    assert_true(fabs(lo[9] - 6.6) < 1e-12 && fabs(med[9] - 12) < 1e-12 && fabs(hi[9] - 17.4) < 1e-12);
+    assert_true(fabs(med[3] - 2 * 1.5) < 1e-12);   /* day 3: the mean of days 0-3 */
+    civ_study_bands(&e, runs, 0, false, lo, med, hi);
+    assert_true(fabs(med[9] - 18) < 1e-12 && fabs(lo[9] - 9.9) < 1e-12);
+    free(runs);
 }
 
 int main(void)

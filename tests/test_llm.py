@@ -257,6 +257,9 @@ class Bridge(unittest.TestCase):
         with h5py.File(out, "r") as f:
             self.assertEqual(f["llm/fallbacks"][0], ARCHETYPES_WITH_AGENTS)
             reasons = [r.decode() if isinstance(r, bytes) else r for r in f["llm/fallback_reason"][:]]
+            # nothing is sent once the deadline has passed: the preflight and the 4 requests then in flight
+            # (a timeout landing a hair before the deadline may let one more batch start, with a 1 ms budget)
+            self.assertLessEqual(f["llm/requests"][0], 1 + 2 * 4)
         self.assertTrue(all("the refresh deadline (deadline_s = 1) passed" in r for r in reasons), reasons[:2])
         deadline = time.time() + 30   # let the server's abandoned requests finish before the next test
         while self.stats()["in_flight"] > 0 and time.time() < deadline:

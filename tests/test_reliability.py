@@ -380,7 +380,7 @@ class Reliability(unittest.TestCase):
                  (["plot", run, "-o", run], run),
                  (["plot", run, "-o", self.path("hard.h5")], "hard.h5"),
                  (["plot", run, "-o", self.path("soft.h5")], "soft.h5"),
-                 (["ensemble", study, "--seeds", "2", "--scale", "0.001", "--steps", "2", "-q", "-o", study], study),
+                 (["ensemble", study, "--seeds", "2", "--scale", "0.001", "--steps", "2", "-o", study], study),
                  (["calibrate", fit, "--scale", "0.001", "-q", "-o", fit], fit)]
         for args, named in cases:
             p = civitas(*args)

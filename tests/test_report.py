@@ -106,6 +106,20 @@ class Report(unittest.TestCase):
             for want, have in zip((mae, rmse, nd, r), got):
                 self.assertAlmostEqual(want, have, delta=abs(want) * 0.005 + 1e-3)
 
+    def test_default_holdout_is_the_last_four_weeks(self):
+        # without --holdout-from (and no calibration window in the study), the last 28 days are held out:
+        # a 70-day run from 2020-03-01 holds out from day 42, 2020-04-12
+        out = os.path.join(self.dir, "rdefault")
+        p = civitas("report", self.a, "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(out, "report.md")) as f:
+            md = f.read()
+        self.assertIn("**held-out** = from 2020-04-12", md)
+        for window, n in (("fitted", 42), ("held-out", 28)):
+            row = re.search(rf"^\| 1 \| heuristic \| Reported cases \| {window} \| (\d+) \|", md, re.M)
+            self.assertIsNotNone(row, window)
+            self.assertEqual(int(row.group(1)), n, window)
+
     def test_unemployment_against_laus(self):
         # monthly means of the simulated daily rate against LAUS (unemployed / labour force of that month), on
         # the months with at least 15 days in a window: fitted [2020-03-01, 2020-04-20) holds March (31 days) and
@@ -161,6 +175,15 @@ class Report(unittest.TestCase):
         p = civitas("report", pop, "-o", os.path.join(self.dir, "r4"))
         self.assertEqual(p.returncode, 3)
         self.assertIn("not a civitas run file", p.stderr)
+        # a report named like an existing file: refused by name, the file left as it was
+        taken = os.path.join(self.dir, "taken.txt")
+        with open(taken, "w") as f:
+            f.write("keep me\n")
+        p = civitas("report", self.a, "-o", taken)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn(f"{taken}: is not a directory (the report is a directory of files)", p.stderr)
+        with open(taken) as f:
+            self.assertEqual(f.read(), "keep me\n")
 
 
 def numbers(cell):
