@@ -205,6 +205,40 @@ static void test_hazard_term_by_term(void **state)
     free_study(s);
 }
 
+/* The household term by household size: (size - 1)^-0.5 per contact (params.json household_size_exponent,
+ * Madewell et al. 2020), 1 for households of one or two, the table's last entry (31 others) beyond it. */
+static void test_household_size_scales_the_household_term(void **state)
+{
+    (void)state;
+    civ_study *s = load_study();
+    const civ_covid_params *m = &s->model;
+    cohort *c = cohort_new(37, CIV_S, 0);
+    civ_policy pol = s->base_policy;
+    pol.beta = 0.7f;
+    const double one = 65536.0, susc = 0.86;   /* relative_susceptibility, ages 30-39 */
+    const struct { uint8_t size; double scale; } cases[] = {
+        {0, 1.0}, {1, 1.0}, {2, 1.0}, {3, 1 / sqrt(2.0)}, {4, 1 / sqrt(3.0)}, {10, 1 / 3.0},
+        {31, 1 / sqrt(30.0)}, {32, 1 / sqrt(30.0)}, {255, 1 / sqrt(30.0)},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        c->household_size[0] = cases[k].size;
+        /* household weight 2 (params.json), one unit of infectiousness in the household */
+        double want = 0.7 * susc * 2.0 * cases[k].scale;
+        float got = civ_infection_hazard(m, &pol, &c->a, 0, 0, (uint64_t)one, 0, 0);
+        if (fabs(got - want) > 1e-5 * want)
+            fail_msg("household of %d: hazard %.7g, expected %.7g", cases[k].size, got, want);
+    }
+    /* the place and community terms do not depend on the household's size */
+    c->place[0] = WORKPLACE;
+    c->household_size[0] = 10;
+    const double work = m->contacts_work[37 / 5];
+    float got = civ_infection_hazard(m, &pol, &c->a, 0, 1, 0, (uint64_t)(5 * one), (float)(0.25 * one));
+    double want = 0.7 * susc * (work * 5.0 / (N - 1) + 0.25);
+    if (fabs(got - want) > 1e-5 * want) fail_msg("place and community terms: %.7g, expected %.7g", got, want);
+    free(c);
+    free_study(s);
+}
+
 /* gamma(mean, sd) density integrated over [lo, hi] by Simpson's rule: independent of the model's own CDF */
 static double gamma_mass(double lo, double hi, double mean, double sd)
 {
@@ -995,6 +1029,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hazard_term_by_term),
+        cmocka_unit_test(test_household_size_scales_the_household_term),
         cmocka_unit_test(test_infectiousness),
         cmocka_unit_test(test_who_mixes_where),
         cmocka_unit_test(test_course_and_latent_period),

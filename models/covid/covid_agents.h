@@ -25,6 +25,8 @@
     X(uint8_t, residence, POP, 0, 0, "household or care home (civ_residence_kind)")                           \
     X(uint16_t, archetype, STATIC, 0, 0, "behavioural archetype: row of the decision table")                  \
     X(uint16_t, essential_rank, STATIC, 0, 0, "fixed rank (of 65,536) against the essential-worker share")     \
+    X(uint8_t, household_size, STATIC, pop->household_size[pop->household[i]] < 255 ? pop->household_size[pop->household[i]] : 255, \
+      0, "people in the agent's household (255 for 255 or more)")                                            \
     X(uint8_t, stage, STATE, CIV_S, 1, "disease stage (civ_stage)")                                           \
     X(uint8_t, course, STATE, 0, 0, "course drawn at infection (CIV_COURSE_* bits)")                         \
     X(uint8_t, flags, STATE, 0, 1, "isolation and testing (CIV_FLAG_* bits)")                                 \

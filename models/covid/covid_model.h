@@ -37,6 +37,7 @@ enum civ_stage { CIV_S = 0, CIV_E, CIV_P, CIV_A, CIV_M, CIV_V, CIV_H, CIV_R, CIV
 #define CIV_N_AGE10 9      /* 0-9, ..., 70-79, 80+ */
 #define CIV_N_PREM 16      /* 0-4, ..., 70-74, 75+ (Prem et al. bands) */
 #define CIV_MAX_DAYS 64    /* length of profile and duration tables */
+#define CIV_MAX_HOUSEHOLD_SCALE 32 /* household sizes with their own contact scale (larger: the last) */
 #define CIV_FIXED_ONE 65536u
 #define CIV_MAX_AGE 120
 #define CIV_N_RESIDENCE 2  /* living in a household, in a care home */
@@ -72,6 +73,9 @@ typedef struct {
     uint8_t community_band_of_age[CIV_MAX_AGE + 1]; /* rows of community_matrix */
     /* contacts */
     float w_household, w_school, w_work, w_community, w_care_home;   /* per-contact layer weights */
+    /* per-contact household transmission by household size (people), relative to a household of two:
+     * (size - 1)^-household_size_exponent; sizes 0-2 and beyond the table use its ends */
+    float household_contact_scale[CIV_MAX_HOUSEHOLD_SCALE];
     float contacts_school[CIV_N_PREM], contacts_work[CIV_N_PREM]; /* per day, by age band */
     float contacts_care_home;                            /* per day, residents and staff alike */
     float community_matrix[CIV_N_PREM][CIV_N_PREM];      /* contacts/day, row = contactor */
@@ -199,7 +203,9 @@ CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_polic
                                       uint64_t household_sum, uint64_t place_sum,
                                       float community_pressure)
 {
-    float h = m->w_household * (float)household_sum;
+    const uint8_t size = a->household_size[i];
+    float h = m->w_household * m->household_contact_scale[size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1] *
+              (float)household_sum;
     if (attends) {
         int32_t p = a->place[i];
         uint32_t others = a->place_size[p] > 1 ? a->place_size[p] - 1 : 1;

@@ -80,8 +80,8 @@ static const char *const known_params[] = {
     "infectiousness_asymptomatic", "infectiousness_mild", "infectiousness_severe",
     "infectiousness_profile", "latent_period", "presymptomatic_period", "asymptomatic_recovery",
     "mild_recovery", "onset_to_hospital", "hospital_to_recovery", "hospital_to_death",
-    "weight_household", "weight_school", "weight_work", "weight_community", "weight_care_home", "contacts_care_home",
-    "care_home_ifr_multiplier", "care_home_death_outside_hospital",
+    "weight_household", "household_size_exponent", "weight_school", "weight_work", "weight_community",
+    "weight_care_home", "contacts_care_home", "care_home_ifr_multiplier", "care_home_death_outside_hospital",
     "test_sensitivity", "hospital_test_probability", "note", NULL};
 
 static const cJSON *param(reader *r, const char *name, char *path, size_t n)
@@ -233,14 +233,15 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
 
     double sus[CIV_N_AGE10], ps[CIV_N_AGE10];
     double ifr[CIV_MAX_AGE + 1], ihr[CIV_MAX_AGE + 1], outside[CIV_MAX_AGE + 1];
-    double beta, fa, fm, fs, wh, ws, ww, wc, wch, cch, sens, hosp_test, ifr_scale, ihr_scale, care_ifr, care_outside;
+    double beta, fa, fm, fs, wh, hx, ws, ww, wc, wch, cch, sens, hosp_test, ifr_scale, ihr_scale, care_ifr, care_outside;
     if (scalar(&r, "beta", 0, 100, &beta) || by_age(&r, "relative_susceptibility", 0, 10, sus) ||
         by_age(&r, "p_symptomatic", 0, 1, ps) || by_single_age(&r, "ifr", 1, 0, 1, ifr) ||
         by_single_age(&r, "ihr", 1, 0, 1, ihr) || by_single_age(&r, "death_outside_hospital", 0, 0, 1, outside) ||
         scalar(&r, "ifr_scale", 0, 10, &ifr_scale) || scalar(&r, "ihr_scale", 0, 10, &ihr_scale) ||
         scalar(&r, "infectiousness_asymptomatic", 0, 10, &fa) || scalar(&r, "infectiousness_mild", 0, 10, &fm) ||
         scalar(&r, "infectiousness_severe", 0, 10, &fs) ||
-        scalar(&r, "weight_household", 0, 100, &wh) || scalar(&r, "weight_school", 0, 100, &ws) ||
+        scalar(&r, "weight_household", 0, 100, &wh) || scalar(&r, "household_size_exponent", 0, 2, &hx) ||
+        scalar(&r, "weight_school", 0, 100, &ws) ||
         scalar(&r, "weight_work", 0, 100, &ww) || scalar(&r, "weight_community", 0, 100, &wc) ||
         scalar(&r, "weight_care_home", 0, 100, &wch) || scalar(&r, "contacts_care_home", 0, 200, &cch) ||
         scalar(&r, "care_home_ifr_multiplier", 0, 20, &care_ifr) ||
@@ -267,6 +268,8 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
     m->factor_q[2] = (uint32_t)lround(fs * CIV_FIXED_ONE);
     m->w_household = (float)wh; m->w_school = (float)ws; m->w_work = (float)ww; m->w_community = (float)wc;
     m->w_care_home = (float)wch;
+    for (int size = 0; size < CIV_MAX_HOUSEHOLD_SCALE; size++)
+        m->household_contact_scale[size] = size <= 2 ? 1.0f : (float)pow(size - 1, -hx);
     m->contacts_care_home = (float)cch;
     m->test_sensitivity = (float)sens;
     m->p_hospital_test = (float)hosp_test;
