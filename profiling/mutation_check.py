@@ -83,8 +83,16 @@ M = Mutation
 MUTATIONS = [
     # ---- model rules (per agent): models/covid/covid_model.h ----
     M("hazard-household-term-dropped", "model",
-      "float h = m->w_household * (float)household_sum;", "float h = 0.0f * (float)household_sum;",
+      "float h = m->w_household * m->household_contact_scale", "float h = 0.0f * m->household_contact_scale",
       ("test_rules",), "household transmission would vanish"),
+    M("hazard-household-size-ignored", "model",
+      "m->household_contact_scale[size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1]",
+      "m->household_contact_scale[2]",
+      ("test_rules",), "a large household's members would infect each other as readily as a couple"),
+    M("hazard-household-size-cap-wraps", "model",
+      "size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1",
+      "size % CIV_MAX_HOUSEHOLD_SCALE",
+      ("test_rules",), "households of 32 or more would read the scale of a small one"),
     M("hazard-place-others-counts-self", "model",
       "uint32_t others = a->place_size[p] > 1 ? a->place_size[p] - 1 : 1;",
       "uint32_t others = a->place_size[p];",
@@ -419,6 +427,9 @@ MUTATIONS = [
     M("version-help-ignored", "main",
       "if (rc >= 0) return rc;\n    printf(\"civitas %s (%s)\\n\"", "printf(\"civitas %s (%s)\\n\"",
       ("test_cli",), "'civitas version --help' would print the version after the help"),
+    M("params-household-exponent-sign", "params",
+      "(float)pow(size - 1, -hx)", "(float)pow(size - 1, hx)",
+      ("test_rules",), "larger households would transmit more per contact, not less"),
     # ---- a second round, written without looking at the tests ----
     M("engine-no-minimum-initial-infection", "engine",
       "if (s->initial_per_100k > 0 && want == 0) want = 1;", "",

@@ -205,12 +205,18 @@ static void test_hazard_term_by_term(void **state)
     free_study(s);
 }
 
-/* The household term by household size: (size - 1)^-0.5 per contact (params.json household_size_exponent,
- * Madewell et al. 2020), 1 for households of one or two, the table's last entry (31 others) beyond it. */
+/* The household term by household size: (size - 1)^-exponent per contact (household_size_exponent, here
+ * 0.5 as Madewell et al. 2020 suggest), 1 for households of one or two, the table's last entry (31 others)
+ * beyond it. params.json ships it off (0): every size then scales by exactly 1. */
 static void test_household_size_scales_the_household_term(void **state)
 {
     (void)state;
-    civ_study *s = load_study();
+    civ_study *off = load_study();
+    for (int size = 0; size < CIV_MAX_HOUSEHOLD_SCALE; size++)
+        if (off->model.household_contact_scale[size] != 1.0f)
+            fail_msg("exponent 0: household of %d scaled by %.7g", size, off->model.household_contact_scale[size]);
+    free_study(off);
+    civ_study *s = load_variant("\"parameters\": {\"household_size_exponent\": 0.5}");
     const civ_covid_params *m = &s->model;
     cohort *c = cohort_new(37, CIV_S, 0);
     civ_policy pol = s->base_policy;
