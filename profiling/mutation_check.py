@@ -83,13 +83,13 @@ M = Mutation
 MUTATIONS = [
     # ---- model rules (per agent): models/covid/covid_model.h ----
     M("hazard-household-term-dropped", "model",
-      "float h = m->w_household * m->household_contact_scale", "float h = 0.0f * m->household_contact_scale",
+      "float h = m->w_household * (float)household_sum;", "float h = 0.0f * (float)household_sum;",
       ("test_rules",), "household transmission would vanish"),
-    M("hazard-household-size-ignored", "model",
-      "m->household_contact_scale[size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1]",
-      "m->household_contact_scale[2]",
+    M("attend-household-size-ignored", "step",
+      "m->household_contact_q[size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1]",
+      "m->household_contact_q[2]",
       ("test_rules",), "a large household's members would infect each other as readily as a couple"),
-    M("hazard-household-size-cap-wraps", "model",
+    M("attend-household-size-cap-wraps", "step",
       "size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1",
       "size % CIV_MAX_HOUSEHOLD_SCALE",
       ("test_rules",), "households of 32 or more would read the scale of a small one"),
@@ -428,7 +428,7 @@ MUTATIONS = [
       "if (rc >= 0) return rc;\n    printf(\"civitas %s (%s)\\n\"", "printf(\"civitas %s (%s)\\n\"",
       ("test_cli",), "'civitas version --help' would print the version after the help"),
     M("params-household-exponent-sign", "params",
-      "(float)pow(size - 1, -hx)", "(float)pow(size - 1, hx)",
+      "CIV_FIXED_ONE * pow(size - 1, -hx)", "CIV_FIXED_ONE * pow(size - 1, hx)",
       ("test_rules",), "larger households would transmit more per contact, not less"),
     # ---- a second round, written without looking at the tests ----
     M("engine-no-minimum-initial-infection", "engine",

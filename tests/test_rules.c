@@ -205,44 +205,49 @@ static void test_hazard_term_by_term(void **state)
     free_study(s);
 }
 
-/* The household term by household size: (size - 1)^-exponent per contact (household_size_exponent, here
- * 0.5 as Madewell et al. 2020 suggest), 1 for households of one or two, the table's last entry (31 others)
- * beyond it. params.json ships it off (0): every size then scales by exactly 1. */
+/* The household term by household size: each infectious member adds (size - 1)^-exponent of its
+ * infectiousness to its household's sum (household_size_exponent, here 0.5 as Madewell et al. 2020
+ * suggest), all of it in households of one or two, the table's last entry (31 others) beyond it; its place
+ * and community sums get all of it. params.json ships it off (0): every size then adds exactly q. */
 static void test_household_size_scales_the_household_term(void **state)
 {
     (void)state;
-    civ_study *off = load_study();
-    for (int size = 0; size < CIV_MAX_HOUSEHOLD_SCALE; size++)
-        if (off->model.household_contact_scale[size] != 1.0f)
-            fail_msg("exponent 0: household of %d scaled by %.7g", size, off->model.household_contact_scale[size]);
-    free_study(off);
-    civ_study *s = load_variant("\"parameters\": {\"household_size_exponent\": 0.5}");
-    const civ_covid_params *m = &s->model;
-    cohort *c = cohort_new(37, CIV_S, 0);
-    civ_policy pol = s->base_policy;
-    pol.beta = 0.7f;
-    const double one = 65536.0, susc = 0.86;   /* relative_susceptibility, ages 30-39 */
-    const struct { uint8_t size; double scale; } cases[] = {
+    const int day = 20;
+    struct { uint8_t size; double scale; } cases[] = {
         {0, 1.0}, {1, 1.0}, {2, 1.0}, {3, 1 / sqrt(2.0)}, {4, 1 / sqrt(3.0)}, {10, 1 / 3.0},
         {31, 1 / sqrt(30.0)}, {32, 1 / sqrt(30.0)}, {255, 1 / sqrt(30.0)},
     };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        c->household_size[0] = cases[k].size;
-        /* household weight 2 (params.json), one unit of infectiousness in the household */
-        double want = 0.7 * susc * 2.0 * cases[k].scale;
-        float got = civ_infection_hazard(m, &pol, &c->a, 0, 0, (uint64_t)one, 0, 0);
-        if (fabs(got - want) > 1e-5 * want)
-            fail_msg("household of %d: hazard %.7g, expected %.7g", cases[k].size, got, want);
+    for (int on = 0; on < 2; on++) {
+        civ_study *s = on ? load_variant("\"parameters\": {\"household_size_exponent\": 0.5}") : load_study();
+        const civ_covid_params *m = &s->model;
+        cohort *c = cohort_new(30, CIV_M, CIV_COURSE_SYMPTOMATIC);
+        c->infected_day[0] = day - 4;
+        c->labour[0] = CIV_EMPLOYED;
+        c->place[0] = WORKPLACE;
+        civ_policy pol = s->base_policy;
+        for (int b = 0; b < CIV_NBOROUGH; b++) pol.work_attendance[b] = 1.0f;
+        pol.schools_closed = pol.work_closed = 0;
+        float row[CIV_N_DECISION];
+        set_row(row, 0, 1, 0);   /* goes to work, does not isolate */
+        const uint64_t q = civ_infectiousness(m, &c->a, 0, day);
+        assert_true(q > 1000);
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            uint64_t hh[1] = {0}, place[N_PLACES] = {0}, tract[CIV_N_PREM] = {0};
+            const civ_groups g = {hh, place, tract, NULL};
+            c->household_size[0] = cases[k].size;
+            civ_pass_attend(m, &pol, 1, row, &c->a, &g, 0, day);
+            const double want = on ? q * cases[k].scale : (double)q;
+            if (fabs((double)hh[0] - want) > 1.0 + 2e-5 * want)
+                fail_msg("exponent %s, household of %d: adds %llu, expected %.1f", on ? "0.5" : "0", cases[k].size,
+                         (unsigned long long)hh[0], want);
+            if (!on && hh[0] != q) fail_msg("exponent 0, household of %d: adds %llu, not exactly q = %llu",
+                                            cases[k].size, (unsigned long long)hh[0], (unsigned long long)q);
+            if (place[WORKPLACE] != q || tract[m->community_band_of_age[30]] != q)
+                fail_msg("household of %d: the place and community sums must get all of q", cases[k].size);
+        }
+        free(c);
+        free_study(s);
     }
-    /* the place and community terms do not depend on the household's size */
-    c->place[0] = WORKPLACE;
-    c->household_size[0] = 10;
-    const double work = m->contacts_work[37 / 5];
-    float got = civ_infection_hazard(m, &pol, &c->a, 0, 1, 0, (uint64_t)(5 * one), (float)(0.25 * one));
-    double want = 0.7 * susc * (work * 5.0 / (N - 1) + 0.25);
-    if (fabs(got - want) > 1e-5 * want) fail_msg("place and community terms: %.7g, expected %.7g", got, want);
-    free(c);
-    free_study(s);
 }
 
 /* gamma(mean, sd) density integrated over [lo, hi] by Simpson's rule: independent of the model's own CDF */

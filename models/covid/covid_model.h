@@ -74,8 +74,10 @@ typedef struct {
     /* contacts */
     float w_household, w_school, w_work, w_community, w_care_home;   /* per-contact layer weights */
     /* per-contact household transmission by household size (people), relative to a household of two:
-     * (size - 1)^-household_size_exponent; sizes 0-2 and beyond the table use its ends */
-    float household_contact_scale[CIV_MAX_HOUSEHOLD_SCALE];
+     * (size - 1)^-household_size_exponent in fixed point (CIV_FIXED_ONE = 1); applied once per infectious
+     * member to what it adds to its household's sum, not per susceptible; sizes 0-2 and beyond the table
+     * use its ends */
+    uint32_t household_contact_q[CIV_MAX_HOUSEHOLD_SCALE];
     float contacts_school[CIV_N_PREM], contacts_work[CIV_N_PREM]; /* per day, by age band */
     float contacts_care_home;                            /* per day, residents and staff alike */
     float community_matrix[CIV_N_PREM][CIV_N_PREM];      /* contacts/day, row = contactor */
@@ -203,9 +205,7 @@ CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_polic
                                       uint64_t household_sum, uint64_t place_sum,
                                       float community_pressure)
 {
-    const uint8_t size = a->household_size[i];
-    float h = m->w_household * m->household_contact_scale[size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1] *
-              (float)household_sum;
+    float h = m->w_household * (float)household_sum;
     if (attends) {
         int32_t p = a->place[i];
         uint32_t others = a->place_size[p] > 1 ? a->place_size[p] - 1 : 1;

@@ -269,7 +269,7 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
     m->w_household = (float)wh; m->w_school = (float)ws; m->w_work = (float)ww; m->w_community = (float)wc;
     m->w_care_home = (float)wch;
     for (int size = 0; size < CIV_MAX_HOUSEHOLD_SCALE; size++)
-        m->household_contact_scale[size] = size <= 2 ? 1.0f : (float)pow(size - 1, -hx);
+        m->household_contact_q[size] = size <= 2 ? CIV_FIXED_ONE : (uint32_t)lround(CIV_FIXED_ONE * pow(size - 1, -hx));
     m->contacts_care_home = (float)cch;
     m->test_sensitivity = (float)sens;
     m->p_hospital_test = (float)hosp_test;

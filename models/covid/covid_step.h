@@ -84,7 +84,10 @@ CIV_INLINE void civ_pass_attend(const civ_covid_params *m, const civ_policy *pol
     a->today[i] = t;
     uint32_t q = civ_infectiousness(m, a, i, day);
     if (!q || a->stage[i] == CIV_H) return;
-    CIV_ATOMIC_ADD_U64(&g->household_sum[a->household[i]], q);
+    const uint8_t size = a->household_size[i];
+    const uint64_t q_household =
+        ((uint64_t)q * m->household_contact_q[size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1]) >> 16;
+    CIV_ATOMIC_ADD_U64(&g->household_sum[a->household[i]], q_household);
     if (t & CIV_TODAY_OUT)
         CIV_ATOMIC_ADD_U64(&g->tract_sum[(uint32_t)a->tract[i] * CIV_N_PREM + m->community_band_of_age[a->age[i]]], q);
     if (t & CIV_TODAY_PLACE) CIV_ATOMIC_ADD_U64(&g->place_sum[a->place[i]], q);
