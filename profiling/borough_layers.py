@@ -13,7 +13,8 @@ raised in those variants to keep it comparable; compare the spread between borou
 Variants: default, tract, city (all community contacts in the tract / the whole city), by_borough
 (each borough's own mobility index), nowork (no work or school contacts), nohh (no household
 contacts), nocomm (no community contacts), hh_size_05 (household transmission per contact falling with
-household size, (size - 1)^-0.5; the shipped study has it off). About 20 s per variant on 2 cores at scale 0.02.
+household size, (size - 1)^-0.5; the shipped study has it off), same_exposure (every race/ethnicity group
+equally exposed outside the home: outside_home_exposure_contrast 0). About 20 s per variant on 2 cores at scale 0.02.
 """
 import argparse
 import json
@@ -37,6 +38,7 @@ VARIANTS = {
     "nohh": {"parameters": {"weight_household": 0.0, "beta": 3.0}},
     "nocomm": {"parameters": {"weight_community": 0.0, "beta": 3.0}},
     "hh_size_05": {"parameters": {"household_size_exponent": 0.5}},
+    "same_exposure": {"parameters": {"outside_home_exposure_contrast": 0.0}},
 }
 OBSERVED = "observed: antibody positivity 33.1 27.9 19.0 28.2 20.1 (DOHMH, 2020-08-18); deaths per 100k 341 280 188 321 221"
 

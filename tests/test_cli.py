@@ -203,6 +203,21 @@ class CliErrors(unittest.TestCase):
         self.assertIn("not a civitas population file", err)
         self.assertFalse(os.path.exists(self.out))
 
+    def test_population_from_an_earlier_schema(self):
+        # a population file of schema 2 (before race/ethnicity groups) is refused with the way out
+        import h5py
+        pop = os.path.join(self.dir, "old.h5")
+        rc, _, err = civitas("synth", "--scale", "0.002", "-o", pop, "-q")
+        self.assertEqual(rc, 0, err)
+        with h5py.File(pop, "r+") as f:
+            del f["agents/ethnicity"]
+            f.attrs["schema"] = "civitas-population/2"
+        rc, out, err = civitas("run", self.base, "--population", pop, "-o", self.out, "-q", "--steps", "2")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("old.h5: a population made by an earlier civitas (schema 'civitas-population/2', "
+                      "without race/ethnicity groups); synthesize it again", err)
+        self.assertFalse(os.path.exists(self.out))
+
     def test_population_corrupt_counts_and_indices(self):
         import h5py
         import numpy as np

@@ -140,7 +140,7 @@ def mutate_h5(rng, path, prefer=()):
         elif kind == "attr":   # values of another type or shape too: arrays, string arrays, floats for integers
             name = rng.choice(attrs)
             f.attrs[name] = rng.choice([-1, 0, 10**12, "x", 1e300, "", "2020-99-99", 5, 3.7, np.array([1, 2, 3]),
-                                        np.array(["civitas-population/2", "x"], dtype=h5py.string_dtype()),
+                                        np.array(["civitas-population/3", "x"], dtype=h5py.string_dtype()),
                                         np.array([[1.5]]), np.bytes_(b"civitas-trajectory/1")])
         else:
             name = rng.choice(attrs)

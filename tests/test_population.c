@@ -1,5 +1,5 @@
 /* Population synthesis: marginals against the census data at two scales,
- * household composition, schools and workplaces, employment against LAUS,
+ * household composition, race/ethnicity by borough, schools and workplaces, employment against LAUS,
  * determinism, and the HDF5 round trip with its input checks. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -260,6 +260,56 @@ static void test_commuting_and_care_homes(void **state)
     civ_population_free(&p);
 }
 
+/* Race/ethnicity: one group per household, each borough's mix as the neighbourhood table's (people summed
+ * over the borough's NTAs); households are drawn independently, so the tolerance is 5 sd of a household
+ * draw with the borough's mean household size (a household of k people moves k agents at once). */
+static void test_ethnicity_by_borough(void **state)
+{
+    (void)state;
+    civ_population p = make(0.05, 5);
+    civ_csv csv;
+    civ_error err = {0};
+    assert_int_equal(civ_csv_read(DATA "/nyc_nta_ethnicity.csv", &csv, &err), CIV_OK);
+    int cb, ce, cn;
+    civ_csv_col(&csv, "borough", &cb, &err); civ_csv_col(&csv, "ethnicity", &ce, &err);
+    civ_csv_col(&csv, "count", &cn, &err);
+    double want[CIV_NBOROUGH][CIV_N_ETHNICITY] = {{0}}, total[CIV_NBOROUGH] = {0};
+    for (int r = 0; r < csv.nrows; r++) {
+        int b = civ_borough_index(csv.cells[r][cb]), g = -1;
+        for (int k = 0; k < CIV_N_ETHNICITY; k++) if (!strcmp(csv.cells[r][ce], civ_ethnicity_name[k])) g = k;
+        assert_true(b >= 0 && g >= 0);
+        double v;
+        civ_csv_number(&csv, r, cn, 0, &v, &err);
+        want[b][g] += v;
+        total[b] += v;
+    }
+    civ_csv_free(&csv);
+    double got[CIV_NBOROUGH][CIV_N_ETHNICITY] = {{0}}, people[CIV_NBOROUGH] = {0}, households[CIV_NBOROUGH] = {0};
+    for (uint32_t i = 0; i < p.n_agents; i++) {
+        assert_true(p.ethnicity[i] < CIV_N_ETHNICITY);
+        if (i > 0 && p.household[i] == p.household[i - 1]) {
+            if (p.ethnicity[i] != p.ethnicity[i - 1])
+                fail_msg("agent %u: household %u has members of two groups", i, p.household[i]);
+        } else {
+            households[p.borough[i]]++;
+        }
+        got[p.borough[i]][p.ethnicity[i]]++;
+        people[p.borough[i]]++;
+    }
+    for (int b = 0; b < CIV_NBOROUGH; b++)
+        for (int g = 0; g < CIV_N_ETHNICITY; g++) {
+            const double share = want[b][g] / total[b], size = people[b] / households[b];
+            const double tol = 5 * size * sqrt(share * (1 - share) / households[b]) + 1e-9;
+            if (fabs(got[b][g] / people[b] - share) > tol)
+                fail_msg("%s, %s: %.4f of agents, data %.4f (tolerance %.4f)", civ_borough_code[b],
+                         civ_ethnicity_name[g], got[b][g] / people[b], share, tol);
+        }
+    /* the groups differ between boroughs as the data say: the Bronx mostly Hispanic, Staten Island mostly white */
+    assert_true(got[CIV_BX][CIV_ETH_HISPANIC] / people[CIV_BX] > 0.5);
+    assert_true(got[CIV_SI][CIV_ETH_WHITE] / people[CIV_SI] > 0.55);
+    civ_population_free(&p);
+}
+
 static void test_deterministic(void **state)
 {
     (void)state;
@@ -270,6 +320,7 @@ static void test_deterministic(void **state)
     assert_memory_equal(a.household, b.household, a.n_agents * 4);
     assert_memory_equal(a.place, b.place, a.n_agents * 4);
     assert_memory_equal(a.labour, b.labour, a.n_agents);
+    assert_memory_equal(a.ethnicity, b.ethnicity, a.n_agents);
     assert_true(a.n_agents != c.n_agents || memcmp(a.age, c.age, a.n_agents) != 0);
     civ_population_free(&a);
     civ_population_free(&b);
@@ -292,6 +343,8 @@ static void test_save_load(void **state)
     assert_memory_equal(a.borough, b.borough, a.n_agents);
     assert_memory_equal(a.sex, b.sex, a.n_agents);
     assert_memory_equal(a.age, b.age, a.n_agents);
+    assert_memory_equal(a.ethnicity, b.ethnicity, a.n_agents);
+    assert_memory_equal(a.residence, b.residence, a.n_agents);
     assert_memory_equal(a.tract, b.tract, a.n_agents * 2);
     assert_memory_equal(a.household, b.household, a.n_agents * 4);
     assert_memory_equal(a.place, b.place, a.n_agents * 4);
@@ -334,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_households),
         cmocka_unit_test(test_places_and_employment),
         cmocka_unit_test(test_commuting_and_care_homes),
+        cmocka_unit_test(test_ethnicity_by_borough),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_save_load),
     };

@@ -464,7 +464,7 @@ class Reliability(unittest.TestCase):
         return dst
 
     def test_wrong_typed_hdf5(self):
-        vlen_array = np.array(["civitas-population/2", "x"], dtype=h5py.string_dtype())
+        vlen_array = np.array(["civitas-population/3", "x"], dtype=h5py.string_dtype())
         o = ["--steps", "2", "-q", "-o", self.path("o.h5")]
 
         def replace(name, data):

@@ -250,6 +250,93 @@ static void test_household_size_scales_the_household_term(void **state)
     }
 }
 
+/* Exposure outside the home by race/ethnicity group (outside_home_exposure, raised to
+ * outside_home_exposure_contrast, scaled so household residents average 1). Hand-computed for a
+ * population of 1 Asian, 1 Black, 2 Hispanic and 4 white household residents at contrast 1 (params.json's
+ * ratios 1.40, 1.76, 1.76 and 1): mean 10.68 / 8 = 1.335, so a white resident's factor is 1 / 1.335 and a
+ * Hispanic one's 1.76 / 1.335. The factor multiplies the place and community terms of a susceptible's
+ * hazard and what an infectious agent adds to its place and community sums, never the household term;
+ * care-home residents keep 1. At contrast 0 (params.json's default) every factor is exactly 1. */
+static void test_outside_exposure_by_group(void **state)
+{
+    (void)state;
+    const int day = 20;
+    const uint64_t count[CIV_N_ETHNICITY] = {[CIV_ETH_ASIAN] = 1, [CIV_ETH_BLACK] = 1, [CIV_ETH_HISPANIC] = 2,
+                                             [CIV_ETH_WHITE] = 4};
+    civ_study *s0 = load_study();
+    civ_exposure_prepare(&s0->model, count);
+    for (int g = 0; g < CIV_N_ETHNICITY; g++) {
+        assert_int_equal(s0->model.exposure_q[g], CIV_FIXED_ONE);
+        assert_true(s0->model.exposure[g] == 1.0f);
+    }
+    free_study(s0);
+
+    civ_study *s = load_variant("\"parameters\": {\"outside_home_exposure_contrast\": 1}");
+    civ_covid_params *m = &s->model;
+    civ_exposure_prepare(m, count);
+    const double mean = 10.68 / 8, white = 1 / mean, hispanic = 1.76 / mean;
+    if (fabs(m->exposure[CIV_ETH_WHITE] - white) > 2e-5 || fabs(m->exposure[CIV_ETH_HISPANIC] - hispanic) > 2e-5 ||
+        fabs(m->exposure[CIV_ETH_ASIAN] - 1.40 / mean) > 2e-5)
+        fail_msg("factors white %.5f hispanic %.5f asian %.5f, expected %.5f %.5f %.5f", m->exposure[CIV_ETH_WHITE],
+                 m->exposure[CIV_ETH_HISPANIC], m->exposure[CIV_ETH_ASIAN], white, hispanic, 1.40 / mean);
+    double avg = 0;
+    for (int g = 0; g < CIV_N_ETHNICITY; g++) {
+        avg += (double)count[g] * m->exposure[g] / 8;
+        assert_true(m->exposure[g] == (float)m->exposure_q[g] / 65536.0f);   /* the float is the fixed point's */
+    }
+    assert_true(fabs(avg - 1) < 1e-4);
+
+    /* hazard: place and community terms scale, the household term does not */
+    cohort *c = cohort_new(37, CIV_S, 0);
+    civ_policy pol = s->base_policy;
+    pol.beta = 0.7f;
+    c->place[0] = WORKPLACE;
+    c->place_size[WORKPLACE] = 11;
+    const double one = 65536.0, susc = 0.86, work = m->contacts_work[37 / 5];
+    const struct { uint8_t group, residence; double e; } who[] = {
+        {CIV_ETH_WHITE, CIV_RES_HOUSEHOLD, white}, {CIV_ETH_HISPANIC, CIV_RES_HOUSEHOLD, hispanic},
+        {CIV_ETH_HISPANIC, CIV_RES_CARE_HOME, 1.0}};
+    for (size_t k = 0; k < sizeof who / sizeof who[0]; k++) {
+        c->ethnicity[0] = who[k].group;
+        c->residence[0] = who[k].residence;
+        const double want = 0.7 * susc * (2.0 * 3 + who[k].e * (work * 5 / 10 + 0.25));
+        const float got = civ_infection_hazard(m, &pol, &c->a, 0, 1, (uint64_t)(3 * one), (uint64_t)(5 * one),
+                                               (float)(0.25 * one));
+        if (fabs(got - want) > 1e-5 * want) fail_msg("case %zu: hazard %.7g, expected %.7g", k, got, want);
+        const float home = civ_infection_hazard(m, &pol, &c->a, 0, 0, (uint64_t)one, 0, 0);
+        assert_true(fabs(home - 0.7 * susc * 2.0) < 1e-6);
+    }
+    free(c);
+
+    /* what an infectious agent adds: household q, place and community q x factor */
+    c = cohort_new(30, CIV_M, CIV_COURSE_SYMPTOMATIC);
+    c->infected_day[0] = day - 4;
+    c->labour[0] = CIV_EMPLOYED;
+    c->place[0] = WORKPLACE;
+    pol = s->base_policy;
+    for (int b = 0; b < CIV_NBOROUGH; b++) pol.work_attendance[b] = 1.0f;
+    pol.schools_closed = pol.work_closed = 0;
+    float row[CIV_N_DECISION];
+    set_row(row, 0, 1, 0);
+    const uint64_t q = civ_infectiousness(m, &c->a, 0, day);
+    assert_true(q > 1000);
+    for (int g = 0; g < CIV_N_ETHNICITY; g++) {
+        uint64_t hh[1] = {0}, place[N_PLACES] = {0}, tract[CIV_N_PREM] = {0};
+        const civ_groups gr = {hh, place, tract, NULL};
+        c->ethnicity[0] = (uint8_t)g;
+        civ_pass_attend(m, &pol, 1, row, &c->a, &gr, 0, day);
+        const uint64_t want = (q * m->exposure_q[g]) >> 16;
+        if (hh[0] != q || place[WORKPLACE] != want || tract[m->community_band_of_age[30]] != want)
+            fail_msg("group %s: adds household %llu place %llu community %llu, expected %llu, %llu, %llu",
+                     civ_ethnicity_name[g], (unsigned long long)hh[0], (unsigned long long)place[WORKPLACE],
+                     (unsigned long long)tract[m->community_band_of_age[30]], (unsigned long long)q,
+                     (unsigned long long)want, (unsigned long long)want);
+        if (fabs((double)want - q * m->exposure[g]) > 1.0) fail_msg("group %d: fixed point off the factor", g);
+    }
+    free(c);
+    free_study(s);
+}
+
 /* gamma(mean, sd) density integrated over [lo, hi] by Simpson's rule: independent of the model's own CDF */
 static double gamma_mass(double lo, double hi, double mean, double sd)
 {
@@ -1041,6 +1128,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hazard_term_by_term),
         cmocka_unit_test(test_household_size_scales_the_household_term),
+        cmocka_unit_test(test_outside_exposure_by_group),
         cmocka_unit_test(test_infectiousness),
         cmocka_unit_test(test_who_mixes_where),
         cmocka_unit_test(test_course_and_latent_period),

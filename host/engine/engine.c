@@ -101,6 +101,10 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
         e->borough_pop[pop->borough[i]]++;
     }
     free(hh_children);
+    uint64_t by_ethnicity[CIV_N_ETHNICITY] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (pop->residence[i] == CIV_RES_HOUSEHOLD) by_ethnicity[pop->ethnicity[i]]++;
+    civ_exposure_prepare(&e->model, by_ethnicity);
     const size_t tract_bands = (size_t)pop->n_tracts * CIV_N_PREM;
     e->tract_count = civ_xcalloc(tract_bands, sizeof(uint32_t));
     civ_mix_prepare(&e->model);

@@ -6,6 +6,7 @@
 const char *const civ_borough_code[CIV_NBOROUGH] = {"BX", "BK", "MN", "QN", "SI"};
 const char *const civ_borough_name[CIV_NBOROUGH] = {"Bronx", "Brooklyn", "Manhattan",
                                                     "Queens", "Staten Island"};
+const char *const civ_ethnicity_name[CIV_N_ETHNICITY] = {"asian", "black", "hispanic", "native", "other", "white"};
 
 int civ_borough_index(const char *code)
 {
@@ -28,12 +29,12 @@ void civ_population_derive(civ_population *pop)
 
 size_t civ_population_bytes_per_agent(void)
 {
-    return 5 * sizeof(uint8_t) + sizeof(uint16_t) + sizeof(uint32_t) + sizeof(int32_t);
+    return 6 * sizeof(uint8_t) + sizeof(uint16_t) + sizeof(uint32_t) + sizeof(int32_t);
 }
 
 void civ_population_free(civ_population *pop)
 {
-    free(pop->borough); free(pop->sex); free(pop->age); free(pop->labour); free(pop->residence);
+    free(pop->borough); free(pop->sex); free(pop->age); free(pop->labour); free(pop->residence); free(pop->ethnicity);
     free(pop->tract); free(pop->household); free(pop->place);
     free(pop->tract_geoid); free(pop->tract_borough);
     free(pop->place_type); free(pop->place_borough);

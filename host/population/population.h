@@ -8,11 +8,13 @@
 #include <stdint.h>
 
 #include "host/core/boroughs.h"
+#include "host/core/ethnicity.h"
 #include "host/core/places.h"
 #include "host/util/error.h"
 
 extern const char *const civ_borough_code[CIV_NBOROUGH]; /* "BX", ... */
 extern const char *const civ_borough_name[CIV_NBOROUGH]; /* "Bronx", ... */
+extern const char *const civ_ethnicity_name[CIV_N_ETHNICITY]; /* "asian", ... as in the data file */
 int civ_borough_index(const char *code);                 /* -1 if unknown */
 
 enum civ_labour { CIV_NOT_IN_LABOUR_FORCE = 0, CIV_EMPLOYED = 1, CIV_UNEMPLOYED = 2 };
@@ -29,6 +31,7 @@ typedef struct {
     /* per agent */
     uint8_t *borough, *sex /* 0 female, 1 male */, *age /* years */, *labour;
     uint8_t *residence;        /* civ_residence_kind: care-home residents live alone in their household */
+    uint8_t *ethnicity;        /* CIV_ETH_*: drawn per household from its borough's mix */
     uint16_t *tract;
     uint32_t *household;
     int32_t *place;            /* school, workplace or care home (residents and staff), CIV_NO_PLACE if none */

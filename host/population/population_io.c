@@ -11,7 +11,7 @@
 #include "host/util/interrupt.h"
 #include "host/population/population.h"
 
-#define POP_SCHEMA "civitas-population/2"   /* 2: care homes (agents/residence, places/type 2) */
+#define POP_SCHEMA "civitas-population/3"   /* 2: care homes (agents/residence, places/type 2); 3: agents/ethnicity */
 
 /* Ctrl-C between datasets: a full city's dataset takes a fraction of a second */
 static civ_status interrupted(const char *path, civ_error *err)
@@ -41,6 +41,7 @@ civ_status civ_population_save(const civ_population *pop, const char *path, civ_
         (st = civ_h5_write_1d(f, "agents/age", H5T_NATIVE_UINT8, n, pop->age, path, err)) ||
         (st = civ_h5_write_1d(f, "agents/labour", H5T_NATIVE_UINT8, n, pop->labour, path, err)) ||
         (st = civ_h5_write_1d(f, "agents/residence", H5T_NATIVE_UINT8, n, pop->residence, path, err)) ||
+        (st = civ_h5_write_1d(f, "agents/ethnicity", H5T_NATIVE_UINT8, n, pop->ethnicity, path, err)) ||
         (st = interrupted(path, err)) ||
         (st = civ_h5_write_1d(f, "agents/tract", H5T_NATIVE_UINT16, n, pop->tract, path, err)) ||
         (st = civ_h5_write_1d(f, "agents/household", H5T_NATIVE_UINT32, n, pop->household, path, err)) ||
@@ -57,7 +58,7 @@ civ_status civ_population_save(const civ_population *pop, const char *path, civ_
         civ_h5_attr_string(f, "employment_reference", pop->employment_reference) ||
         civ_h5_attr_string(f, "boroughs", "BX,BK,MN,QN,SI") ||
         civ_h5_attr_string(f, "codes", "sex: 0 female, 1 male; labour: 0 not in labour force, 1 employed, "
-                           "2 unemployed; residence: 0 household, 1 care home; place: school, workplace or care home index, -1 none; "
+                           "2 unemployed; residence: 0 household, 1 care home; ethnicity: 0 asian, 1 black, 2 hispanic, 3 native, 4 other, 5 white; place: school, workplace or care home index, -1 none; "
                            "places/type: 0 school, 1 workplace, 2 care home")) {
         st = civ_fail(err, CIV_ERR_IO, "%s: cannot write attributes: %s", path, civ_h5_reason());
         goto out;
@@ -93,9 +94,10 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
     if (f < 0) return err->status;
     civ_status st = CIV_OK;
     char *schema = civ_h5_read_attr_string(f, "schema");
-    if (schema && strcmp(schema, "civitas-population/1") == 0) {
-        st = civ_fail(err, CIV_ERR_INPUT, "%s: a population made by an earlier civitas (schema '%s', without care homes); "
-                      "synthesize it again with 'civitas synth'", path, schema);
+    if (schema && (strcmp(schema, "civitas-population/1") == 0 || strcmp(schema, "civitas-population/2") == 0)) {
+        st = civ_fail(err, CIV_ERR_INPUT, "%s: a population made by an earlier civitas (schema '%s', without %s); "
+                      "synthesize it again with 'civitas synth'", path, schema,
+                      schema[strlen(schema) - 1] == '1' ? "care homes" : "race/ethnicity groups");
         free(schema);
         H5Fclose(f);
         return st;
@@ -166,6 +168,7 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
     pop->borough = civ_xmalloc(n); pop->sex = civ_xmalloc(n); pop->age = civ_xmalloc(n);
     pop->labour = civ_xmalloc(n);
     pop->residence = civ_xmalloc(n);
+    pop->ethnicity = civ_xmalloc(n);
     pop->tract = civ_xmalloc(n * 2); pop->household = civ_xmalloc(n * 4); pop->place = civ_xmalloc(n * 4);
     uint64_t nt = 0;
     hid_t geoid_t = H5Tcopy(H5T_C_S1);
@@ -181,12 +184,13 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
     pop->tract_geoid = civ_xcalloc(nt, 12);
     pop->place_type = civ_xmalloc(np ? np : 1);
     pop->place_borough = civ_xmalloc(np ? np : 1);
-    uint64_t n1 = n, n2 = n, n3 = n, n4 = n, n5 = n, n6 = n, n7 = n, n8 = n, t1 = nt, t2 = nt, p1 = np, p2 = np;
+    uint64_t n1 = n, n2 = n, n3 = n, n4 = n, n5 = n, n6 = n, n7 = n, n8 = n, n9 = n, t1 = nt, t2 = nt, p1 = np, p2 = np;
     if ((st = civ_h5_read_1d(f, "agents/borough", H5T_NATIVE_UINT8, &n1, pop->borough, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/sex", H5T_NATIVE_UINT8, &n2, pop->sex, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/age", H5T_NATIVE_UINT8, &n3, pop->age, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/labour", H5T_NATIVE_UINT8, &n4, pop->labour, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/residence", H5T_NATIVE_UINT8, &n8, pop->residence, path, err)) ||
+        (st = civ_h5_read_1d(f, "agents/ethnicity", H5T_NATIVE_UINT8, &n9, pop->ethnicity, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/tract", H5T_NATIVE_UINT16, &n5, pop->tract, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/household", H5T_NATIVE_UINT32, &n6, pop->household, path, err)) ||
         (st = civ_h5_read_1d(f, "agents/place", H5T_NATIVE_INT32, &n7, pop->place, path, err)) ||
@@ -201,6 +205,7 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
         (st = check_range(path, "agents/age", n, pop->age, 1, 0, 120, err)) ||
         (st = check_range(path, "agents/labour", n, pop->labour, 1, 0, 2, err)) ||
         (st = check_range(path, "agents/residence", n, pop->residence, 1, 0, 1, err)) ||
+        (st = check_range(path, "agents/ethnicity", n, pop->ethnicity, 1, 0, CIV_N_ETHNICITY - 1, err)) ||
         (st = check_range(path, "agents/tract", n, pop->tract, 2, 0, (int64_t)nt - 1, err)) ||
         (st = check_range(path, "agents/household", n, pop->household, 4, 0, (int64_t)nh - 1, err)) ||
         (st = check_range(path, "agents/place", n, pop->place, 8, -1, (int64_t)np - 1, err)) ||

@@ -1,6 +1,7 @@
 /* Population synthesis from census marginals (see data/README.md):
  *   tract x age band x sex      -> agents (stochastic rounding keeps expected counts exact)
  *   tract household-size mix    -> co-resident households, each with at least one adult
+ *   borough race/ethnicity mix  -> each household's group (one per household)
  *   borough LAUS labour force   -> employment status
  *   care homes per borough      -> older residents living in care homes, and their staff
  *   borough school-age children -> schools (nearby children together)
@@ -22,7 +23,7 @@
 #define ADULT_AGE 18
 
 enum synth_stream { S_ROUND = 1, S_AGE, S_HHSIZE, S_SHUFFLE_ADULT, S_SHUFFLE_CHILD,
-                    S_SLOTS, S_MERGE, S_LABOUR, S_WORKSHUFFLE, S_WORKSIZE, S_FIX, S_CARE_HOME, S_COMMUTE };
+                    S_SLOTS, S_MERGE, S_LABOUR, S_WORKSHUFFLE, S_WORKSIZE, S_FIX, S_CARE_HOME, S_COMMUTE, S_ETHNICITY };
 
 static uint32_t draw(uint64_t seed, uint32_t a, uint32_t b, uint32_t stream)
 {
@@ -195,6 +196,46 @@ out:
     return st;
 }
 
+/* Each borough's race/ethnicity mix: people per group, summed over its neighbourhoods (NTAs). */
+static civ_status load_ethnicity(const char *dir, double share[CIV_NBOROUGH][CIV_N_ETHNICITY], civ_error *err)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/nyc_nta_ethnicity.csv", dir);
+    civ_csv csv;
+    civ_status st = civ_csv_read(path, &csv, err);
+    if (st) return st;
+    int cb, ce, cn;
+    if ((st = civ_csv_col(&csv, "borough", &cb, err)) || (st = civ_csv_col(&csv, "ethnicity", &ce, err)) ||
+        (st = civ_csv_col(&csv, "count", &cn, err))) goto out;
+    memset(share, 0, sizeof(double) * CIV_NBOROUGH * CIV_N_ETHNICITY);
+    for (int r = 0; r < csv.nrows; r++) {
+        int b = civ_borough_index(csv.cells[r][cb]), g = -1;
+        for (int k = 0; k < CIV_N_ETHNICITY; k++)
+            if (strcmp(csv.cells[r][ce], civ_ethnicity_name[k]) == 0) g = k;
+        if (b < 0 || g < 0) {
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: row %d: unknown %s '%s' (expected %s)", path, r + 2,
+                          b < 0 ? "borough" : "ethnicity", b < 0 ? csv.cells[r][cb] : csv.cells[r][ce],
+                          b < 0 ? "BX, BK, MN, QN or SI" : "asian, black, hispanic, native, other or white");
+            goto out;
+        }
+        double v;
+        if ((st = civ_csv_number(&csv, r, cn, 0, &v, err))) goto out;
+        share[b][g] += v;
+    }
+    for (int b = 0; b < CIV_NBOROUGH; b++) {
+        double total = 0;
+        for (int g = 0; g < CIV_N_ETHNICITY; g++) total += share[b][g];
+        if (total <= 0) {
+            st = civ_fail(err, CIV_ERR_INPUT, "%s: no people counted for borough %s", path, civ_borough_code[b]);
+            goto out;
+        }
+        for (int g = 0; g < CIV_N_ETHNICITY; g++) share[b][g] /= total;
+    }
+out:
+    civ_csv_free(&csv);
+    return st;
+}
+
 /* Care homes per borough: the most nursing homes listed for it on any report date. */
 static civ_status load_care_homes(const char *dir, double homes[CIV_NBOROUGH], civ_error *err)
 {
@@ -270,8 +311,9 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     civ_status st = load_tracts(opt->data_dir, &td, err);
     if (st) return st;
     double laus_lf[CIV_NBOROUGH], laus_emp[CIV_NBOROUGH], care_homes[CIV_NBOROUGH];
-    double commute[CIV_NBOROUGH][CIV_NBOROUGH];
+    double commute[CIV_NBOROUGH][CIV_NBOROUGH], ethnicity[CIV_NBOROUGH][CIV_N_ETHNICITY];
     if ((st = load_laus(opt->data_dir, opt->laus_year, opt->laus_month, laus_lf, laus_emp, err)) ||
+        (st = load_ethnicity(opt->data_dir, ethnicity, err)) ||
         (st = load_care_homes(opt->data_dir, care_homes, err)) || (st = load_commuting(opt->data_dir, commute, err))) {
         free_tracts(&td);
         return st;
@@ -321,6 +363,7 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
     pop->borough = civ_xmalloc(n); pop->sex = civ_xmalloc(n); pop->age = civ_xmalloc(n);
     pop->labour = civ_xcalloc(n, 1);
     pop->residence = civ_xcalloc(n, 1);
+    pop->ethnicity = civ_xcalloc(n, 1);
     pop->tract = civ_xmalloc(n * sizeof(uint16_t));
     pop->household = civ_xmalloc(n * sizeof(uint32_t));
     pop->place = civ_xmalloc(n * sizeof(int32_t));
@@ -452,6 +495,21 @@ civ_status civ_synthesize(const civ_synth_options *opt, civ_population *pop, civ
         free_tracts(&td);
         civ_population_free(pop);
         return civ_fail(err, CIV_ERR_INTERRUPTED, "population synthesis interrupted");
+    }
+
+    /* 2b. race/ethnicity: one group per household (members share it), from the borough's mix; the tract
+       data carry no race, so within a borough it is independent of tract and household size */
+    for (uint32_t i = 0; i < pop->n_agents; i++) {
+        const uint32_t h = pop->household[i];
+        if (i > 0 && pop->household[i - 1] == h) { pop->ethnicity[i] = pop->ethnicity[i - 1]; continue; }
+        const double u = civ_u01(draw(seed, h, 0, S_ETHNICITY));
+        double acc = 0;
+        int g = CIV_N_ETHNICITY - 1;
+        for (int k = 0; k < CIV_N_ETHNICITY; k++) {
+            acc += ethnicity[pop->borough[i]][k];
+            if (u < acc) { g = k; break; }
+        }
+        pop->ethnicity[i] = (uint8_t)g;
     }
 
     /* 3. labour force: participation shape by age, level from LAUS per borough */

@@ -23,6 +23,7 @@
     X(uint32_t, household, POP, 0, 0, "household (index)")                                                    \
     X(int32_t, place, POP, 0, 0, "school, workplace or care home (index), -1 if none")                        \
     X(uint8_t, residence, POP, 0, 0, "household or care home (civ_residence_kind)")                           \
+    X(uint8_t, ethnicity, POP, 0, 0, "census race/ethnicity group of the household (CIV_ETH_*)")              \
     X(uint16_t, archetype, STATIC, 0, 0, "behavioural archetype: row of the decision table")                  \
     X(uint16_t, essential_rank, STATIC, 0, 0, "fixed rank (of 65,536) against the essential-worker share")     \
     X(uint8_t, household_size, STATIC, pop->household_size[pop->household[i]] < 255 ? pop->household_size[pop->household[i]] : 255, \

@@ -16,6 +16,7 @@
 
 #include "host/core/boroughs.h"
 #include "host/core/detmath.h"
+#include "host/core/ethnicity.h"
 #include "host/core/portable.h"
 #include "host/core/philox.h"
 #include "host/core/places.h"
@@ -78,6 +79,13 @@ typedef struct {
      * member to what it adds to its household's sum, not per susceptible; sizes 0-2 and beyond the table
      * use its ends */
     uint32_t household_contact_q[CIV_MAX_HOUSEHOLD_SCALE];
+    /* exposure outside the home (place and community contacts, both ways) by race/ethnicity group, a proxy
+     * for on-site work, crowding and transit: relative_exposure^contrast from the parameters, then scaled by
+     * the engine (civ_exposure_prepare) so household residents average 1; fixed point and the same as float.
+     * Care-home residents use 1. */
+    float exposure_relative[CIV_N_ETHNICITY];
+    uint32_t exposure_q[CIV_N_ETHNICITY];
+    float exposure[CIV_N_ETHNICITY];
     float contacts_school[CIV_N_PREM], contacts_work[CIV_N_PREM]; /* per day, by age band */
     float contacts_care_home;                            /* per day, residents and staff alike */
     float community_matrix[CIV_N_PREM][CIV_N_PREM];      /* contacts/day, row = contactor */
@@ -198,6 +206,18 @@ CIV_INLINE int civ_attends_place(uint64_t seed, const civ_agents *a, const civ_p
 
 /* ---- transmission ------------------------------------------------------ */
 
+/* Agent i's exposure outside its home relative to the average household resident (1 in a care home). */
+CIV_INLINE float civ_outside_exposure(const civ_covid_params *m, const civ_agents *a, uint32_t i)
+{
+    return a->residence[i] == CIV_RES_HOUSEHOLD ? m->exposure[a->ethnicity[i]] : 1.0f;
+}
+
+/* The same in fixed point (CIV_FIXED_ONE = 1), for what an infectious agent adds to place and community sums. */
+CIV_INLINE uint32_t civ_outside_exposure_q(const civ_covid_params *m, const civ_agents *a, uint32_t i)
+{
+    return a->residence[i] == CIV_RES_HOUSEHOLD ? m->exposure_q[a->ethnicity[i]] : CIV_FIXED_ONE;
+}
+
 /* Daily infection hazard of susceptible i from the group sums (fixed point).
  * The float operations are written in one fixed order for CPU/GPU parity. */
 CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_policy *pol,
@@ -206,6 +226,7 @@ CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_polic
                                       float community_pressure)
 {
     float h = m->w_household * (float)household_sum;
+    const float e = civ_outside_exposure(m, a, i);
     if (attends) {
         int32_t p = a->place[i];
         uint32_t others = a->place_size[p] > 1 ? a->place_size[p] - 1 : 1;
@@ -214,9 +235,9 @@ CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_polic
         float c = type == CIV_PLACE_SCHOOL ? m->w_school * m->contacts_school[band]
                 : type == CIV_PLACE_WORK   ? m->w_work * m->contacts_work[band]
                                            : m->w_care_home * m->contacts_care_home;
-        h = h + c * ((float)place_sum / (float)others);
+        h = h + e * (c * ((float)place_sum / (float)others));
     }
-    h = h + community_pressure;
+    h = h + e * community_pressure;
     return pol->beta * m->susceptibility[m->age10_of_age[a->age[i]]] * (h * (1.0f / 65536.0f));
 }
 

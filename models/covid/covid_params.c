@@ -80,7 +80,8 @@ static const char *const known_params[] = {
     "infectiousness_asymptomatic", "infectiousness_mild", "infectiousness_severe",
     "infectiousness_profile", "latent_period", "presymptomatic_period", "asymptomatic_recovery",
     "mild_recovery", "onset_to_hospital", "hospital_to_recovery", "hospital_to_death",
-    "weight_household", "household_size_exponent", "weight_school", "weight_work", "weight_community",
+    "weight_household", "household_size_exponent", "outside_home_exposure", "outside_home_exposure_contrast",
+    "weight_school", "weight_work", "weight_community",
     "weight_care_home", "contacts_care_home", "care_home_ifr_multiplier", "care_home_death_outside_hospital",
     "test_sensitivity", "hospital_test_probability", "note", NULL};
 
@@ -112,6 +113,24 @@ static civ_status by_age(reader *r, const char *name, double lo, double hi, doub
     static const char *const keys[] = {"value", "age_bands", "unit", "source", "note", NULL};
     if (civ_json_check_keys(&r->c, p, path, keys)) return r->c.err->status;
     return civ_json_numbers(&r->c, p, path, "value", lo, hi, CIV_N_AGE10, CIV_N_AGE10, true, out, NULL);
+}
+
+/* A value per race/ethnicity group: {"value": {"asian": x, "black": x, ...}}, every group named once. */
+static civ_status by_ethnicity(reader *r, const char *name, double lo, double hi, double out[CIV_N_ETHNICITY])
+{
+    char path[128], vpath[160];
+    const cJSON *p = param(r, name, path, sizeof path);
+    if (!p) return r->c.err->status;
+    static const char *const keys[] = {"value", "unit", "source", "note", NULL};
+    static const char *const groups[CIV_N_ETHNICITY + 1] = {"asian", "black", "hispanic", "native", "other", "white", NULL};
+    const cJSON *v = NULL;
+    if (civ_json_check_keys(&r->c, p, path, keys) || civ_json_object(&r->c, p, path, "value", true, &v))
+        return r->c.err->status;
+    snprintf(vpath, sizeof vpath, "%s.value", path);
+    if (civ_json_check_keys(&r->c, v, vpath, groups)) return r->c.err->status;
+    for (int g = 0; g < CIV_N_ETHNICITY; g++)
+        if (civ_json_number(&r->c, v, vpath, groups[g], lo, hi, true, &out[g])) return r->c.err->status;
+    return CIV_OK;
 }
 
 /* A value per single year of age, interpolated between nodes {"age": [...], "value": [...]} (ages
@@ -233,6 +252,7 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
 
     double sus[CIV_N_AGE10], ps[CIV_N_AGE10];
     double ifr[CIV_MAX_AGE + 1], ihr[CIV_MAX_AGE + 1], outside[CIV_MAX_AGE + 1];
+    double exposure[CIV_N_ETHNICITY], contrast;
     double beta, fa, fm, fs, wh, hx, ws, ww, wc, wch, cch, sens, hosp_test, ifr_scale, ihr_scale, care_ifr, care_outside;
     if (scalar(&r, "beta", 0, 100, &beta) || by_age(&r, "relative_susceptibility", 0, 10, sus) ||
         by_age(&r, "p_symptomatic", 0, 1, ps) || by_single_age(&r, "ifr", 1, 0, 1, ifr) ||
@@ -241,6 +261,8 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
         scalar(&r, "infectiousness_asymptomatic", 0, 10, &fa) || scalar(&r, "infectiousness_mild", 0, 10, &fm) ||
         scalar(&r, "infectiousness_severe", 0, 10, &fs) ||
         scalar(&r, "weight_household", 0, 100, &wh) || scalar(&r, "household_size_exponent", 0, 2, &hx) ||
+        by_ethnicity(&r, "outside_home_exposure", 0.1, 10, exposure) ||
+        scalar(&r, "outside_home_exposure_contrast", 0, 3, &contrast) ||
         scalar(&r, "weight_school", 0, 100, &ws) ||
         scalar(&r, "weight_work", 0, 100, &ww) || scalar(&r, "weight_community", 0, 100, &wc) ||
         scalar(&r, "weight_care_home", 0, 100, &wch) || scalar(&r, "contacts_care_home", 0, 200, &cch) ||
@@ -270,6 +292,11 @@ civ_status civ_covid_params_build(cJSON *model, const cJSON *overrides, const ch
     m->w_care_home = (float)wch;
     for (int size = 0; size < CIV_MAX_HOUSEHOLD_SCALE; size++)
         m->household_contact_q[size] = size <= 2 ? CIV_FIXED_ONE : (uint32_t)lround(CIV_FIXED_ONE * pow(size - 1, -hx));
+    for (int g = 0; g < CIV_N_ETHNICITY; g++) {   /* made relative to the population's mean by the engine */
+        m->exposure_relative[g] = (float)pow(exposure[g], contrast);
+        m->exposure_q[g] = CIV_FIXED_ONE;
+        m->exposure[g] = 1.0f;
+    }
     m->contacts_care_home = (float)cch;
     m->test_sensitivity = (float)sens;
     m->p_hospital_test = (float)hosp_test;

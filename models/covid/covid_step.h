@@ -88,9 +88,11 @@ CIV_INLINE void civ_pass_attend(const civ_covid_params *m, const civ_policy *pol
     const uint64_t q_household =
         ((uint64_t)q * m->household_contact_q[size < CIV_MAX_HOUSEHOLD_SCALE ? size : CIV_MAX_HOUSEHOLD_SCALE - 1]) >> 16;
     CIV_ATOMIC_ADD_U64(&g->household_sum[a->household[i]], q_household);
+    const uint64_t q_outside = ((uint64_t)q * civ_outside_exposure_q(m, a, i)) >> 16;
     if (t & CIV_TODAY_OUT)
-        CIV_ATOMIC_ADD_U64(&g->tract_sum[(uint32_t)a->tract[i] * CIV_N_PREM + m->community_band_of_age[a->age[i]]], q);
-    if (t & CIV_TODAY_PLACE) CIV_ATOMIC_ADD_U64(&g->place_sum[a->place[i]], q);
+        CIV_ATOMIC_ADD_U64(&g->tract_sum[(uint32_t)a->tract[i] * CIV_N_PREM + m->community_band_of_age[a->age[i]]],
+                           q_outside);
+    if (t & CIV_TODAY_PLACE) CIV_ATOMIC_ADD_U64(&g->place_sum[a->place[i]], q_outside);
 }
 
 /* Infectiousness per person of band k at one level (a borough or the city),
@@ -140,6 +142,23 @@ CIV_INLINE uint64_t civ_mix_quantize(float x, double pow2_shift)
 CIV_INLINE float civ_mix_pressure(double product, int shift, float scale)
 {
     return scale * (float)(product * civ_pow2(-shift));
+}
+
+/* Scales exposure outside the home so that household residents average 1 (count[g]: household residents
+ * of group g), in fixed point and as the same float: the layer weights and beta keep their meaning, and
+ * with a contrast of 0 every factor is exactly 1. Host only (once per engine). */
+CIV_INLINE void civ_exposure_prepare(civ_covid_params *m, const uint64_t count[CIV_N_ETHNICITY])
+{
+    double people = 0, total = 0;
+    for (int g = 0; g < CIV_N_ETHNICITY; g++) {
+        people += (double)count[g];
+        total += (double)count[g] * m->exposure_relative[g];
+    }
+    const double mean = people > 0 ? total / people : 1.0;
+    for (int g = 0; g < CIV_N_ETHNICITY; g++) {
+        m->exposure_q[g] = (uint32_t)(m->exposure_relative[g] / mean * CIV_FIXED_ONE + 0.5);
+        m->exposure[g] = (float)m->exposure_q[g] * (1.0f / CIV_FIXED_ONE);
+    }
 }
 
 /* Quantizes the contact matrix for civ_mix_pressure: Cq[a][k] = round(C[a][k] x 2^F). Host only
