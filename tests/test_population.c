@@ -275,8 +275,7 @@ static void test_ethnicity_by_borough(void **state)
     civ_csv_col(&csv, "count", &cn, &err);
     double want[CIV_NBOROUGH][CIV_N_ETHNICITY] = {{0}}, total[CIV_NBOROUGH] = {0};
     for (int r = 0; r < csv.nrows; r++) {
-        int b = civ_borough_index(csv.cells[r][cb]), g = -1;
-        for (int k = 0; k < CIV_N_ETHNICITY; k++) if (!strcmp(csv.cells[r][ce], civ_ethnicity_name[k])) g = k;
+        const int b = civ_borough_index(csv.cells[r][cb]), g = civ_ethnicity_index(csv.cells[r][ce]);
         assert_true(b >= 0 && g >= 0);
         double v;
         civ_csv_number(&csv, r, cn, 0, &v, &err);

@@ -7,5 +7,7 @@
 
 #define CIV_N_ETHNICITY 6
 enum { CIV_ETH_ASIAN, CIV_ETH_BLACK, CIV_ETH_HISPANIC, CIV_ETH_NATIVE, CIV_ETH_OTHER, CIV_ETH_WHITE };
+/* Their names, in that order, as the data file and the model parameters spell them (initialiser list). */
+#define CIV_ETHNICITY_NAMES "asian", "black", "hispanic", "native", "other", "white"
 
 #endif

@@ -94,16 +94,15 @@ civ_status civ_engine_init(civ_engine *e, const civ_study *s, const civ_populati
     uint16_t *archetype = (uint16_t *)a->archetype;   /* STATIC: set here, read-only in the passes */
     uint16_t *essential_rank = (uint16_t *)a->essential_rank;
     for (size_t i = 0; i < n; i++) essential_rank[i] = civ_essential_rank(s->seed, (uint32_t)i);
+    uint64_t by_ethnicity[CIV_N_ETHNICITY] = {0};   /* household residents per group */
     for (size_t i = 0; i < n; i++) {
         archetype[i] = civ_archetype_of(&e->table, pop->age[i], pop->sex[i], pop->borough[i], pop->labour[i],
                                         hh_children[pop->household[i]]);
         e->agents_per_archetype[archetype[i]]++;
         e->borough_pop[pop->borough[i]]++;
+        if (pop->residence[i] == CIV_RES_HOUSEHOLD) by_ethnicity[pop->ethnicity[i]]++;
     }
     free(hh_children);
-    uint64_t by_ethnicity[CIV_N_ETHNICITY] = {0};
-    for (size_t i = 0; i < n; i++)
-        if (pop->residence[i] == CIV_RES_HOUSEHOLD) by_ethnicity[pop->ethnicity[i]]++;
     civ_exposure_prepare(&e->model, by_ethnicity);
     const size_t tract_bands = (size_t)pop->n_tracts * CIV_N_PREM;
     e->tract_count = civ_xcalloc(tract_bands, sizeof(uint32_t));

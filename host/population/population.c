@@ -6,12 +6,19 @@
 const char *const civ_borough_code[CIV_NBOROUGH] = {"BX", "BK", "MN", "QN", "SI"};
 const char *const civ_borough_name[CIV_NBOROUGH] = {"Bronx", "Brooklyn", "Manhattan",
                                                     "Queens", "Staten Island"};
-const char *const civ_ethnicity_name[CIV_N_ETHNICITY] = {"asian", "black", "hispanic", "native", "other", "white"};
+const char *const civ_ethnicity_name[CIV_N_ETHNICITY] = {CIV_ETHNICITY_NAMES};
 
 int civ_borough_index(const char *code)
 {
     for (int b = 0; b < CIV_NBOROUGH; b++)
         if (strcmp(code, civ_borough_code[b]) == 0) return b;
+    return -1;
+}
+
+int civ_ethnicity_index(const char *name)
+{
+    for (int g = 0; g < CIV_N_ETHNICITY; g++)
+        if (strcmp(name, civ_ethnicity_name[g]) == 0) return g;
     return -1;
 }
 

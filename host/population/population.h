@@ -16,6 +16,7 @@ extern const char *const civ_borough_code[CIV_NBOROUGH]; /* "BX", ... */
 extern const char *const civ_borough_name[CIV_NBOROUGH]; /* "Bronx", ... */
 extern const char *const civ_ethnicity_name[CIV_N_ETHNICITY]; /* "asian", ... as in the data file */
 int civ_borough_index(const char *code);                 /* -1 if unknown */
+int civ_ethnicity_index(const char *name);               /* -1 if unknown */
 
 enum civ_labour { CIV_NOT_IN_LABOUR_FORCE = 0, CIV_EMPLOYED = 1, CIV_UNEMPLOYED = 2 };
 

@@ -97,7 +97,7 @@ civ_status civ_population_load(const char *path, civ_population *pop, civ_error 
     if (schema && (strcmp(schema, "civitas-population/1") == 0 || strcmp(schema, "civitas-population/2") == 0)) {
         st = civ_fail(err, CIV_ERR_INPUT, "%s: a population made by an earlier civitas (schema '%s', without %s); "
                       "synthesize it again with 'civitas synth'", path, schema,
-                      schema[strlen(schema) - 1] == '1' ? "care homes" : "race/ethnicity groups");
+                      strcmp(schema, "civitas-population/1") == 0 ? "care homes" : "race/ethnicity groups");
         free(schema);
         H5Fclose(f);
         return st;

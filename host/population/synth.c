@@ -209,9 +209,7 @@ static civ_status load_ethnicity(const char *dir, double share[CIV_NBOROUGH][CIV
         (st = civ_csv_col(&csv, "count", &cn, err))) goto out;
     memset(share, 0, sizeof(double) * CIV_NBOROUGH * CIV_N_ETHNICITY);
     for (int r = 0; r < csv.nrows; r++) {
-        int b = civ_borough_index(csv.cells[r][cb]), g = -1;
-        for (int k = 0; k < CIV_N_ETHNICITY; k++)
-            if (strcmp(csv.cells[r][ce], civ_ethnicity_name[k]) == 0) g = k;
+        const int b = civ_borough_index(csv.cells[r][cb]), g = civ_ethnicity_index(csv.cells[r][ce]);
         if (b < 0 || g < 0) {
             st = civ_fail(err, CIV_ERR_INPUT, "%s: row %d: unknown %s '%s' (expected %s)", path, r + 2,
                           b < 0 ? "borough" : "ethnicity", b < 0 ? csv.cells[r][cb] : csv.cells[r][ce],

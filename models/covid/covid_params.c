@@ -122,7 +122,7 @@ static civ_status by_ethnicity(reader *r, const char *name, double lo, double hi
     const cJSON *p = param(r, name, path, sizeof path);
     if (!p) return r->c.err->status;
     static const char *const keys[] = {"value", "unit", "source", "note", NULL};
-    static const char *const groups[CIV_N_ETHNICITY + 1] = {"asian", "black", "hispanic", "native", "other", "white", NULL};
+    static const char *const groups[CIV_N_ETHNICITY + 1] = {CIV_ETHNICITY_NAMES, NULL};
     const cJSON *v = NULL;
     if (civ_json_check_keys(&r->c, p, path, keys) || civ_json_object(&r->c, p, path, "value", true, &v))
         return r->c.err->status;
