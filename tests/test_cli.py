@@ -147,6 +147,33 @@ class CliErrors(unittest.TestCase):
         pop = {"synthesize": {"data_dir": os.path.join(ARGS.source, "data"), "employment_reference": "2018-01"}}
         self.expect_error(["run", self.variant(population=pop)], 3, "nyc_laus_monthly_by_borough.csv", "2018-01")
 
+    def test_bad_ethnicity_table(self):
+        # the race/ethnicity table: an unknown group names the file, row and value; a borough with no people
+        # is refused rather than given an arbitrary mix
+        data = os.path.join(self.dir, "data")
+        shutil.copytree(os.path.join(ARGS.source, "data"), data)
+        table = os.path.join(data, "nyc_nta_ethnicity.csv")
+        with open(table) as f:
+            rows = f.read().splitlines()
+        pop = {"synthesize": {"data_dir": data}}
+        with open(table, "w") as f:
+            f.write("\n".join([rows[0], rows[1].replace(",asian,", ",martian,")] + rows[2:]) + "\n")
+        self.expect_error(["run", self.variant(population=pop)], 3, "nyc_nta_ethnicity.csv: row 2",
+                          "unknown ethnicity 'martian'")
+        with open(table, "w") as f:
+            f.write("\n".join([rows[0]] + [r for r in rows[1:] if r.split(",")[1] != "SI"]) + "\n")
+        self.expect_error(["run", self.variant(population=pop)], 3, "nyc_nta_ethnicity.csv",
+                          "no people counted for borough SI")
+
+    def test_bad_outside_home_exposure(self):
+        # every group must be given, within range, and nothing else
+        self.expect_error(["run", self.variant(parameters={"outside_home_exposure": {"value": {"white": 0}}})], 3,
+                          "parameters.outside_home_exposure.value", "white", "0")
+        self.expect_error(["run", self.variant(parameters={"outside_home_exposure": {"value": {"martian": 1}}})], 3,
+                          "parameters.outside_home_exposure.value", "martian", "unknown key")
+        self.expect_error(["run", self.variant(parameters={"outside_home_exposure_contrast": 4})], 3,
+                          "parameters.outside_home_exposure_contrast", "4")
+
     def test_missing_data_dir(self):
         pop = {"synthesize": {"data_dir": os.path.join(self.dir, "no_data")}}
         self.expect_error(["run", self.variant(population=pop)], 3, "field 'population.synthesize.data_dir'", "no_data",
