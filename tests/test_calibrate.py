@@ -241,6 +241,25 @@ class Calibrate(unittest.TestCase):
             self.assertGreater(inf[:closure_day].sum(), 0, study)
             self.assertEqual(inf[closure_day:].sum(), 0, study)
 
+    def test_deaths_by_age_target(self):
+        # DOHMH's weekly death rates by age as a target: the weeks wholly inside the fitted window (Sundays to
+        # Saturdays, the last ending 2020-04-11 = fit_until) and the bands named, recorded in the fit's record
+        rates = os.path.join(ARGS.source, "data", "nyc_covid_weekly_rates_by_age.csv")
+        cal = calibration(particles=10, max_generations=1, max_simulations=10)
+        cal["deaths_by_age"] = {"file": rates, "bands": ["65-74", "75+"], "dispersion": 20, "source": "test"}
+        s = write(self.dir, "age.json", {"base": "fit.json", "name": "age", "calibration": cal})
+        out = os.path.join(self.dir, "age_out.json")
+        p = civitas("calibrate", s, "--scale", "0.002", "--threads", "1", "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("deaths in 2 age band(s)", p.stderr)
+        with open(out + ".fit.json") as f:
+            fit = json.load(f)
+        t = fit["likelihood"]["deaths_by_age_target"]
+        self.assertEqual(t["bands"], ["65-74", "75+"])
+        self.assertEqual((t["first_week_ends"], t["last_week_ends"]), ("2020-03-07", "2020-04-11"))
+        self.assertEqual(t["observations"], 6 * 2)
+        self.assertGreater(fit["best"]["terms"]["deaths_by_age"], 0)
+
     def bad(self, calibration_patch, expect, study_patch=None, args=(), rc=3):
         body = {"base": "fit.json", "name": "bad"}
         if calibration_patch is not None:
@@ -298,6 +317,21 @@ class Calibrate(unittest.TestCase):
         self.bad({"serosurvey": [{"date": "2020-04-20", "share": 0.2, "ci95": [0.1, 0.3]}]},
                  ["'calibration.serosurvey[0].date' = \"2020-04-20\" must lie between"])
         self.bad({"method": {"particles": 3}}, ["'calibration.method.particles' = 3 is out of range"])
+        rates = os.path.join(ARGS.source, "data", "nyc_covid_weekly_rates_by_age.csv")
+        age = {"file": rates, "bands": ["75+"], "dispersion": 20}
+        self.bad({"deaths_by_age": {**age, "bands": ["45-64"]}},
+                 ["'calibration.deaths_by_age.bands' has \"45-64\", which is not one of the study's output age bands",
+                  "0-17, 18-24, 25-34"])
+        self.bad({"deaths_by_age": {**age, "bands": ["75+", "75+"]}}, ["'calibration.deaths_by_age.bands' names \"75+\" twice"])
+        self.bad({"deaths_by_age": {**age, "file": "no_such_rates.csv"}}, ["calibration.deaths_by_age.file", "no_such_rates.csv"])
+        self.bad({"deaths_by_age": {"file": rates, "bands": ["75+"]}},
+                 ["missing required field 'calibration.deaths_by_age.dispersion'"])
+        with open(os.path.join(self.dir, "gap.csv"), "w") as f:   # the week ending 2020-03-14 is missing
+            f.write("week_ending,age_group,death_rate_per_100k\n2020-03-07,75+,0\n2020-03-21,75+,1.5\n")
+        self.bad({"deaths_by_age": {**age, "file": "gap.csv"}}, ["gap.csv: no row for age group 75+ in the week ending"])
+        with open(os.path.join(self.dir, "neg.csv"), "w") as f:
+            f.write("week_ending,age_group,death_rate_per_100k\n2020-03-07,75+,-2\n")
+        self.bad({"deaths_by_age": {**age, "file": "neg.csv"}}, ["neg.csv: line 2: death_rate_per_100k = -2 must be >= 0"])
         self.bad({}, ["calibration needs observed data"], {"observed": None})
         p = civitas("calibrate", self.fit_study)
         self.assertEqual(p.returncode, 2)

@@ -111,6 +111,41 @@ static void test_weekly_bins_and_terms(void **state)
     civ_fit_run_free(&r);
 }
 
+/* Deaths by age band: one term per band and week, the observed count = rate per 100k x the band's agents /
+ * scale, rounded (a suppressed rate counts as 2 deaths); simulated = the band's deaths over the week's seven
+ * days / scale, other bands ignored. Hand-computed: 50,000 agents aged 65+ at scale 0.5 and a rate of 10 per
+ * 100k give 10 observed deaths; one simulated death a day in the band gives 7 / 0.5 = 14 a week. */
+static void test_deaths_by_age_terms(void **state)
+{
+    (void)state;
+    enum { T = 15 };
+    civ_fit_data f = {0};
+    f.fit_day = 13; f.days = T; f.scale = 0.5; f.n_bands = 2; f.band_edges[0] = 0; f.band_edges[1] = 65;
+    f.age.n_bands = 1; f.age.band[0] = 1; f.age.people[0] = 50000; f.age.dispersion = 20;
+    f.age.n_weeks = 2; f.age.week_end[0] = 6; f.age.week_end[1] = 13;
+    f.age.rate[0][0] = 10; f.age.rate[1][0] = CIV_AGE_RATE_SUPPRESSED;
+    assert_int_equal(civ_fit_n_terms(&f), 1);
+    assert_float_equal(civ_age_target_observed(&f, 0, 0), 10, 0);
+    assert_float_equal(civ_age_target_observed(&f, 1, 0), 2, 0);
+    f.age.rate[0][0] = 10.9;   /* 10.9 rounds to 11 */
+    assert_float_equal(civ_age_target_observed(&f, 0, 0), 11, 0);
+    f.age.rate[0][0] = 10;
+    civ_fit_run r;
+    civ_fit_run_start(&r, &f);
+    int32_t series[CIV_N_VARS * CIV_NBOROUGH * 2];
+    for (int d = 0; d < T; d++) {
+        memset(series, 0, sizeof series);
+        series[(CIV_VAR_NEW_DEATHS * CIV_NBOROUGH + 3) * 2 + 1] = 1;   /* one death a day aged 65+, in Queens */
+        series[(CIV_VAR_NEW_DEATHS * CIV_NBOROUGH + 0) * 2 + 0] = 5;   /* younger deaths: not this target's */
+        civ_fit_run_day(&r, d, series);
+        if (d == 5) assert_float_equal(r.total, 0, 0);
+        if (d == 6) assert_float_equal(r.total, -civ_nb_log_pmf(10, 14, 20), 1e-9);
+    }
+    assert_float_equal(r.total, -civ_nb_log_pmf(10, 14, 20) - civ_nb_log_pmf(2, 14, 20), 1e-9);
+    assert_float_equal(r.terms[0], r.total, 1e-12);
+    civ_fit_run_free(&r);
+}
+
 static void test_serosurvey_from_the_series(void **state)
 {
     (void)state;
@@ -333,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_serosurvey_term),
         cmocka_unit_test(test_weekly_bins_and_terms),
         cmocka_unit_test(test_serosurvey_from_the_series),
+        cmocka_unit_test(test_deaths_by_age_terms),
         cmocka_unit_test(test_prior_densities),
         cmocka_unit_test(test_prior_sampling_and_intervals),
         cmocka_unit_test(test_sampler_pieces),

@@ -68,6 +68,12 @@ class CliErrors(unittest.TestCase):
         self.expect_error(["run", self.variant(testing={"seek_probability": 1.5})], 3,
                           "testing.seek_probability", "1.5", "out of range")
 
+    def test_older_adult_distancing_out_of_range(self):
+        self.expect_error(["run", self.variant(behavior={"mobility": {"older_adult_extra": 1.5}})], 3,
+                          "behavior.mobility.older_adult_extra", "1.5", "out of range")
+        self.expect_error(["run", self.variant(behavior={"mobility": {"older_adult_age": 200}})], 3,
+                          "behavior.mobility.older_adult_age", "200", "out of range")
+
     def test_wrong_type(self):
         self.expect_error(["run", self.variant(seed="abc")], 3, "'seed'", '"abc"', "integer")
 

@@ -337,6 +337,96 @@ static void test_outside_exposure_by_group(void **state)
     free_study(s);
 }
 
+static void policy_on(const civ_study *s, int day, civ_policy *p, double *comply, civ_testing_supply *sup);
+
+/* Older adults' further distancing (behavior.mobility.older_adult_extra, from older_adult_age on): the day's
+ * policy keeps 1 - extra x (1 - community factor) of their community contacts on top of everyone's cut, in
+ * fixed point with the same float; it scales the community term of a susceptible of that age (not the
+ * household or place term) and what an infectious one adds to its tract (not to its household or place).
+ * Hand-computed with extra 0.5 and a community factor of 0.2: 1 - 0.5 x 0.8 = 0.6. The shipped study's
+ * default (0) keeps exactly 1 on every day, and so does a study without mobility data. */
+static void test_older_adults_distancing(void **state)
+{
+    (void)state;
+    civ_policy p;
+    civ_testing_supply sup;
+    double comply;
+    civ_study *s0 = load_study();
+    assert_true(s0->mobility.older_adult_extra == 0.0 && s0->mobility.older_adult_age == 65);
+    for (int t = 0; t < s0->steps; t++) {
+        policy_on(s0, t, &p, &comply, &sup);
+        for (int b = 0; b < CIV_NBOROUGH; b++)
+            if (p.older_kept_q[b] != CIV_FIXED_ONE || p.older_kept[b] != 1.0f) fail_msg("day %d: older adults keep %g", t, p.older_kept[b]);
+    }
+    free_study(s0);
+
+    civ_study *s = load_variant("\"behavior\": {\"mobility\": {\"older_adult_extra\": 0.5, \"older_adult_age\": 70}}");
+    assert_true(s->mobility.older_adult_extra == 0.5 && s->mobility.older_adult_age == 70);
+    for (int t = 0; t < s->steps; t++) {
+        policy_on(s, t, &p, &comply, &sup);
+        assert_int_equal(p.older_age, 70);
+        for (int b = 0; b < CIV_NBOROUGH; b++) {
+            const double cf = s->mobility.factor[t][b] < 1 ? s->mobility.factor[t][b] : 1;
+            const uint32_t want = (uint32_t)((1 - 0.5 * (1 - cf)) * 65536 + 0.5);
+            if (p.older_kept_q[b] != want || p.older_kept[b] != (float)want / 65536.0f)
+                fail_msg("day %d, borough %d: older adults keep %u/65536, expected %u (community factor %g)", t, b,
+                         p.older_kept_q[b], want, cf);
+        }
+    }
+    /* in April (day 40) everyone kept well under 1, so older adults keep less than everyone */
+    policy_on(s, 40, &p, &comply, &sup);
+    assert_true(p.older_kept[0] < 0.95f);
+
+    civ_covid_params *m = &s->model;
+    p = s->base_policy;
+    p.beta = 0.7f;
+    p.older_age = 70;
+    for (int b = 0; b < CIV_NBOROUGH; b++) { p.older_kept_q[b] = 39322; p.older_kept[b] = 39322 / 65536.0f; }   /* 0.6 */
+    const double one = 65536.0, kept = 39322 / 65536.0;
+    const int ages[] = {69, 70, 88};
+    for (size_t k = 0; k < sizeof ages / sizeof ages[0]; k++) {
+        cohort *c = cohort_new(ages[k], CIV_S, 0);
+        c->place[0] = WORKPLACE;
+        c->place_size[WORKPLACE] = 11;
+        const double f = ages[k] >= 70 ? kept : 1.0, susc = m->susceptibility[m->age10_of_age[ages[k]]];
+        const double work = m->contacts_work[m->prem_of_age[ages[k]]];
+        const double want = 0.7 * susc * (m->w_household * 3 + m->w_work * work * 5 / 10 + 0.25 * f);
+        const float got = civ_infection_hazard(m, &p, &c->a, 0, 1, (uint64_t)(3 * one), (uint64_t)(5 * one), (float)(0.25 * one));
+        if (fabs(got - want) > 1e-5 * want) fail_msg("age %d: hazard %.7g, expected %.7g", ages[k], got, want);
+        free(c);
+
+        /* what an infectious agent of that age adds */
+        c = cohort_new(ages[k], CIV_M, CIV_COURSE_SYMPTOMATIC);
+        c->infected_day[0] = 16;
+        c->labour[0] = CIV_EMPLOYED;
+        c->place[0] = WORKPLACE;
+        civ_policy pa = p;
+        for (int b = 0; b < CIV_NBOROUGH; b++) pa.work_attendance[b] = 1.0f;
+        pa.schools_closed = pa.work_closed = 0;
+        float row[CIV_N_DECISION];
+        set_row(row, 0, 1, 0);
+        const uint64_t q = civ_infectiousness(m, &c->a, 0, 20);
+        assert_true(q > 1000);
+        uint64_t hh[1] = {0}, place[N_PLACES] = {0}, tract[CIV_N_PREM] = {0};
+        const civ_groups gr = {hh, place, tract, NULL};
+        civ_pass_attend(m, &pa, 1, row, &c->a, &gr, 0, 20);
+        const uint64_t community = ages[k] >= 70 ? (q * 39322) >> 16 : q;
+        if (hh[0] != q || place[WORKPLACE] != q || tract[m->community_band_of_age[ages[k]]] != community)
+            fail_msg("age %d: adds household %llu place %llu community %llu, expected %llu, %llu, %llu", ages[k],
+                     (unsigned long long)hh[0], (unsigned long long)place[WORKPLACE],
+                     (unsigned long long)tract[m->community_band_of_age[ages[k]]], (unsigned long long)q,
+                     (unsigned long long)q, (unsigned long long)community);
+        free(c);
+    }
+    free_study(s);
+
+    /* a study without mobility data: nobody distances further */
+    s = load_variant("\"behavior\": {\"mobility\": null}");
+    policy_on(s, 40, &p, &comply, &sup);
+    assert_true(p.older_age > CIV_MAX_AGE && p.older_kept[0] == 1.0f);
+    free_study(s);
+}
+
 /* gamma(mean, sd) density integrated over [lo, hi] by Simpson's rule: independent of the model's own CDF */
 static double gamma_mass(double lo, double hi, double mean, double sd)
 {
@@ -1129,6 +1219,7 @@ int main(void)
         cmocka_unit_test(test_hazard_term_by_term),
         cmocka_unit_test(test_household_size_scales_the_household_term),
         cmocka_unit_test(test_outside_exposure_by_group),
+        cmocka_unit_test(test_older_adults_distancing),
         cmocka_unit_test(test_infectiousness),
         cmocka_unit_test(test_who_mixes_where),
         cmocka_unit_test(test_course_and_latent_period),

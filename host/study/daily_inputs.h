@@ -22,6 +22,10 @@ typedef struct {
     bool work;                  /* non-essential workers go to work with the same factor */
     bool by_borough;            /* each borough its own index; false: the city's (device-weighted mean) */
     int shift_days, shift_until;   /* simulation days */
+    /* older adults (age >= older_adult_age) cut their community contacts by a further older_adult_extra of
+     * the cut everyone made: kept = factor x (1 - older_adult_extra x (1 - factor)); 0 = no difference */
+    double older_adult_extra;
+    int older_adult_age;
     float (*factor)[CIV_NBOROUGH];  /* [step][borough] */
 } civ_mobility;
 

@@ -29,11 +29,12 @@ static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *
     if (civ_json_object(c, beh, "behavior", "mobility", false, &mo)) return c->err->status;
     if (!mo) return CIV_OK;
     static const char *const keys[] = {"file", "floor", "shape", "smooth_days", "work", "by_borough", "shift_days",
-                                       "shift_until", "source", "note", NULL};
+                                       "shift_until", "older_adult_extra", "older_adult_age", "source", "note", NULL};
     const char *P = "behavior.mobility", *file = NULL;
     civ_mobility *m = &s->mobility;
     m->floor = 0.2; m->shape = 1.0; m->work = true; m->by_borough = true;
-    long smooth = 7, shift = 0;
+    m->older_adult_extra = 0.0;
+    long smooth = 7, shift = 0, older_age = 65;
     int until = s->start_day + s->steps;
     if (civ_json_check_keys(c, mo, P, keys) || civ_json_string(c, mo, P, "file", true, &file) ||
         civ_json_number(c, mo, P, "floor", 0, 1, false, &m->floor) ||
@@ -42,7 +43,9 @@ static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *
         civ_json_bool(c, mo, P, "work", false, &m->work) ||
         civ_json_bool(c, mo, P, "by_borough", false, &m->by_borough) ||
         civ_json_int(c, mo, P, "shift_days", -365, 365, false, &shift) ||
-        civ_json_date(c, mo, P, "shift_until", false, &until))
+        civ_json_date(c, mo, P, "shift_until", false, &until) ||
+        civ_json_number(c, mo, P, "older_adult_extra", 0, 1, false, &m->older_adult_extra) ||
+        civ_json_int(c, mo, P, "older_adult_age", 0, CIV_MAX_AGE, false, &older_age))
         return c->err->status;
     if (smooth % 2 == 0)
         return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.smooth_days' = %ld must be odd (a centred window)", c->file,
@@ -51,6 +54,7 @@ static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *
     m->file = strdup(file);
     m->smooth_days = (int)smooth;
     m->shift_days = (int)shift;
+    m->older_adult_age = (int)older_age;
     m->shift_until = until - s->start_day;
     return civ_mobility_load(m, s->start_day, s->steps, c->file, "behavior.mobility.file", c->err);
 }
@@ -532,6 +536,8 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     bp->beta = (float)beta;
     for (int b = 0; b < CIV_NBOROUGH; b++) bp->community_factor[b] = bp->work_attendance[b] = 1.0f;
     bp->community_order = 1.0f;
+    for (int b = 0; b < CIV_NBOROUGH; b++) { bp->older_kept_q[b] = CIV_FIXED_ONE; bp->older_kept[b] = 1.0f; }
+    bp->older_age = CIV_MAX_AGE + 1;
     bp->schools_closed = 0; bp->work_closed = 0; bp->essential_share = 1.0f;
     bp->test_seek_probability = (float)seek;
     bp->test_capacity_ratio = 1.0f;

@@ -46,7 +46,13 @@ void civ_study_policy(const civ_study *s, int day, civ_policy *pol, double *comp
         const float kept = s->mobility.factor ? s->mobility.factor[t][b] : 1.0f;
         pol->community_factor[b] = (float)community * kept;
         pol->work_attendance[b] = s->mobility.factor && s->mobility.work ? kept : 1.0f;
+        /* older adults: a further share of the cut everyone made (exactly 1 when there is no cut or no extra) */
+        double all = pol->community_factor[b] < 1.0f ? pol->community_factor[b] : 1.0;
+        double older = 1.0 - s->mobility.older_adult_extra * (1.0 - all);
+        pol->older_kept_q[b] = (uint32_t)(older * CIV_FIXED_ONE + 0.5);
+        pol->older_kept[b] = (float)pol->older_kept_q[b] * (1.0f / CIV_FIXED_ONE);
     }
+    pol->older_age = s->mobility.factor ? s->mobility.older_adult_age : CIV_MAX_AGE + 1;
     supply->tests = s->test_capacity.tests ? s->test_capacity.tests[t] : -1;
     supply->capacity_per_100k = capacity;
     pol->test_capacity_ratio = 1.0f;

@@ -168,6 +168,13 @@ static civ_status check_priors(cal_ctx *c, civ_error *err)
 static void count_survey_people(cal_ctx *c)
 {
     civ_fit_data *f = &c->sp.fit;
+    /* and in each band of the deaths-by-age target, its rates' denominator */
+    for (int j = 0; j < f->age.n_bands; j++) {
+        const int b = f->age.band[j], lo = f->band_edges[b], hi = b + 1 < f->n_bands ? f->band_edges[b + 1] : 1 << 30;
+        double n = 0;
+        for (uint32_t i = 0; i < c->pop.n_agents; i++) n += c->pop.age[i] >= lo && c->pop.age[i] < hi;
+        f->age.people[j] = n;
+    }
     for (int j = 0; j < f->n_sero; j++) {
         double n = 0;
         for (uint32_t i = 0; i < c->pop.n_agents; i++)
@@ -235,6 +242,8 @@ static void print_header(const cal_ctx *c)
         snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", i ? ", " : "",
                  civ_fit_series_name[sp->fit.targets[i].series]);
     if (sp->fit.n_sero) snprintf(what + strlen(what), sizeof what - strlen(what), ", %d serosurvey(s)", sp->fit.n_sero);
+    if (sp->fit.age.n_bands)
+        snprintf(what + strlen(what), sizeof what - strlen(what), ", deaths in %d age band(s)", sp->fit.age.n_bands);
     fprintf(stderr, "civitas: calibrating %d parameters of '%s' to %s up to %s%s%s (ABC-SMC: %d particles, up to %d "
             "generations and %d simulations), scale %g (%u agents), %d rank(s) x %d thread(s)\n", c->dim, c->written.name, what,
             until, held[0] ? ", held out from " : "", held, sp->particles, sp->max_generations, sp->max_simulations, c->pop.scale,

@@ -52,18 +52,50 @@ void civ_fit_run_start(civ_fit_run *r, const civ_fit_data *d)
     memset(r, 0, sizeof *r);
     r->d = d;
     r->daily = civ_xcalloc((size_t)CIV_FIT_N_SERIES * d->days * CIV_NBOROUGH, sizeof(double));
+    r->daily_age = civ_xcalloc((size_t)d->days * (d->age.n_bands ? d->age.n_bands : 1), sizeof(double));
 }
 
 void civ_fit_run_free(civ_fit_run *r)
 {
     free(r->daily);
-    r->daily = NULL;
+    free(r->daily_age);
+    r->daily = r->daily_age = NULL;
 }
 
 /* the bin of `t` that ends on `day` (bins end on fit_day, fit_day - bin_days, ...), or 0 */
 static int bin_ends(const civ_fit_data *d, const civ_count_target *t, int day)
 {
     return day <= d->fit_day && (d->fit_day - day) % t->bin_days == 0 && day - t->bin_days + 1 >= t->first_day;
+}
+
+double civ_age_target_observed(const civ_fit_data *d, int w, int j)
+{
+    const double rate = d->age.rate[w][j];
+    return rate == CIV_AGE_RATE_SUPPRESSED ? 2.0 : round(rate * 1e-5 * d->age.people[j] / d->scale);
+}
+
+/* deaths by age band: today's simulated deaths per band, and a term per band when a week ends today */
+static void age_target_day(civ_fit_run *r, int day, const int32_t *series)
+{
+    const civ_fit_data *d = r->d;
+    const civ_age_target *t = &d->age;
+    const int nb = d->n_bands, term = d->n_targets + d->n_sero;
+    for (int j = 0; j < t->n_bands; j++) {
+        double v = 0;
+        for (int b = 0; b < CIV_NBOROUGH; b++) v += series[(CIV_VAR_NEW_DEATHS * CIV_NBOROUGH + b) * nb + t->band[j]];
+        r->daily_age[(size_t)day * t->n_bands + j] = v;
+    }
+    for (int w = 0; w < t->n_weeks; w++) {
+        if (t->week_end[w] != day) continue;
+        double nll = 0;
+        for (int j = 0; j < t->n_bands; j++) {
+            double sim = 0;
+            for (int dd = day - 6; dd <= day; dd++) sim += r->daily_age[(size_t)dd * t->n_bands + j];
+            nll -= civ_nb_log_pmf(civ_age_target_observed(d, w, j), fmax(sim, 0.5) / d->scale, t->dispersion);
+        }
+        r->terms[term] += nll;
+        r->total += nll;
+    }
 }
 
 void civ_fit_run_day(civ_fit_run *r, int day, const int32_t *series)
@@ -97,6 +129,7 @@ void civ_fit_run_day(civ_fit_run *r, int day, const int32_t *series)
         r->terms[i] += nll;
         r->total += nll;
     }
+    age_target_day(r, day, series);
     for (int j = 0; j < d->n_sero; j++) {
         const civ_sero_target *t = &d->sero[j];
         if (t->day != day) continue;

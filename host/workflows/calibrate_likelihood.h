@@ -14,6 +14,7 @@
 #define CIV_FIT_MAX_TARGETS 8
 #define CIV_FIT_MAX_SERO 8
 #define CIV_FIT_MAX_BANDS 16
+#define CIV_FIT_MAX_WEEKS 64
 
 typedef enum { CIV_FIT_CASES, CIV_FIT_ADMISSIONS, CIV_FIT_DEATHS, CIV_FIT_N_SERIES } civ_fit_series;
 /* study names: "cases" (reported, by diagnosis date), "hospital_admissions", "deaths" */
@@ -41,6 +42,21 @@ double civ_sero_sd_logit(const civ_sero_target *t);
 /* -log of the normal density of logit(simulated share) around logit(share) (share clamped to [1e-6, 1 - 1e-6]) */
 double civ_sero_nll(const civ_sero_target *t, double simulated_share);
 
+/* Deaths by age band, city-wide: an observed weekly rate per 100,000 people of each band (DOHMH's weeks,
+ * Sunday to Saturday), turned into a count with the band's simulated people in real-city units and
+ * rounded to whole deaths (a suppressed rate, 1 to 4 deaths, counts as 2); a negative binomial term per
+ * band and week against the simulated deaths. */
+#define CIV_AGE_RATE_SUPPRESSED (-1.0)
+typedef struct {
+    int n_bands;                                  /* 0: no age target */
+    int band[CIV_FIT_MAX_BANDS];                  /* the study's output band of each */
+    int n_weeks;
+    int week_end[CIV_FIT_MAX_WEEKS];              /* simulation day of each week's last day */
+    double rate[CIV_FIT_MAX_WEEKS][CIV_FIT_MAX_BANDS];   /* observed deaths per 100,000 */
+    double people[CIV_FIT_MAX_BANDS];             /* agents in each band (set by the caller) */
+    double dispersion;
+} civ_age_target;
+
 typedef struct {
     int n_targets, n_sero;
     civ_count_target targets[CIV_FIT_MAX_TARGETS];
@@ -52,18 +68,23 @@ typedef struct {
     int n_bands, band_edges[CIV_FIT_MAX_BANDS];   /* the study's output age bands */
     double sero_people[CIV_FIT_MAX_SERO];          /* agents in each survey's group */
     double sero_floor;    /* the least the survey terms can add together (<= 0) */
+    civ_age_target age;   /* deaths by age band (n_bands 0: none) */
 } civ_fit_data;
 
-/* the terms' count: one per target and per survey */
-static inline int civ_fit_n_terms(const civ_fit_data *d) { return d->n_targets + d->n_sero; }
+/* the terms' count: one per target, per survey, and one for deaths by age when there is that target */
+static inline int civ_fit_n_terms(const civ_fit_data *d) { return d->n_targets + d->n_sero + (d->age.n_bands > 0); }
 /* observations (bins x boroughs) a count target compares */
 int civ_fit_target_observations(const civ_fit_data *d, int target);
+
+/* the observed deaths of age target band j in week w, real-city units, rounded to whole deaths */
+double civ_age_target_observed(const civ_fit_data *d, int w, int j);
 
 /* One run's accumulation, day by day. */
 typedef struct {
     const civ_fit_data *d;
     double *daily;        /* [series][day][borough]: simulated counts */
-    double terms[CIV_FIT_MAX_TARGETS + CIV_FIT_MAX_SERO];   /* negative log-likelihood per target */
+    double *daily_age;    /* [day][age target band]: simulated deaths */
+    double terms[CIV_FIT_MAX_TARGETS + CIV_FIT_MAX_SERO + 1];   /* negative log-likelihood per target */
     double total;
 } civ_fit_run;
 

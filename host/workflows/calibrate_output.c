@@ -131,6 +131,23 @@ static cJSON *likelihood_json(const civ_cal_result *r)
         cJSON_AddStringToObject(o, "borough", t->borough < 0 ? "city" : civ_borough_code[t->borough]);
         cJSON_AddItemToArray(ss, o);
     }
+    const civ_age_target *at = &f->age;
+    if (at->n_bands) {
+        cJSON_AddStringToObject(l, "deaths_by_age", "negative binomial per age band and week (Sunday to Saturday): observed = "
+                                "the week's death rate per 100,000 x the band's simulated people / population scale, rounded; "
+                                "mean = simulated deaths / population scale; size = its dispersion");
+        cJSON *a = cJSON_AddObjectToObject(l, "deaths_by_age_target");
+        cJSON *bs = cJSON_AddArrayToObject(a, "bands");
+        for (int j = 0; j < at->n_bands; j++) {
+            char label[16];
+            civ_age_band_label(f->band_edges, f->n_bands, at->band[j], label, sizeof label);
+            cJSON_AddItemToArray(bs, cJSON_CreateString(label));
+        }
+        cJSON_AddNumberToObject(a, "dispersion", at->dispersion);
+        add_date(a, "first_week_ends", start + at->week_end[0]);
+        add_date(a, "last_week_ends", start + at->week_end[at->n_weeks - 1]);
+        cJSON_AddNumberToObject(a, "observations", at->n_weeks * at->n_bands);
+    }
     return l;
 }
 
@@ -138,7 +155,8 @@ static cJSON *likelihood_json(const civ_cal_result *r)
 static void term_name(const civ_fit_data *f, int k, char *buf, size_t n)
 {
     if (k < f->n_targets) snprintf(buf, n, "%s", civ_fit_series_name[f->targets[k].series]);
-    else snprintf(buf, n, "serosurvey[%d]", k - f->n_targets);
+    else if (k < f->n_targets + f->n_sero) snprintf(buf, n, "serosurvey[%d]", k - f->n_targets);
+    else snprintf(buf, n, "deaths_by_age");
 }
 
 static cJSON *fit_json(const civ_cal_result *r, const char *study_rel, const char *posterior_name)

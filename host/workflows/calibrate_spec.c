@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "host/population/population.h"
+#include "host/study/study_files.h"
+#include "host/util/csv.h"
 #include "host/util/date.h"
 #include "host/util/json_path.h"
 #include "host/util/json_util.h"
@@ -218,6 +220,123 @@ static civ_status read_sero(civ_jctx *c, const civ_study *s, const cJSON *val, c
     return CIV_OK;
 }
 
+/* calibration.deaths_by_age: the study's output bands named in 'bands', their weekly death rates per 100k
+ * from 'file' (columns week_ending, age_group with "_" for "-", death_rate_per_100k), every week that lies
+ * wholly inside the fitted window. */
+static civ_status read_deaths_by_age(civ_jctx *c, const civ_study *s, const cJSON *o, civ_cal_spec *sp)
+{
+    const char *P = "calibration.deaths_by_age", *file = NULL;
+    civ_age_target *t = &sp->fit.age;
+    if (!o) return CIV_OK;
+    if (!cJSON_IsObject(o))
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s' must be an object {\"file\", \"bands\", \"dispersion\"}, got %s",
+                        c->file, P, civ_json_repr(o));
+    static const char *const keys[] = {"file", "bands", "dispersion", "source", "note", NULL};
+    if (civ_json_check_keys(c, o, P, keys) || civ_json_string(c, o, P, "file", true, &file) ||
+        civ_json_number(c, o, P, "dispersion", 1e-3, 1e9, true, &t->dispersion) ||
+        civ_study_need_input(c, "calibration.deaths_by_age.file", file, false))
+        return c->err->status;
+    const cJSON *bands = cJSON_GetObjectItemCaseSensitive(o, "bands");
+    if (!cJSON_IsArray(bands) || cJSON_GetArraySize(bands) < 1 || cJSON_GetArraySize(bands) > CIV_FIT_MAX_BANDS)
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.bands' must be an array of 1 to %d of the study's output age "
+                        "bands, such as \"75+\", got %s", c->file, P, CIV_FIT_MAX_BANDS, civ_json_repr(bands));
+    char labels[CIV_FIT_MAX_BANDS][16];
+    for (const cJSON *e = bands->child; e; e = e->next) {
+        int b = 0;
+        char want[16] = "";
+        for (; cJSON_IsString(e) && b < s->n_out_bands; b++) {
+            civ_age_band_label(s->out_band_edges, s->n_out_bands, b, want, sizeof want);
+            if (strcmp(want, e->valuestring) == 0) break;
+        }
+        if (!cJSON_IsString(e) || b == s->n_out_bands) {
+            char list[160] = "";
+            for (int k = 0; k < s->n_out_bands; k++) {
+                civ_age_band_label(s->out_band_edges, s->n_out_bands, k, want, sizeof want);
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", want);
+            }
+            return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.bands' has %s, which is not one of the study's output age "
+                            "bands (output.age_bands: %s)", c->file, P, civ_json_repr(e), list);
+        }
+        for (int j = 0; j < t->n_bands; j++)
+            if (t->band[j] == b)
+                return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.bands' names \"%s\" twice", c->file, P, e->valuestring);
+        snprintf(labels[t->n_bands], sizeof labels[0], "%s", want);
+        for (char *q = labels[t->n_bands]; *q; q++)
+            if (*q == '-') *q = '_';
+        t->band[t->n_bands++] = b;
+    }
+    civ_csv csv;
+    civ_status st = civ_csv_read(file, &csv, c->err);
+    if (st) return st;
+    int cw, ca, cr;
+    if ((st = civ_csv_col(&csv, "week_ending", &cw, c->err)) || (st = civ_csv_col(&csv, "age_group", &ca, c->err)) ||
+        (st = civ_csv_col(&csv, "death_rate_per_100k", &cr, c->err)))
+        goto out;
+    /* the weeks wholly inside days 0 .. fit_day */
+    int found[CIV_FIT_MAX_WEEKS][CIV_FIT_MAX_BANDS];
+    memset(found, 0, sizeof found);
+    t->n_weeks = 0;
+    for (int r = 0; r < csv.nrows; r++) {
+        int day;
+        if (!civ_date_parse(csv.cells[r][cw], &day)) {
+            st = civ_fail(c->err, CIV_ERR_INPUT, "%s: line %d: week_ending '%s' is not a date YYYY-MM-DD", file, r + 2,
+                          csv.cells[r][cw]);
+            goto out;
+        }
+        const int end = day - s->start_day;
+        if (end - 6 < 0 || end > sp->fit.fit_day) continue;
+        int j = 0;
+        while (j < t->n_bands && strcmp(csv.cells[r][ca], labels[j])) j++;
+        if (j == t->n_bands) continue;
+        int w = 0;
+        while (w < t->n_weeks && t->week_end[w] != end) w++;
+        if (w == t->n_weeks) {
+            if (t->n_weeks == CIV_FIT_MAX_WEEKS) {
+                st = civ_fail(c->err, CIV_ERR_INPUT, "%s: more than %d weeks inside the fitted window", file, CIV_FIT_MAX_WEEKS);
+                goto out;
+            }
+            t->week_end[t->n_weeks++] = end;
+        }
+        /* DOHMH leaves a rate empty when it stands for 1 to 4 deaths (suppressed) */
+        if ((st = civ_csv_number(&csv, r, cr, CIV_AGE_RATE_SUPPRESSED, &t->rate[w][j], c->err))) goto out;
+        if (t->rate[w][j] < 0 && t->rate[w][j] != CIV_AGE_RATE_SUPPRESSED) {
+            st = civ_fail(c->err, CIV_ERR_INPUT, "%s: line %d: death_rate_per_100k = %s must be >= 0", file, r + 2,
+                          csv.cells[r][cr]);
+            goto out;
+        }
+        found[w][j] = 1;
+    }
+    if (t->n_weeks == 0) {
+        st = civ_fail(c->err, CIV_ERR_INPUT, "%s: no whole week (week_ending 7 to %d days after the study's start) inside the "
+                      "fitted window for %s", file, sp->fit.fit_day + 1, P);
+        goto out;
+    }
+    /* every week from the first whole one to the last inside the window, each band, in date order */
+    int first = t->week_end[0];
+    for (int w = 1; w < t->n_weeks; w++) if (t->week_end[w] < first) first = t->week_end[w];
+    while (first - 7 >= 6) first -= 7;
+    civ_age_target sorted = *t;
+    sorted.n_weeks = 0;
+    for (int end = first; end <= sp->fit.fit_day; end += 7) {
+        int w = 0;
+        while (w < t->n_weeks && t->week_end[w] != end) w++;
+        for (int j = 0; j < t->n_bands; j++)
+            if (w == t->n_weeks || !found[w][j]) {
+                char d[11];
+                civ_date_format(s->start_day + end, d);
+                st = civ_fail(c->err, CIV_ERR_INPUT, "%s: no row for age group %s in the week ending %s (%s)", file, labels[j], d, P);
+                goto out;
+            }
+        sorted.week_end[sorted.n_weeks] = end;
+        memcpy(sorted.rate[sorted.n_weeks++], t->rate[w], sizeof t->rate[w]);
+    }
+    *t = sorted;
+out:
+    civ_csv_free(&csv);
+    if (st) t->n_bands = 0;
+    return st;
+}
+
 static civ_status read_method(civ_jctx *c, const cJSON *cal, const civ_calibrate_options *o, civ_cal_spec *sp)
 {
     const char *P = "calibration.method";
@@ -263,8 +382,8 @@ civ_status civ_cal_spec_read(const civ_study *s, const civ_calibrate_options *o,
     if (!cal)
         return civ_fail(err, CIV_ERR_INPUT, "%s: no 'calibration' section: name the free parameters with their priors and the "
                         "observed targets (see the README's study files)", s->study_file);
-    static const char *const keys[] = {"parameters", "targets", "serosurvey", "fit_until", "held_out_from", "method", "note",
-                                       "source", NULL};
+    static const char *const keys[] = {"parameters", "targets", "serosurvey", "deaths_by_age", "fit_until", "held_out_from",
+                                       "method", "note", "source", NULL};
     if (civ_json_check_keys(&c, cal, "calibration", keys)) return err->status;
     const int last = s->steps - 1, min_fit = 13;
     sp->held_out_from = INT_MAX;
@@ -313,7 +432,8 @@ civ_status civ_cal_spec_read(const civ_study *s, const civ_calibrate_options *o,
     sp->fit.fit_day = fd;
     if (read_parameters(&c, s, cJSON_GetObjectItemCaseSensitive(cal, "parameters"), sp) ||
         read_targets(&c, s, cJSON_GetObjectItemCaseSensitive(cal, "targets"), sp) ||
-        read_sero(&c, s, cJSON_GetObjectItemCaseSensitive(cal, "serosurvey"), sp) || read_method(&c, cal, o, sp))
+        read_sero(&c, s, cJSON_GetObjectItemCaseSensitive(cal, "serosurvey"), sp) ||
+        read_deaths_by_age(&c, s, cJSON_GetObjectItemCaseSensitive(cal, "deaths_by_age"), sp) || read_method(&c, cal, o, sp))
         return err->status;
     sp->fit.days = fd + 1;
     for (int j = 0; j < sp->fit.n_sero; j++)

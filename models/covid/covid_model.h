@@ -99,6 +99,11 @@ typedef struct {
     float beta;                  /* transmission scale */
     float community_factor[CIV_NBOROUGH]; /* share of usual community contacts kept, by borough of residence */
     float community_order;       /* the stay-at-home orders' part of it (community_contacts interventions) */
+    /* household residents aged older_age and over keep older_kept[b] of their (already reduced) community
+     * contacts, both as infectee and as infector; fixed point and the same as float (1 = no difference) */
+    uint32_t older_kept_q[CIV_NBOROUGH];
+    float older_kept[CIV_NBOROUGH];
+    int older_age;
     float work_attendance[CIV_NBOROUGH];  /* non-essential workers: chance of going in while workplaces are open */
     int schools_closed;
     int work_closed;
@@ -218,6 +223,18 @@ CIV_INLINE uint32_t civ_outside_exposure_q(const civ_covid_params *m, const civ_
     return a->residence[i] == CIV_RES_HOUSEHOLD ? m->exposure_q[a->ethnicity[i]] : CIV_FIXED_ONE;
 }
 
+/* Share of its community contacts agent i keeps beyond everyone's (older adults' extra distancing). */
+CIV_INLINE float civ_older_kept(const civ_policy *pol, const civ_agents *a, uint32_t i)
+{
+    return a->age[i] >= pol->older_age ? pol->older_kept[a->borough[i]] : 1.0f;
+}
+
+/* The same in fixed point, for what an infectious agent adds to its tract's community sum. */
+CIV_INLINE uint32_t civ_older_kept_q(const civ_policy *pol, const civ_agents *a, uint32_t i)
+{
+    return a->age[i] >= pol->older_age ? pol->older_kept_q[a->borough[i]] : CIV_FIXED_ONE;
+}
+
 /* Daily infection hazard of susceptible i from the group sums (fixed point).
  * The float operations are written in one fixed order for CPU/GPU parity. */
 CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_policy *pol,
@@ -237,7 +254,7 @@ CIV_INLINE float civ_infection_hazard(const civ_covid_params *m, const civ_polic
                                            : m->w_care_home * m->contacts_care_home;
         h = h + e * (c * ((float)place_sum / (float)others));
     }
-    h = h + e * community_pressure;
+    h = h + e * (community_pressure * civ_older_kept(pol, a, i));
     return pol->beta * m->susceptibility[m->age10_of_age[a->age[i]]] * (h * (1.0f / 65536.0f));
 }
 

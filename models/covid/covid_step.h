@@ -91,7 +91,7 @@ CIV_INLINE void civ_pass_attend(const civ_covid_params *m, const civ_policy *pol
     const uint64_t q_outside = ((uint64_t)q * civ_outside_exposure_q(m, a, i)) >> 16;
     if (t & CIV_TODAY_OUT)
         CIV_ATOMIC_ADD_U64(&g->tract_sum[(uint32_t)a->tract[i] * CIV_N_PREM + m->community_band_of_age[a->age[i]]],
-                           q_outside);
+                           (q_outside * civ_older_kept_q(pol, a, i)) >> 16);
     if (t & CIV_TODAY_PLACE) CIV_ATOMIC_ADD_U64(&g->place_sum[a->place[i]], q_outside);
 }
 
