@@ -116,7 +116,7 @@ int main(void)
        (18,761, 19,604, 99,261, 131,349, 65,512 and 29,170 infections) */
     fails += compare("nyc2020 seed 1", SRC "/models/covid/nyc2020.json", 0.02, 60, 1, 5000);
     fails += compare("nyc2020 seed 2", SRC "/models/covid/nyc2020.json", 0.02, 60, 2, 5000);
-    /* the calibrated study: exposure outside the home by group (contrast about 0.9), its own parameters */
+    /* the calibrated study: exposure outside the home by group and older adults' distancing, its own parameters */
     fails += compare("nyc2020_calibrated seed 7", SRC "/models/covid/nyc2020_calibrated.json", 0.02, 60, 7, 5000);
     fails += compare("free epidemic", SRC "/tests/data/free.json", 0.02, 40, 3, 25000);
     fails += compare("sir limit", SRC "/tests/data/sir.json", 0.02, 80, 4, 30000);
