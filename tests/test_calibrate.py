@@ -332,6 +332,10 @@ class Calibrate(unittest.TestCase):
         with open(os.path.join(self.dir, "neg.csv"), "w") as f:
             f.write("week_ending,age_group,death_rate_per_100k\n2020-03-07,75+,-2\n")
         self.bad({"deaths_by_age": {**age, "file": "neg.csv"}}, ["neg.csv: line 2: death_rate_per_100k = -2 must be >= 0"])
+        with open(os.path.join(self.dir, "weekday.csv"), "w") as f:   # a week ending on a Friday among Saturdays
+            f.write("week_ending,age_group,death_rate_per_100k\n2020-03-07,75+,0\n2020-03-13,75+,1.5\n")
+        self.bad({"deaths_by_age": {**age, "file": "weekday.csv"}},
+                 ["weekday.csv: week_ending 2020-03-13 is not a whole number of weeks after 2020-03-07"])
         self.bad({}, ["calibration needs observed data"], {"observed": None})
         p = civitas("calibrate", self.fit_study)
         self.assertEqual(p.returncode, 2)

@@ -315,6 +315,15 @@ static civ_status read_deaths_by_age(civ_jctx *c, const civ_study *s, const cJSO
     int first = t->week_end[0];
     for (int w = 1; w < t->n_weeks; w++) if (t->week_end[w] < first) first = t->week_end[w];
     while (first - 7 >= 6) first -= 7;
+    for (int w = 0; w < t->n_weeks; w++)
+        if ((t->week_end[w] - first) % 7) {
+            char d[11], f1[11];
+            civ_date_format(s->start_day + t->week_end[w], d);
+            civ_date_format(s->start_day + first, f1);
+            st = civ_fail(c->err, CIV_ERR_INPUT, "%s: week_ending %s is not a whole number of weeks after %s: the file's weeks "
+                          "must end on the same weekday (%s)", file, d, f1, P);
+            goto out;
+        }
     civ_age_target sorted = *t;
     sorted.n_weeks = 0;
     for (int end = first; end <= sp->fit.fit_day; end += 7) {
