@@ -164,11 +164,11 @@ static civ_status check_priors(cal_ctx *c, civ_error *err)
     return CIV_OK;
 }
 
-/* Agents in each serosurvey's group (age and borough), the denominator of its simulated share */
-static void count_survey_people(cal_ctx *c)
+/* Agents in each serosurvey's group (age and borough), the denominator of its simulated share, and in each
+ * band of the deaths-by-age target, the denominator of its rates */
+static void count_target_people(cal_ctx *c)
 {
     civ_fit_data *f = &c->sp.fit;
-    /* and in each band of the deaths-by-age target, its rates' denominator */
     for (int j = 0; j < f->age.n_bands; j++) {
         const int b = f->age.band[j], lo = f->band_edges[b], hi = b + 1 < f->n_bands ? f->band_edges[b + 1] : 1 << 30;
         double n = 0;
@@ -214,7 +214,7 @@ static civ_status setup(cal_ctx *c, civ_error *err)
     f->scale = c->pop.scale;
     f->n_bands = c->study.n_out_bands;
     memcpy(f->band_edges, c->study.out_band_edges, sizeof(int) * (size_t)f->n_bands);
-    count_survey_people(c);
+    count_target_people(c);
     return CIV_OK;
 }
 

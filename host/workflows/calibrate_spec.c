@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/population/population.h"
@@ -268,14 +269,15 @@ static civ_status read_deaths_by_age(civ_jctx *c, const civ_study *s, const cJSO
     civ_csv csv;
     civ_status st = civ_csv_read(file, &csv, c->err);
     if (st) return st;
+    /* the rows of weeks wholly inside days 0 .. fit_day, by the day each week ends */
+    const int days = sp->fit.fit_day + 1;
+    double (*rate)[CIV_FIT_MAX_BANDS] = civ_xcalloc((size_t)days, sizeof *rate);
+    uint8_t (*seen)[CIV_FIT_MAX_BANDS] = civ_xcalloc((size_t)days, sizeof *seen);
     int cw, ca, cr;
     if ((st = civ_csv_col(&csv, "week_ending", &cw, c->err)) || (st = civ_csv_col(&csv, "age_group", &ca, c->err)) ||
         (st = civ_csv_col(&csv, "death_rate_per_100k", &cr, c->err)))
         goto out;
-    /* the weeks wholly inside days 0 .. fit_day */
-    int found[CIV_FIT_MAX_WEEKS][CIV_FIT_MAX_BANDS];
-    memset(found, 0, sizeof found);
-    t->n_weeks = 0;
+    int first = days;
     for (int r = 0; r < csv.nrows; r++) {
         int day;
         if (!civ_date_parse(csv.cells[r][cw], &day)) {
@@ -284,63 +286,56 @@ static civ_status read_deaths_by_age(civ_jctx *c, const civ_study *s, const cJSO
             goto out;
         }
         const int end = day - s->start_day;
-        if (end - 6 < 0 || end > sp->fit.fit_day) continue;
+        if (end - 6 < 0 || end >= days) continue;
         int j = 0;
         while (j < t->n_bands && strcmp(csv.cells[r][ca], labels[j])) j++;
         if (j == t->n_bands) continue;
-        int w = 0;
-        while (w < t->n_weeks && t->week_end[w] != end) w++;
-        if (w == t->n_weeks) {
-            if (t->n_weeks == CIV_FIT_MAX_WEEKS) {
-                st = civ_fail(c->err, CIV_ERR_INPUT, "%s: more than %d weeks inside the fitted window", file, CIV_FIT_MAX_WEEKS);
-                goto out;
-            }
-            t->week_end[t->n_weeks++] = end;
-        }
         /* DOHMH leaves a rate empty when it stands for 1 to 4 deaths (suppressed) */
-        if ((st = civ_csv_number(&csv, r, cr, CIV_AGE_RATE_SUPPRESSED, &t->rate[w][j], c->err))) goto out;
-        if (t->rate[w][j] < 0 && t->rate[w][j] != CIV_AGE_RATE_SUPPRESSED) {
+        if ((st = civ_csv_number(&csv, r, cr, CIV_AGE_RATE_SUPPRESSED, &rate[end][j], c->err))) goto out;
+        if (rate[end][j] < 0 && rate[end][j] != CIV_AGE_RATE_SUPPRESSED) {
             st = civ_fail(c->err, CIV_ERR_INPUT, "%s: line %d: death_rate_per_100k = %s must be >= 0", file, r + 2,
                           csv.cells[r][cr]);
             goto out;
         }
-        found[w][j] = 1;
+        seen[end][j] = 1;
+        if (end < first) first = end;
     }
-    if (t->n_weeks == 0) {
+    if (first == days) {
         st = civ_fail(c->err, CIV_ERR_INPUT, "%s: no whole week (week_ending 7 to %d days after the study's start) inside the "
-                      "fitted window for %s", file, sp->fit.fit_day + 1, P);
+                      "fitted window for %s", file, days, P);
         goto out;
     }
     /* every week from the first whole one to the last inside the window, each band, in date order */
-    int first = t->week_end[0];
-    for (int w = 1; w < t->n_weeks; w++) if (t->week_end[w] < first) first = t->week_end[w];
     while (first - 7 >= 6) first -= 7;
-    for (int w = 0; w < t->n_weeks; w++)
-        if ((t->week_end[w] - first) % 7) {
-            char d[11], f1[11];
-            civ_date_format(s->start_day + t->week_end[w], d);
-            civ_date_format(s->start_day + first, f1);
-            st = civ_fail(c->err, CIV_ERR_INPUT, "%s: week_ending %s is not a whole number of weeks after %s: the file's weeks "
-                          "must end on the same weekday (%s)", file, d, f1, P);
-            goto out;
-        }
-    civ_age_target sorted = *t;
-    sorted.n_weeks = 0;
-    for (int end = first; end <= sp->fit.fit_day; end += 7) {
-        int w = 0;
-        while (w < t->n_weeks && t->week_end[w] != end) w++;
+    for (int end = 0; end < days; end++)
         for (int j = 0; j < t->n_bands; j++)
-            if (w == t->n_weeks || !found[w][j]) {
+            if (seen[end][j] && (end - first) % 7) {
+                char d[11], f1[11];
+                civ_date_format(s->start_day + end, d);
+                civ_date_format(s->start_day + first, f1);
+                st = civ_fail(c->err, CIV_ERR_INPUT, "%s: week_ending %s is not a whole number of weeks after %s: the file's "
+                              "weeks must end on the same weekday (%s)", file, d, f1, P);
+                goto out;
+            }
+    t->n_weeks = 0;
+    for (int end = first; end < days; end += 7) {
+        for (int j = 0; j < t->n_bands; j++)
+            if (!seen[end][j]) {
                 char d[11];
                 civ_date_format(s->start_day + end, d);
                 st = civ_fail(c->err, CIV_ERR_INPUT, "%s: no row for age group %s in the week ending %s (%s)", file, labels[j], d, P);
                 goto out;
             }
-        sorted.week_end[sorted.n_weeks] = end;
-        memcpy(sorted.rate[sorted.n_weeks++], t->rate[w], sizeof t->rate[w]);
+        if (t->n_weeks == CIV_FIT_MAX_WEEKS) {
+            st = civ_fail(c->err, CIV_ERR_INPUT, "%s: more than %d weeks inside the fitted window", file, CIV_FIT_MAX_WEEKS);
+            goto out;
+        }
+        t->week_end[t->n_weeks] = end;
+        memcpy(t->rate[t->n_weeks++], rate[end], sizeof rate[end]);
     }
-    *t = sorted;
 out:
+    free(rate);
+    free(seen);
     civ_csv_free(&csv);
     if (st) t->n_bands = 0;
     return st;
