@@ -211,9 +211,12 @@ static civ_status load_ethnicity(const char *dir, double share[CIV_NBOROUGH][CIV
     for (int r = 0; r < csv.nrows; r++) {
         const int b = civ_borough_index(csv.cells[r][cb]), g = civ_ethnicity_index(csv.cells[r][ce]);
         if (b < 0 || g < 0) {
+            char groups[96] = "";
+            for (int k = 0; k < CIV_N_ETHNICITY; k++)
+                snprintf(groups + strlen(groups), sizeof groups - strlen(groups), "%s%s", k ? ", " : "", civ_ethnicity_name[k]);
             st = civ_fail(err, CIV_ERR_INPUT, "%s: row %d: unknown %s '%s' (expected %s)", path, r + 2,
                           b < 0 ? "borough" : "ethnicity", b < 0 ? csv.cells[r][cb] : csv.cells[r][ce],
-                          b < 0 ? "BX, BK, MN, QN or SI" : "asian, black, hispanic, native, other or white");
+                          b < 0 ? "BX, BK, MN, QN or SI" : groups);
             goto out;
         }
         double v;
