@@ -134,6 +134,8 @@ class Calibrate(unittest.TestCase):
         self.assertIn("did NOT converge", self.p.stderr)
         self.assertIn("generation 2: tolerance", self.p.stderr)
         self.assertEqual(self.fit["settings"]["particles"], 24)
+        self.assertEqual(self.fit["settings"]["kernel"], "local")           # the default
+        self.assertIn("optimal local covariance", self.fit["method"])
         self.assertEqual(set(self.fit["best"]["terms"]), {"cases", "hospital_admissions"})
         self.assertAlmostEqual(sum(self.fit["best"]["terms"].values()), self.fit["best"]["loss"], places=6)
 
@@ -317,6 +319,7 @@ class Calibrate(unittest.TestCase):
         self.bad({"serosurvey": [{"date": "2020-04-20", "share": 0.2, "ci95": [0.1, 0.3]}]},
                  ["'calibration.serosurvey[0].date' = \"2020-04-20\" must lie between"])
         self.bad({"method": {"particles": 3}}, ["'calibration.method.particles' = 3 is out of range"])
+        self.bad({"method": {"kernel": "wide"}}, ["'calibration.method.kernel' = \"wide\" must be \"local\"", "\"global\""])
         rates = os.path.join(ARGS.source, "data", "nyc_covid_weekly_rates_by_age.csv")
         age = {"file": rates, "bands": ["75+"], "dispersion": 20}
         self.bad({"deaths_by_age": {**age, "bands": ["45-64"]}},

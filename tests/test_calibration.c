@@ -258,17 +258,37 @@ static void test_sampler_pieces(void **state)
     civ_abc_normalise(lw, 2, w);
     assert_float_equal(w[0], 0.25, 1e-12);
 
-    /* kernel: twice the weighted covariance; particles (0,0) w 0.5 and (2,4) w 0.5: mean (1,2),
-       cov [[1,2],[2,4]] + a ridge (collinear) -> 2 cov = [[2,4],[4,8]]: L = [[sqrt2, 0], [2 sqrt2, ~0]] */
+    /* global kernel: twice the weighted covariance; particles (0,0) w 0.5 and (2,4) w 0.5: mean (1,2),
+       cov [[1,2],[2,4]] + a ridge (collinear) -> 2 cov = [[2,4],[4,8]]: L = [[sqrt2, 0], [2 sqrt2, ~0]], the same
+       for both particles */
     civ_abc_generation g;
     civ_abc_generation_alloc(&g, 2, 2);
     g.x[0] = 0; g.x[1] = 0; g.x[2] = 2; g.x[3] = 4; g.w[0] = g.w[1] = 0.5;
-    double L[4];
-    civ_abc_kernel(&g, L);
-    assert_float_equal(L[0], sqrt(2.0), 1e-6);
-    assert_float_equal(L[2], 2 * sqrt(2.0), 1e-6);
-    assert_true(L[3] > 0 && L[3] < 1e-3);
+    double L[8];
+    civ_abc_kernel(&g, CIV_ABC_KERNEL_GLOBAL, INFINITY, L);
+    for (int j = 0; j < 2; j++) {
+        assert_float_equal(L[4 * j + 0], sqrt(2.0), 1e-6);
+        assert_float_equal(L[4 * j + 2], 2 * sqrt(2.0), 1e-6);
+        assert_true(L[4 * j + 3] > 0 && L[4 * j + 3] < 1e-3);
+    }
     civ_abc_generation_free(&g);
+
+    /* local kernel (Filippi et al. 2013): particles 0, 1, 3 with weights 0.5, 0.25, 0.25 and distances 10, 20, 30;
+       tolerance 20 keeps 0 and 1, weights renormalised to 2/3 and 1/3; particle j's variance is
+       sum 2/3 (0 - x_j)^2 + 1/3 (1 - x_j)^2: 1/3 at 0, 2/3 at 1, 6 + 4/3 at 3 */
+    civ_abc_generation g3;
+    civ_abc_generation_alloc(&g3, 3, 1);
+    const double x3[] = {0, 1, 3}, wt3[] = {0.5, 0.25, 0.25}, d3[] = {10, 20, 30};
+    memcpy(g3.x, x3, sizeof x3); memcpy(g3.w, wt3, sizeof wt3); memcpy(g3.dist, d3, sizeof d3);
+    double L3[3];
+    civ_abc_kernel(&g3, CIV_ABC_KERNEL_LOCAL, 20, L3);
+    assert_float_equal(L3[0], sqrt(1.0 / 3), 1e-12);
+    assert_float_equal(L3[1], sqrt(2.0 / 3), 1e-12);
+    assert_float_equal(L3[2], sqrt(22.0 / 3), 1e-12);
+    /* fewer than two particles within the tolerance: the global kernel, mean 1, 2 x variance 1.5, for all */
+    civ_abc_kernel(&g3, CIV_ABC_KERNEL_LOCAL, 15, L3);
+    for (int j = 0; j < 3; j++) assert_float_equal(L3[j], sqrt(3.0), 1e-12);
+    civ_abc_generation_free(&g3);
 
     /* weight: one parent at 0 with kernel sd 2, prior N(0, 1) on the coordinate:
        log w = log N(x; 0, 1) - log N(x; 0, 4) = -x^2/2 + x^2/8 + log 2 */
@@ -279,20 +299,28 @@ static void test_sampler_pieces(void **state)
     civ_prior pr = {CIV_PRIOR_NORMAL, 0, 1};
     assert_float_equal(civ_abc_log_weight(&p, L1, &pr, (double[]){1.5}), -1.5 * 1.5 * (0.5 - 0.125) + log(2.0), 1e-12);
     assert_float_equal(civ_abc_log_weight(NULL, L1, &pr, (double[]){1.5}), 0, 0);
-    /* proposals: from a parent at 3 with kernel sd 0.1 */
-    p.x[0] = 3;
-    L1[0] = 0.1;
+    /* each parent with its own kernel: parents 0 (sd 1) and 3 (sd 2), weights 1/2; at x = 1 the mixture is
+       N(1; 0, 1) / 2 + N(1; 3, 4) / 2 = 3/4 N(1; 0, 1), the prior N(1; 0, 1): log w = log(4/3) */
+    civ_abc_generation p2;
+    civ_abc_generation_alloc(&p2, 2, 1);
+    p2.x[0] = 0; p2.x[1] = 3; p2.w[0] = p2.w[1] = 0.5;
+    double L2[2] = {1, 2};
+    assert_float_equal(civ_abc_log_weight(&p2, L2, &pr, (double[]){1}), log(4.0 / 3), 1e-12);
+    /* proposals move the parent picked by its own kernel: all weight on the parent at 3, whose sd is 0.1 (the other's 100) */
+    p2.w[0] = 0; p2.w[1] = 1;
+    L2[0] = 100; L2[1] = 0.1;
     double s = 0, s2 = 0;
     for (int i = 0; i < 2000; i++) {
         civ_cal_rng r = civ_cal_rng_at(1, 1, (uint32_t)i);
         double x;
-        civ_abc_propose(&p, L1, &pr, 1, &r, &x);
+        civ_abc_propose(&p2, L2, &pr, 1, &r, &x);
         s += x;
         s2 += (x - 3) * (x - 3);
     }
     assert_float_equal(s / 2000, 3, 0.01);
     /* and spread by the kernel: sd 0.1 (the sample sd's own sd is 0.1 / sqrt(4000) = 0.0016) */
     assert_float_equal(sqrt(s2 / 2000), 0.1, 0.008);
+    civ_abc_generation_free(&p2);
     civ_abc_generation_free(&p);
 }
 

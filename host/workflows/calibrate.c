@@ -280,14 +280,14 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     res.best_loss = INFINITY;
     civ_cal_generation *gens = civ_xcalloc((size_t)sp->max_generations + 1, sizeof *gens);
     civ_abc_generation prev = {0}, cur = {0};
-    double chol[CIV_CAL_MAX_PARAMS * CIV_CAL_MAX_PARAMS];
+    double *chol = civ_xcalloc((size_t)N * D * D, sizeof(double));   /* one kernel per particle of the previous generation */
     double *logw = civ_xcalloc((size_t)N + 1, sizeof(double));
     const double t0 = civ_now();
     if (!st && !c.quiet) print_header(&c);
     for (int t = 0; t < sp->max_generations && !st; t++) {
         const double tg = civ_now();
         const double eps = t == 0 ? INFINITY : civ_abc_quantile(prev.dist, N, sp->quantile);
-        if (t > 0) civ_abc_kernel(&prev, chol);
+        if (t > 0) civ_abc_kernel(&prev, sp->kernel, eps, chol);
         civ_abc_generation_alloc(&cur, N, D);
         civ_cal_generation *g = &gens[t];
         int accepted = 0, proposed = 0, done = 0;
@@ -432,6 +432,7 @@ civ_status civ_calibrate(const civ_calibrate_options *o, civ_error *err)
     civ_abc_generation_free(&cur);
     free(gens);
     free(logw);
+    free(chol);
     civ_population_free(&c.pop);
     civ_observed_free(&c.obs);
     civ_study_free(&c.study);

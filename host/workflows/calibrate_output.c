@@ -165,7 +165,13 @@ static cJSON *fit_json(const civ_cal_result *r, const char *study_rel, const cha
     const int D = sp->n_params;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "schema", "civitas-calibration/1");
-    cJSON_AddStringToObject(j, "method", "ABC-SMC (population Monte Carlo: Toni et al. 2009, Beaumont et al. 2009): distance = "
+    cJSON_AddStringToObject(j, "method", sp->kernel == CIV_ABC_KERNEL_LOCAL ?
+                            "ABC-SMC (population Monte Carlo: Toni et al. 2009, Beaumont et al. 2009): distance = "
+                            "negative log-likelihood of one simulation per particle; tolerance = a quantile of the previous "
+                            "generation's distances; Gaussian perturbation in the priors' unbounded coordinates, each particle's "
+                            "covariance the weighted second moment about it of the previous generation's particles within the new "
+                            "tolerance (optimal local covariance, Filippi et al. 2013); importance weights prior / kernel mixture" :
+                            "ABC-SMC (population Monte Carlo: Toni et al. 2009, Beaumont et al. 2009): distance = "
                             "negative log-likelihood of one simulation per particle; tolerance = a quantile of the previous "
                             "generation's distances; Gaussian perturbation with twice the weighted covariance in the priors' "
                             "unbounded coordinates; importance weights prior / kernel mixture");
@@ -183,6 +189,7 @@ static cJSON *fit_json(const civ_cal_result *r, const char *study_rel, const cha
     cJSON_AddNumberToObject(s, "quantile", sp->quantile);
     cJSON_AddNumberToObject(s, "min_acceptance", sp->min_acceptance);
     cJSON_AddNumberToObject(s, "min_tolerance_decrease", sp->min_tolerance_decrease);
+    cJSON_AddStringToObject(s, "kernel", sp->kernel == CIV_ABC_KERNEL_LOCAL ? "local" : "global");
     cJSON_AddNumberToObject(s, "seed", (double)sp->seed);
     cJSON_AddItemToObject(j, "likelihood", likelihood_json(r));
     cJSON *ps = cJSON_AddObjectToObject(j, "parameters");

@@ -41,24 +41,60 @@ static int cholesky(const double *a, int d, double *l)
     return 1;
 }
 
-void civ_abc_kernel(const civ_abc_generation *g, double *chol)
+/* weighted second moments of the particles `use` about `centre` (weights renormalised over them), times `factor`,
+   into cov; false when they carry no weight */
+static int moment_about(const civ_abc_generation *g, const unsigned char *use, const double *centre, double factor, double *cov)
 {
     const int d = g->dim;
-    double mean[64] = {0}, *cov = civ_xcalloc((size_t)d * d, sizeof(double));
+    double total = 0;
+    memset(cov, 0, sizeof(double) * (size_t)d * d);
     for (int i = 0; i < g->n; i++)
-        for (int k = 0; k < d; k++) mean[k] += g->w[i] * g->x[i * d + k];
+        if (use[i]) total += g->w[i];
+    if (!(total > 0)) return 0;
     for (int i = 0; i < g->n; i++)
-        for (int a = 0; a < d; a++)
-            for (int b = 0; b < d; b++)
-                cov[a * d + b] += 2.0 * g->w[i] * (g->x[i * d + a] - mean[a]) * (g->x[i * d + b] - mean[b]);
+        if (use[i] && g->w[i] > 0)
+            for (int a = 0; a < d; a++)
+                for (int b = 0; b < d; b++)
+                    cov[a * d + b] += factor * g->w[i] / total * (g->x[i * d + a] - centre[a]) * (g->x[i * d + b] - centre[b]);
+    return 1;
+}
+
+/* the Cholesky factor of cov, widened by a growing ridge until it is positive definite (collapsed or collinear
+   particles) */
+static void factor_with_ridge(double *cov, int d, double *chol)
+{
     double trace = 0;
     for (int k = 0; k < d; k++) trace += cov[k * d + k];
     double ridge = 1e-10 * (trace > 0 ? trace / d : 1.0);
-    while (!cholesky(cov, d, chol)) {   /* collapsed or collinear particles: widen slightly until positive definite */
+    while (!cholesky(cov, d, chol)) {
         for (int k = 0; k < d; k++) cov[k * d + k] += ridge;
         ridge *= 10;
     }
-    free(cov);
+}
+
+void civ_abc_kernel(const civ_abc_generation *g, civ_abc_kernel_kind kind, double tolerance, double *chol)
+{
+    const int d = g->dim, dd = d * d;
+    double mean[64] = {0}, *cov = civ_xcalloc((size_t)dd, sizeof(double));
+    unsigned char *all = civ_xmalloc((size_t)g->n), *close = civ_xmalloc((size_t)g->n);
+    int n_close = 0;
+    for (int i = 0; i < g->n; i++) {
+        all[i] = 1;
+        n_close += close[i] = g->dist[i] <= tolerance && g->w[i] > 0;
+        for (int k = 0; k < d; k++) mean[k] += g->w[i] * g->x[i * d + k];
+    }
+    /* the local kernel needs at least two particles within the tolerance to have a spread; else the global one */
+    if (kind == CIV_ABC_KERNEL_GLOBAL || n_close < 2) {
+        moment_about(g, all, mean, 2.0, cov);
+        factor_with_ridge(cov, d, chol);
+        for (int j = 1; j < g->n; j++) memcpy(chol + (size_t)j * dd, chol, sizeof(double) * (size_t)dd);
+    } else {
+        for (int j = 0; j < g->n; j++) {
+            moment_about(g, close, g->x + (size_t)j * d, 1.0, cov);
+            factor_with_ridge(cov, d, chol + (size_t)j * dd);
+        }
+    }
+    free(cov); free(all); free(close);
 }
 
 void civ_abc_propose(const civ_abc_generation *prev, const double *chol, const civ_prior *priors, int dim, civ_cal_rng *r,
@@ -74,11 +110,12 @@ void civ_abc_propose(const civ_abc_generation *prev, const double *chol, const c
         run += prev->w[j];
         if (u < run) break;
     }
+    const double *l = chol + (size_t)j * dim * dim;
     double z[64];
     for (int k = 0; k < dim; k++) z[k] = civ_cal_rng_normal(r);
     for (int a = 0; a < dim; a++) {
         double s = prev->x[j * dim + a];
-        for (int b = 0; b <= a; b++) s += chol[a * dim + b] * z[b];
+        for (int b = 0; b <= a; b++) s += l[a * dim + b] * z[b];
         x[a] = s;
     }
 }
@@ -87,28 +124,27 @@ double civ_abc_log_weight(const civ_abc_generation *prev, const double *chol, co
 {
     if (!prev) return 0;
     const int d = prev->dim;
-    double log_prior = 0, log_det = 0;
-    for (int k = 0; k < d; k++) {
-        log_prior += civ_prior_log_density_x(&priors[k], x[k]);
-        log_det += log(chol[k * d + k]);
-    }
-    /* log sum_j w_j N(x; x_j, L L^T), with the largest term factored out */
+    double log_prior = 0;
+    for (int k = 0; k < d; k++) log_prior += civ_prior_log_density_x(&priors[k], x[k]);
+    /* log sum_j w_j N(x; x_j, L_j L_j^T), with the largest term factored out */
     double *terms = civ_xmalloc(sizeof(double) * (size_t)prev->n), top = -INFINITY;
     for (int j = 0; j < prev->n; j++) {
-        double y[64], q = 0;
-        for (int a = 0; a < d; a++) {   /* y = L^-1 (x - x_j), forward substitution */
+        const double *l = chol + (size_t)j * d * d;
+        double y[64], q = 0, log_det = 0;
+        for (int a = 0; a < d; a++) {   /* y = L_j^-1 (x - x_j), forward substitution */
             double s = x[a] - prev->x[j * d + a];
-            for (int b = 0; b < a; b++) s -= chol[a * d + b] * y[b];
-            y[a] = s / chol[a * d + a];
+            for (int b = 0; b < a; b++) s -= l[a * d + b] * y[b];
+            y[a] = s / l[a * d + a];
             q += y[a] * y[a];
+            log_det += log(l[a * d + a]);
         }
-        terms[j] = prev->w[j] > 0 ? log(prev->w[j]) - 0.5 * q : -INFINITY;
+        terms[j] = prev->w[j] > 0 ? log(prev->w[j]) - 0.5 * q - log_det : -INFINITY;
         if (terms[j] > top) top = terms[j];
     }
     double s = 0;
     for (int j = 0; j < prev->n; j++) s += exp(terms[j] - top);
     free(terms);
-    double log_mix = top + log(s) - log_det - 0.5 * d * LOG_2PI;
+    double log_mix = top + log(s) - 0.5 * d * LOG_2PI;
     return log_prior - log_mix;
 }
 

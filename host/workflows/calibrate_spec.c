@@ -350,8 +350,10 @@ static civ_status read_method(civ_jctx *c, const cJSON *cal, const civ_calibrate
     sp->min_acceptance = 0.1;
     sp->min_tolerance_decrease = 1.0;
     sp->scale = -1;
+    sp->kernel = CIV_ABC_KERNEL_LOCAL;
+    const char *kernel = NULL;
     static const char *const keys[] = {"particles", "max_generations", "max_simulations", "quantile", "min_acceptance",
-                                       "min_tolerance_decrease", "seed", "scale", "note", NULL};
+                                       "min_tolerance_decrease", "kernel", "seed", "scale", "note", NULL};
     if (civ_json_object(c, cal, "calibration", "method", false, &m)) return c->err->status;
     if (m && (civ_json_check_keys(c, m, P, keys) || civ_json_int(c, m, P, "particles", 10, 100000, false, &particles) ||
               civ_json_int(c, m, P, "max_generations", 1, 100, false, &gens) ||
@@ -360,8 +362,14 @@ static civ_status read_method(civ_jctx *c, const cJSON *cal, const civ_calibrate
               civ_json_number(c, m, P, "min_acceptance", 1e-4, 1, false, &sp->min_acceptance) ||
               civ_json_number(c, m, P, "min_tolerance_decrease", 0, 1e12, false, &sp->min_tolerance_decrease) ||
               civ_json_int(c, m, P, "seed", 0, CIV_MAX_SEED, false, &seed) ||
-              civ_json_number(c, m, P, "scale", CIV_MIN_SCALE, 1, false, &sp->scale)))
+              civ_json_number(c, m, P, "scale", CIV_MIN_SCALE, 1, false, &sp->scale) ||
+              civ_json_string(c, m, P, "kernel", false, &kernel)))
         return c->err->status;
+    if (kernel && strcmp(kernel, "local") && strcmp(kernel, "global"))
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.kernel' = \"%s\" must be \"local\" (each particle's covariance "
+                        "from the particles already within the new tolerance) or \"global\" (twice the weighted covariance)",
+                        c->file, P, kernel);
+    if (kernel && !strcmp(kernel, "global")) sp->kernel = CIV_ABC_KERNEL_GLOBAL;
     if (o->particles >= 0) particles = (long)o->particles;
     if (o->generations >= 0) gens = (long)o->generations;
     if (o->max_simulations >= 0) sims = (long)o->max_simulations;

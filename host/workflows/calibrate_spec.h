@@ -11,6 +11,7 @@
 #include "host/workflows/calibrate.h"
 #include "host/workflows/calibrate_likelihood.h"
 #include "host/workflows/calibrate_prior.h"
+#include "host/workflows/calibrate_sampler.h"
 
 #define CIV_CAL_MAX_PARAMS 16
 #define CIV_CAL_MAX_PATH 200
@@ -28,6 +29,7 @@ typedef struct {
     int fit_until, held_out_from;   /* day numbers; held_out_from = INT_MAX when the study declares none */
     int particles, max_generations, max_simulations;
     double quantile, min_acceptance, min_tolerance_decrease, scale;   /* scale < 0: the study's */
+    civ_abc_kernel_kind kernel;
     uint64_t seed;
 } civ_cal_spec;
 
