@@ -2,7 +2,7 @@
 """Acceptance check: does a simulated New York City spring 2020 match what DOHMH observed?
 
 Usage (run with /usr/bin/python3: h5py, numpy, pandas):
-  nyc_acceptance.py RESULT.h5 [--study NAME] [--scale X] [--data-dir DIR] [--fit-json FIT.json]
+  nyc_acceptance.py RESULT.h5 [--study NAME] [--scale X] [--data-dir DIR] [--fit-json FIT.json [--restart FIT2.json]]
                     [--allow-partial]
 
 RESULT.h5 is an ensemble file of `civitas ensemble` (schema civitas-ensemble/2 or /1; /runs/<variable>
@@ -48,7 +48,9 @@ Observed figures (DIR defaults to the repository's data/ folder):
 - Held out: reported cases in each of June, July and August 2020 within a factor of 2 of observed
   (each month, not only the three-month total, so that a false wave in one month cannot hide).
 - --fit-json: every fitted parameter's restarts within 10% of each other ((max - min) / min), or the
-  parameter reports a posterior width (a 'posterior' object with 'p05' and 'p95').
+  parameter reports a posterior width (a 'posterior' object with 'p05' and 'p95'). The restarts are a
+  'restarts' list in the record, or the posterior medians of the record and of each --restart record
+  (another calibration of the same study with another seed); their spread is printed either way.
 
 Windows: cumulative 2020-03-01..2020-06-30 unless stated. A run that does not cover a criterion's
 window fails it as INCOMPLETE; with --allow-partial it is judged on the days it covers (observed
@@ -409,7 +411,7 @@ def corr(v):
     return f"{v:.2f}"
 
 
-def evaluate(sim, obs, allow_partial, fit_json=None):
+def evaluate(sim, obs, allow_partial, fit_json=None, restarts=()):
     """Returns the lines as (Line, result) pairs, and notes for the header."""
     out, notes = [], []
 
@@ -522,11 +524,11 @@ def evaluate(sim, obs, allow_partial, fit_json=None):
                  obs.count("NYC", "cases", hdays), "factor 2", lambda m, v: v > 0 and 0.5 <= m / v <= 2, count,
                  hnote), hinc)
     if fit_json:
-        out += fit_lines(fit_json)
+        out += fit_lines(fit_json, restarts)
     return out, notes
 
 
-def fit_lines(path):
+def load_fit(path):
     try:
         with open(path) as fh:
             fit = json.load(fh)
@@ -534,23 +536,49 @@ def fit_lines(path):
         raise InputError(f"{path}: cannot open ({e.strerror})", 4)
     except ValueError as e:
         raise InputError(f"{path}: not JSON ({e})")
-    params = fit.get("parameters")
+    params = fit.get("parameters") if isinstance(fit, dict) else None
     if not isinstance(params, dict) or not params:
         raise InputError(f"{path}: field 'parameters' is missing or empty")
+    return params
+
+
+def posterior_median(params, name, path):
+    p = params.get(name)
+    post = p.get("posterior") if isinstance(p, dict) else None
+    m = post.get("median") if isinstance(post, dict) else None
+    if not isinstance(m, (int, float)):
+        raise InputError(f"{path}: field 'parameters.{name}.posterior.median' is missing (is it a calibration of "
+                         f"the same study?)")
+    return float(m)
+
+
+def fit_lines(path, restart_paths=()):
+    params = load_fit(path)
+    others = [(r, load_fit(r)) for r in restart_paths]
     lines = []
     for name, p in params.items():
         post = p.get("posterior") if isinstance(p, dict) else None
         rs = p.get("restarts") if isinstance(p, dict) else None
-        if isinstance(post, dict) and "p05" in post and "p95" in post:
+        if others:
+            rs = [posterior_median(params, name, path)] + [posterior_median(o, name, r) for r, o in others]
+        width = isinstance(post, dict) and "p05" in post and "p95" in post
+        has_restarts = isinstance(rs, list) and len(rs) >= 2 and all(isinstance(x, (int, float)) for x in rs)
+        if has_restarts:
+            lo, hi = min(rs), max(rs)
+            spread = (hi - lo) / abs(lo) if lo != 0 else float("inf")
+            note = "restarts " + ", ".join(f"{x:.4g}" for x in rs)
+            if spread <= 0.10 + 1e-12:
+                lines.append((Line(f"fit: {name} restarts spread", [100 * spread], None, "<= 10%", None, pct, note), "PASS"))
+            elif width:
+                note += f"; posterior {post['p05']:.4g} .. {post['p95']:.4g}"
+                lines.append((Line(f"fit: {name} restarts spread", [100 * spread], None, "or width reported", None, pct,
+                                   note), "PASS"))
+            else:
+                lines.append((Line(f"fit: {name} restarts spread", [100 * spread], None, "<= 10%", None, pct, note), "FAIL"))
+        elif width:
             line = Line(f"fit: {name} posterior 5-95%", None, None, "width reported", None, rate,
                         f"posterior {post['p05']:.4g} .. {post['p95']:.4g}")
             lines.append((line, "PASS"))
-        elif isinstance(rs, list) and len(rs) >= 2 and all(isinstance(x, (int, float)) for x in rs):
-            lo, hi = min(rs), max(rs)
-            spread = (hi - lo) / abs(lo) if lo != 0 else float("inf")
-            line = Line(f"fit: {name} restarts spread", [100 * spread], None, "<= 10%", None, pct,
-                        "restarts " + ", ".join(f"{x:.4g}" for x in rs))
-            lines.append((line, "PASS" if spread <= 0.10 + 1e-12 else "FAIL"))
         else:
             line = Line(f"fit: {name}", None, None, "restarts or posterior", None, rate,
                         "neither >= 2 restarts nor a posterior with p05/p95")
@@ -591,13 +619,18 @@ def main(argv=None):
     ap.add_argument("--scale", type=float, help="population scale (overrides the one found in the file)")
     ap.add_argument("--data-dir", default=DEFAULT_DATA, help="folder with the observed CSV files (default: data/)")
     ap.add_argument("--fit-json", help="calibration record (.fit.json) to check the restarts or posterior width")
+    ap.add_argument("--restart", action="append", default=[], metavar="FIT.json",
+                    help="record of another calibration of the same study (another seed): with --fit-json, each "
+                         "parameter's posterior medians are compared (repeatable)")
     ap.add_argument("--allow-partial", action="store_true",
                     help="judge criteria on the days the run covers instead of failing them as incomplete")
     args = ap.parse_args(argv)
     try:
         obs = Observed(args.data_dir)
         sim = Simulated(args.result, args.study, args.scale)
-        lines, notes = evaluate(sim, obs, args.allow_partial, args.fit_json)
+        if args.restart and not args.fit_json:
+            raise InputError("--restart compares with the record given by --fit-json; give --fit-json too", 2)
+        lines, notes = evaluate(sim, obs, args.allow_partial, args.fit_json, args.restart)
     except InputError as e:
         print(f"nyc_acceptance.py: {e}", file=sys.stderr)
         return e.code

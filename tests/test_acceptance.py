@@ -308,6 +308,29 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(rows["fit: beta restarts spread"][0::3], ("7.1%", "PASS"))
         self.assertEqual(rows["fit: seed restarts spread"][0::3], ("20.0%", "FAIL"))
         self.assertEqual(rows["fit: ifr posterior 5-95%"][3], "PASS")
+        # restarts as other records: the posterior medians compared, the width the fallback
+        a, b = os.path.join(self.dir, "a.fit.json"), os.path.join(self.dir, "b.fit.json")
+        with open(a, "w") as f:
+            json.dump({"parameters": {"beta": {"posterior": {"median": 2.0, "p05": 1.5, "p95": 2.5}},
+                                      "seed": {"posterior": {"median": 100, "p05": 50, "p95": 300}}}}, f)
+        with open(b, "w") as f:
+            json.dump({"parameters": {"beta": {"posterior": {"median": 2.1, "p05": 1.6, "p95": 2.6}},
+                                      "seed": {"posterior": {"median": 150, "p05": 60, "p95": 320}}}}, f)
+        p = self.check(self.ens, "--fit-json", a, "--restart", b)
+        rows = parse(p.stdout)
+        self.assertEqual(rows["fit: beta restarts spread"][0::2], ("5.0%", "<= 10%"))
+        self.assertEqual(rows["fit: beta restarts spread"][3], "PASS")
+        self.assertEqual(rows["fit: seed restarts spread"][0::2], ("50.0%", "or width reported"))
+        self.assertEqual(rows["fit: seed restarts spread"][3], "PASS")
+        self.assertIn("restarts 100, 150; posterior 50 .. 300", p.stdout)
+        with open(b, "w") as f:
+            json.dump({"parameters": {"beta": {"posterior": {"median": 2.1}}}}, f)
+        p = self.check(self.ens, "--fit-json", a, "--restart", b)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("b.fit.json: field 'parameters.seed.posterior.median' is missing", p.stderr)
+        p = self.check(self.ens, "--restart", b)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("give --fit-json too", p.stderr)
         with open(fit, "w") as f:
             f.write("{")
         p = self.check(self.ens, "--fit-json", fit)
