@@ -41,22 +41,20 @@ static int cholesky(const double *a, int d, double *l)
     return 1;
 }
 
-/* weighted second moments of the particles `use` about `centre` (weights renormalised over them), times `factor`,
-   into cov; false when they carry no weight */
-static int moment_about(const civ_abc_generation *g, const unsigned char *use, const double *centre, double factor, double *cov)
+/* weighted second moments of the particles `use` (some weight among them) about `centre`, weights renormalised
+   over them, times `factor`, into cov */
+static void moment_about(const civ_abc_generation *g, const unsigned char *use, const double *centre, double factor, double *cov)
 {
     const int d = g->dim;
     double total = 0;
     memset(cov, 0, sizeof(double) * (size_t)d * d);
     for (int i = 0; i < g->n; i++)
         if (use[i]) total += g->w[i];
-    if (!(total > 0)) return 0;
     for (int i = 0; i < g->n; i++)
         if (use[i] && g->w[i] > 0)
             for (int a = 0; a < d; a++)
                 for (int b = 0; b < d; b++)
                     cov[a * d + b] += factor * g->w[i] / total * (g->x[i * d + a] - centre[a]) * (g->x[i * d + b] - centre[b]);
-    return 1;
 }
 
 /* the Cholesky factor of cov, widened by a growing ridge until it is positive definite (collapsed or collinear
