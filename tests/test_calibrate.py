@@ -134,8 +134,8 @@ class Calibrate(unittest.TestCase):
         self.assertIn("did NOT converge", self.p.stderr)
         self.assertIn("generation 2: tolerance", self.p.stderr)
         self.assertEqual(self.fit["settings"]["particles"], 24)
-        self.assertEqual(self.fit["settings"]["kernel"], "local")           # the default
-        self.assertIn("optimal local covariance", self.fit["method"])
+        self.assertEqual(self.fit["settings"]["kernel"], "global")          # the default
+        self.assertIn("twice the weighted covariance", self.fit["method"])
         self.assertEqual(set(self.fit["best"]["terms"]), {"cases", "hospital_admissions"})
         self.assertAlmostEqual(sum(self.fit["best"]["terms"].values()), self.fit["best"]["loss"], places=6)
 

@@ -2,12 +2,14 @@
  * unbounded coordinates (calibrate_prior.h): generation 0 draws the prior; generation t proposes by
  * picking a particle of generation t-1 by weight and moving it with a Gaussian kernel, accepts proposals
  * whose distance is within the tolerance (a quantile of generation t-1's distances), and weights each
- * accepted particle by prior density / the mixture of kernels it could have come from. The kernel is
- * local by default: particle j's covariance is the weighted second moment, about x_j, of the particles of
+ * accepted particle by prior density / the mixture of kernels it could have come from. The global kernel
+ * (the default) is twice the weighted covariance of all of generation t-1, the same for every particle. The
+ * local kernel (an option): particle j's covariance is the weighted second moment, about x_j, of the particles of
  * generation t-1 already within the new tolerance (the "optimal local covariance matrix" of Filippi et al.
  * 2013, Stat Appl Genet Mol Biol 12:87-107), so a particle far from the good region is moved towards it
- * and one inside it by about the region's own spread; the global kernel is twice the weighted covariance
- * of all of generation t-1 for every particle. These are the sampler's pure functions;
+ * and one inside it by about the region's own spread. It reaches lower tolerances for the same budget, but
+ * its importance weights can concentrate on a few particles (an effective sample size of 3-7 of 100 in the
+ * New York calibration), which is why it is not the default. These are the sampler's pure functions;
  * the simulations and the generation loop are in calibrate.c. */
 #ifndef CIV_CALIBRATE_SAMPLER_H
 #define CIV_CALIBRATE_SAMPLER_H

@@ -350,7 +350,7 @@ static civ_status read_method(civ_jctx *c, const cJSON *cal, const civ_calibrate
     sp->min_acceptance = 0.1;
     sp->min_tolerance_decrease = 1.0;
     sp->scale = -1;
-    sp->kernel = CIV_ABC_KERNEL_LOCAL;
+    sp->kernel = CIV_ABC_KERNEL_GLOBAL;
     const char *kernel = NULL;
     static const char *const keys[] = {"particles", "max_generations", "max_simulations", "quantile", "min_acceptance",
                                        "min_tolerance_decrease", "kernel", "seed", "scale", "note", NULL};
@@ -369,7 +369,7 @@ static civ_status read_method(civ_jctx *c, const cJSON *cal, const civ_calibrate
         return civ_fail(c->err, CIV_ERR_INPUT, "%s: field '%s.kernel' = \"%s\" must be \"local\" (each particle's covariance "
                         "from the particles already within the new tolerance) or \"global\" (twice the weighted covariance)",
                         c->file, P, kernel);
-    if (kernel && !strcmp(kernel, "global")) sp->kernel = CIV_ABC_KERNEL_GLOBAL;
+    if (kernel && !strcmp(kernel, "local")) sp->kernel = CIV_ABC_KERNEL_LOCAL;
     if (o->particles >= 0) particles = (long)o->particles;
     if (o->generations >= 0) gens = (long)o->generations;
     if (o->max_simulations >= 0) sims = (long)o->max_simulations;
