@@ -357,7 +357,7 @@ MUTATIONS = [
       ("test_ensemble",), "an ensemble would repeat one run"),
     # ---- calibration: host/calibrate.c ----
     M("abc-kernel-not-twice-covariance", "sampler",
-      "moment_about(g, all, mean, 2.0, cov);", "moment_about(g, all, mean, 1.0, cov);",
+      "moment_about(g, NULL, mean, 2.0, cov);", "moment_about(g, NULL, mean, 1.0, cov);",
       ("test_calibration",), "the global ABC-SMC perturbation kernel would be half as wide as Beaumont et al.'s"),
     M("abc-local-kernel-about-mean", "sampler",
       "moment_about(g, close, g->x + (size_t)j * d, 1.0, cov);", "moment_about(g, close, mean, 1.0, cov);",

@@ -165,16 +165,15 @@ static cJSON *fit_json(const civ_cal_result *r, const char *study_rel, const cha
     const int D = sp->n_params;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "schema", "civitas-calibration/1");
-    cJSON_AddStringToObject(j, "method", sp->kernel == CIV_ABC_KERNEL_LOCAL ?
-                            "ABC-SMC (population Monte Carlo: Toni et al. 2009, Beaumont et al. 2009): distance = "
-                            "negative log-likelihood of one simulation per particle; tolerance = a quantile of the previous "
-                            "generation's distances; Gaussian perturbation in the priors' unbounded coordinates, each particle's "
-                            "covariance the weighted second moment about it of the previous generation's particles within the new "
-                            "tolerance (optimal local covariance, Filippi et al. 2013); importance weights prior / kernel mixture" :
-                            "ABC-SMC (population Monte Carlo: Toni et al. 2009, Beaumont et al. 2009): distance = "
-                            "negative log-likelihood of one simulation per particle; tolerance = a quantile of the previous "
-                            "generation's distances; Gaussian perturbation with twice the weighted covariance in the priors' "
-                            "unbounded coordinates; importance weights prior / kernel mixture");
+    char method[1024];
+    snprintf(method, sizeof method, "ABC-SMC (population Monte Carlo: Toni et al. 2009, Beaumont et al. 2009): distance = "
+             "negative log-likelihood of one simulation per particle; tolerance = a quantile of the previous generation's "
+             "distances; Gaussian perturbation %s; importance weights prior / kernel mixture",
+             sp->kernel == CIV_ABC_KERNEL_LOCAL ?
+             "in the priors' unbounded coordinates, each particle's covariance the weighted second moment about it of the "
+             "previous generation's particles within the new tolerance (optimal local covariance, Filippi et al. 2013)" :
+             "with twice the weighted covariance in the priors' unbounded coordinates");
+    cJSON_AddStringToObject(j, "method", method);
     cJSON_AddStringToObject(j, "study", study_rel);
     cJSON_AddStringToObject(j, "calibrated_study", base_name(r->output));
     cJSON_AddStringToObject(j, "posterior", posterior_name);

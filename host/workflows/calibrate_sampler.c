@@ -41,17 +41,17 @@ static int cholesky(const double *a, int d, double *l)
     return 1;
 }
 
-/* weighted second moments of the particles `use` (some weight among them) about `centre`, weights renormalised
-   over them, times `factor`, into cov */
+/* weighted second moments of the particles `use` (all when NULL; some weight among them) about `centre`, weights
+   renormalised over them, times `factor`, into cov */
 static void moment_about(const civ_abc_generation *g, const unsigned char *use, const double *centre, double factor, double *cov)
 {
     const int d = g->dim;
     double total = 0;
     memset(cov, 0, sizeof(double) * (size_t)d * d);
     for (int i = 0; i < g->n; i++)
-        if (use[i]) total += g->w[i];
+        if (!use || use[i]) total += g->w[i];
     for (int i = 0; i < g->n; i++)
-        if (use[i] && g->w[i] > 0)
+        if ((!use || use[i]) && g->w[i] > 0)
             for (int a = 0; a < d; a++)
                 for (int b = 0; b < d; b++)
                     cov[a * d + b] += factor * g->w[i] / total * (g->x[i * d + a] - centre[a]) * (g->x[i * d + b] - centre[b]);
@@ -74,16 +74,15 @@ void civ_abc_kernel(const civ_abc_generation *g, civ_abc_kernel_kind kind, doubl
 {
     const int d = g->dim, dd = d * d;
     double mean[64] = {0}, *cov = civ_xcalloc((size_t)dd, sizeof(double));
-    unsigned char *all = civ_xmalloc((size_t)g->n), *close = civ_xmalloc((size_t)g->n);
+    unsigned char *close = civ_xmalloc((size_t)g->n);
     int n_close = 0;
     for (int i = 0; i < g->n; i++) {
-        all[i] = 1;
         n_close += close[i] = g->dist[i] <= tolerance && g->w[i] > 0;
         for (int k = 0; k < d; k++) mean[k] += g->w[i] * g->x[i * d + k];
     }
     /* the local kernel needs at least two particles within the tolerance to have a spread; else the global one */
     if (kind == CIV_ABC_KERNEL_GLOBAL || n_close < 2) {
-        moment_about(g, all, mean, 2.0, cov);
+        moment_about(g, NULL, mean, 2.0, cov);
         factor_with_ridge(cov, d, chol);
         for (int j = 1; j < g->n; j++) memcpy(chol + (size_t)j * dd, chol, sizeof(double) * (size_t)dd);
     } else {
@@ -92,7 +91,7 @@ void civ_abc_kernel(const civ_abc_generation *g, civ_abc_kernel_kind kind, doubl
             factor_with_ridge(cov, d, chol + (size_t)j * dd);
         }
     }
-    free(cov); free(all); free(close);
+    free(cov); free(close);
 }
 
 void civ_abc_propose(const civ_abc_generation *prev, const double *chol, const civ_prior *priors, int dim, civ_cal_rng *r,

@@ -26,7 +26,7 @@ typedef struct {
 void civ_abc_generation_alloc(civ_abc_generation *g, int n, int dim);
 void civ_abc_generation_free(civ_abc_generation *g);
 
-typedef enum { CIV_ABC_KERNEL_LOCAL, CIV_ABC_KERNEL_GLOBAL } civ_abc_kernel_kind;
+typedef enum { CIV_ABC_KERNEL_GLOBAL, CIV_ABC_KERNEL_LOCAL } civ_abc_kernel_kind;   /* the default first */
 
 /* The perturbation kernels of the next generation, one per particle of g: chol[j] ([n][dim][dim]) is the
  * lower Cholesky factor of particle j's covariance (above; the local kind uses the particles whose distance
