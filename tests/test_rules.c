@@ -605,7 +605,7 @@ static double node_value(const double *ages, const double *values, int n, int ag
 static void course_probabilities(int age, int care_home, double out[4])
 {
     static const double ifr_age[] = {0, 20, 35, 55, 70, 82, 95};
-    static const double ifr_val[] = {1.806e-05, 0.0001969, 0.001181, 0.007573, 0.05525, 0.1259, 0.3072};
+    static const double ifr_val[] = {1.806e-05, 0.0001969, 0.001182, 0.007567, 0.05344, 0.09984, 0.1965};
     static const double ihr_age[] = {0, 5, 15, 21, 30, 40, 50, 60, 70, 82, 95};
     static const double ihr_val[] = {0.00162, 0.000631, 0.001612, 0.005288, 0.01059, 0.01386, 0.02046, 0.04239,
                                      0.1076, 0.1499, 0.3658};
@@ -613,7 +613,7 @@ static void course_probabilities(int age, int care_home, double out[4])
     static const double p_symptomatic[] = {0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9};
     double ifr = node_value(ifr_age, ifr_val, 7, age, 1), ihr = node_value(ihr_age, ihr_val, 11, age, 1);
     double outside = node_value(out_age, out_val, 5, age, 0);
-    if (care_home) { ifr *= 1.5; outside = 0.65; }   /* care_home_ifr_multiplier, care_home_death_outside_hospital */
+    if (care_home) { ifr *= 2.59; outside = 0.65; }   /* care_home_ifr_multiplier, care_home_death_outside_hospital */
     /* at these ages the deaths in hospital stay below 90 % of admissions: no cap applies */
     assert_true(ifr * (1 - outside) < 0.9 * ihr);
     out[0] = p_symptomatic[age / 10 < 9 ? age / 10 : 8];
