@@ -97,8 +97,9 @@ class InputError(Exception):
 # observed
 
 # series shown for information when the file has them
-OPTIONAL = ["new_deaths_outside_hospital"]
+OPTIONAL = ["new_deaths_outside_hospital", "new_deaths_in_care_home"]
 PLACE_OF_DEATH_SNAPSHOT = "2020-06-30"
+CARE_HOME_DEATHS_REPORT = "2020-07-02"   # the first NYS DOH nursing-home report after the window
 ANTIBODY_SNAPSHOT = "2020-08-18"   # the first DOHMH antibody-by-borough file
 ANTIBODY_DAY = dt.date(2020, 8, 4)   # infected two weeks before (antibody delay)
 
@@ -176,6 +177,19 @@ class Observed:
         n = d.confirmed_deaths_cum + d.probable_deaths_cum
         hosp = n[d.location_of_death == "Hospital/Emergency room"].sum()
         return 100 * (1 - hosp / n.sum()) if n.sum() > 0 else float("nan")
+
+    def care_home_deaths(self, borough):
+        """COVID-19 deaths in the borough's nursing homes, in the facility (confirmed + presumed), as New York
+        State reported them on CARE_HOME_DEATHS_REPORT."""
+        path = os.path.join(self.data_dir, "ny_ltc_deaths_in_facility_by_borough_ctp.csv")
+        try:
+            d = pd.read_csv(path)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{path}: cannot read ({e})", 4)
+        d = d[(d.date == CARE_HOME_DEATHS_REPORT) & (d.geo == borough) & (d.facility_category == "nursing_home")]
+        if len(d) != 1:
+            raise InputError(f"{path}: no nursing_home row for {borough} on {CARE_HOME_DEATHS_REPORT}")
+        return float(d.deaths_confirmed_in_facility_cum.iloc[0] + d.deaths_presumed_in_facility_cum.iloc[0])
 
     def antibody_positive(self, borough):
         """Percent positive among people who had an antibody test, by borough, at ANTIBODY_SNAPSHOT."""
@@ -497,6 +511,13 @@ def evaluate(sim, obs, allow_partial, fit_json=None, restarts=()):
             share = 100 * sim.total("new_deaths_outside_hospital", idx) / sim.total("new_deaths", idx)
         out.append((Line("share of deaths outside hospital", share, obs.outside_hospital_share(), "(information)",
                          lambda *_: True, pct, f"observed: DOHMH place of death by {PLACE_OF_DEATH_SNAPSHOT}"), "info"))
+    if "new_deaths_in_care_home" in sim.series:
+        for b in ["NYC"] + BOROUGHS:
+            total = sim.total("new_deaths_in_care_home", idx, None if b == "NYC" else b) * s
+            out.append((Line(f"care-home residents' deaths in the home, {b}", total,
+                             obs.care_home_deaths(b), "(information)", lambda *_: True, count,
+                             f"observed: NYS DOH nursing-home deaths in the facility, report of {CARE_HOME_DEATHS_REPORT}"),
+                        "info"))
     # share ever infected by borough against antibody test positivity (information: the tested are not a
     # random sample, so the borough order is what this shows)
     aidx, _, _ = sim.rows(ANTIBODY_DAY, ANTIBODY_DAY)

@@ -70,6 +70,14 @@ def write_observed(folder):
         for snap, frac in (("2020-08-18", ANTIBODY), ("2020-09-24", {b: 0.5 for b in BOROUGHS})):
             for b in BOROUGHS:
                 f.write(f"{snap},{b},1000,{int(1000 * frac[b])},{frac[b]},1.0,x,y\n")
+    with open(os.path.join(folder, "ny_ltc_deaths_in_facility_by_borough_ctp.csv"), "w") as f:
+        f.write("date,geo,county_fips,facility_category,n_facilities_listed,deaths_confirmed_in_facility_cum,"
+                "deaths_presumed_in_facility_cum\n")
+        for date, extra in (("2020-06-25", 0), ("2020-07-02", 100)):     # the script reads the 07-02 report
+            for g in ["NYC"] + BOROUGHS:
+                conf = 2000 + extra if g == "NYC" else 400 + extra // 5
+                f.write(f"{date},{g},,nursing_home,10,{conf},500\n")
+                f.write(f"{date},{g},,assisted_living,1,7,7\n")
     with open(os.path.join(folder, "nyc_covid_weekly_rates_by_age.csv"), "w") as f:
         f.write("week_ending,age_group,case_rate_per_100k,hosp_rate_per_100k,death_rate_per_100k\n")
         for w in range(18):                                   # weeks ending 2020-03-07 .. 2020-07-04
@@ -84,7 +92,8 @@ def sim_arrays(factors):
     """[run][day][borough][band] arrays of the variables the script reads."""
     n = len(factors)
     z = lambda: np.zeros((n, STEPS, 5, 8), np.int32)
-    v = {name: z() for name in STAGES + ["new_deaths", "new_hospitalisations", "new_reported_cases"]}
+    v = {name: z() for name in STAGES + ["new_deaths", "new_hospitalisations", "new_reported_cases",
+                                         "new_deaths_in_care_home"]}
     for b in range(5):
         v["susceptible"][:, :, b, :] = AGENTS_PER_BAND[b]
     # 15,000 of 69,000 agents infected by 2020-04-14 (21.74%): 1,000 per BK cell, 875 per QN cell
@@ -97,6 +106,7 @@ def sim_arrays(factors):
     for r, fac in enumerate(factors):
         for band, per_borough in SIM_DEATHS.items():
             v["new_deaths"][r, t, :, band] = [int(x * fac) for x in per_borough]
+    v["new_deaths_in_care_home"][:, t, 1, 7] = 30               # 3,000 real, all in BK
     v["new_hospitalisations"][:, t, 0, 0] = 190                 # 19,000 real
     v["new_reported_cases"][:, t, 0, 0] = 1100                  # 110,000 real
     for d, c in ((dt.date(2020, 6, 15), 150), (dt.date(2020, 7, 15), 90), (dt.date(2020, 8, 15), 70)):
@@ -201,6 +211,12 @@ class Acceptance(unittest.TestCase):
         for b, want in (("BK", "40.0%"), ("QN", "35.0%"), ("BX", "0.0%"), ("SI", "0.0%")):
             r = rows[f"share ever infected by 2020-08-04, {b} (18+)"]
             self.assertEqual((r[0].split()[0], r[1], r[3]), (want, f"{100 * ANTIBODY[b]:.1f}%", "info"), b)
+        # care-home residents' deaths in the home against the nursing-home deaths of the 2020-07-02 report
+        # (confirmed + presumed): NYC 2,100 + 500, each borough 420 + 500; assisted living is not counted
+        self.assertEqual(rows["care-home residents' deaths in the home, NYC"][:2] + rows[
+            "care-home residents' deaths in the home, NYC"][3:], ("3,000 [3,000, 3,000]", "2,600", "info"))
+        self.assertEqual(rows["care-home residents' deaths in the home, BK"][:2], ("3,000 [3,000, 3,000]", "920"))
+        self.assertEqual(rows["care-home residents' deaths in the home, SI"][:2], ("0 [0, 0]", "920"))
         self.assertIn("18 of 18 criteria pass", p.stdout)
 
     def test_scale_override_fails_counts_not_rates(self):

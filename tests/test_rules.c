@@ -877,14 +877,17 @@ static void test_admission_test(void **state)
         newly_confirmed += (c->flags[i] & CIV_FLAG_CONFIRMED) != 0;
     }
     assert_int_equal(newly_confirmed, tested);
-    /* dying without an admission (V -> D): no admission, no admission test */
+    /* dying without an admission (V -> D): no admission, no admission test; a care-home resident's death
+       is also one in the home (every third agent here lives in a care home) */
     for (uint32_t i = 0; i < 1000; i++) {
         c->stage[i] = CIV_V;
         c->course[i] = CIV_COURSE_SYMPTOMATIC | CIV_COURSE_SEVERE | CIV_COURSE_DIES | CIV_COURSE_OUTSIDE;
+        c->residence[i] = (uint8_t)(i % 3 == 0 ? CIV_RES_CARE_HOME : CIV_RES_HOUSEHOLD);
         c->next_day[i] = 50;
         c->flags[i] = CIV_FLAG_ISO_SYMPTOMS;
         uint32_t ev = civ_progress(m, &pol, 3, row, &c->a, i, 50);
-        assert_int_equal(ev, (1u << CIV_FLOW_DIED) | (1u << CIV_FLOW_DIED_OUTSIDE));
+        const uint32_t in_home = i % 3 == 0 ? 1u << CIV_FLOW_DIED_IN_CARE_HOME : 0u;
+        assert_int_equal(ev, (1u << CIV_FLOW_DIED) | (1u << CIV_FLOW_DIED_OUTSIDE) | in_home);
         assert_int_equal(c->stage[i], CIV_D);
         assert_int_equal(c->flags[i], 0);
     }

@@ -9,7 +9,7 @@ const char *const civ_var_name[CIV_N_VARS] = {
     "susceptible", "exposed", "presymptomatic", "asymptomatic", "mild", "severe",
     "hospitalised", "recovered", "dead",
     "new_infections", "new_symptomatic", "new_hospitalisations", "new_deaths", "new_deaths_outside_hospital",
-    "new_recoveries",
+    "new_deaths_in_care_home", "new_recoveries",
     "new_test_seekers", "new_tests", "new_reported_cases", "new_layoffs", "new_rehires",
     "isolating", "working", "employed", "unemployed"};
 
@@ -19,6 +19,7 @@ const char *const civ_var_description[CIV_N_VARS] = {
     "symptomatic, severe course, not yet in hospital", "in hospital", "recovered", "dead (cumulative)",
     "infections during the day", "symptom onsets during the day", "hospital admissions during the day",
     "deaths during the day", "deaths during the day without a hospital admission (at home or in a care home)",
+    "care-home residents' deaths in the home during the day (without a hospital admission)",
     "recoveries during the day",
     "symptomatic infected agents seeking a test during the day (tested or turned away for lack of capacity)",
     "tests taken during the day: symptomatic seekers, hospital admissions, people without COVID-19 and screening",

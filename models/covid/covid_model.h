@@ -287,7 +287,8 @@ CIV_INLINE void civ_infect(const civ_covid_params *m, uint64_t seed, const civ_a
 /* ---- progression, testing, behaviour, employment ------------------------ */
 
 /* Flow counters an agent can raise in one day. */
-enum civ_flow { CIV_FLOW_SYMPTOM_ONSET = 0, CIV_FLOW_HOSPITALISED, CIV_FLOW_DIED, CIV_FLOW_DIED_OUTSIDE, CIV_FLOW_RECOVERED,
+enum civ_flow { CIV_FLOW_SYMPTOM_ONSET = 0, CIV_FLOW_HOSPITALISED, CIV_FLOW_DIED, CIV_FLOW_DIED_OUTSIDE,
+                CIV_FLOW_DIED_IN_CARE_HOME, CIV_FLOW_RECOVERED,
                 CIV_FLOW_SOUGHT_TEST, CIV_FLOW_TESTED, CIV_FLOW_REPORTED, CIV_FLOW_LAID_OFF, CIV_FLOW_REHIRED,
                 CIV_N_FLOW };
 
@@ -326,7 +327,8 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
         case CIV_V:
             if (c & CIV_COURSE_OUTSIDE) {
                 next = CIV_D;
-                ev |= (1u << CIV_FLOW_DIED) | (1u << CIV_FLOW_DIED_OUTSIDE);
+                ev |= (1u << CIV_FLOW_DIED) | (1u << CIV_FLOW_DIED_OUTSIDE) |
+                      ((uint32_t)(civ_residence(a, i) == CIV_RES_CARE_HOME) << CIV_FLOW_DIED_IN_CARE_HOME);
                 a->flags[i] &= (uint8_t)~CIV_FLAG_ISO_SYMPTOMS;
                 break;
             }

@@ -182,7 +182,7 @@ enum civ_var {
     CIV_VAR_SUSCEPTIBLE = 0, CIV_VAR_EXPOSED, CIV_VAR_PRESYMPTOMATIC, CIV_VAR_ASYMPTOMATIC, CIV_VAR_MILD, CIV_VAR_SEVERE,
     CIV_VAR_HOSPITALISED, CIV_VAR_RECOVERED, CIV_VAR_DEAD,
     CIV_VAR_NEW_INFECTIONS, CIV_VAR_NEW_SYMPTOMATIC, CIV_VAR_NEW_HOSPITALISATIONS, CIV_VAR_NEW_DEATHS,
-    CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL, CIV_VAR_NEW_RECOVERIES,
+    CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL, CIV_VAR_NEW_DEATHS_IN_CARE_HOME, CIV_VAR_NEW_RECOVERIES,
     CIV_VAR_NEW_TEST_SEEKERS, CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, CIV_VAR_NEW_LAYOFFS, CIV_VAR_NEW_REHIRES,
     CIV_VAR_ISOLATING, CIV_VAR_WORKING, CIV_VAR_EMPLOYED, CIV_VAR_UNEMPLOYED, CIV_N_VARS
 };
@@ -241,6 +241,7 @@ CIV_INLINE civ_tally civ_pass_update(const civ_covid_params *m, const civ_policy
         if ((r).events) {                                                                          \
             static const int civ_flow_var_[CIV_N_FLOW] = {CIV_VAR_NEW_SYMPTOMATIC,                    \
                 CIV_VAR_NEW_HOSPITALISATIONS, CIV_VAR_NEW_DEATHS, CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL,     \
+                CIV_VAR_NEW_DEATHS_IN_CARE_HOME,                                                         \
                 CIV_VAR_NEW_RECOVERIES, CIV_VAR_NEW_TEST_SEEKERS, CIV_VAR_NEW_TESTS, CIV_VAR_NEW_REPORTED_CASES, \
                 CIV_VAR_NEW_LAYOFFS,                                                                     \
                 CIV_VAR_NEW_REHIRES};                                                                    \
