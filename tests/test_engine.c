@@ -170,14 +170,25 @@ static void test_severity(void **state)
         assert_float_equal(p->p_dies_outside_given_severe[0][age], 0.002 / 0.052, 1e-6);
         assert_float_equal(p->p_dies_in_hospital_given_severe[0][age], 0.008 / 0.052, 1e-6);
     }
-    int64_t infections = m.e.seeded, admissions = 0, deaths = 0, outside = 0;
+    int64_t infections = m.e.seeded, admissions = 0, deaths = 0, outside = 0, in_care_home = 0;
     while (m.e.day < m.s.steps) {
         civ_engine_step(&m.e, NULL);
         infections += civ_engine_total(&m.e, CIV_VAR_NEW_INFECTIONS);
         admissions += civ_engine_total(&m.e, CIV_VAR_NEW_HOSPITALISATIONS);
         deaths += civ_engine_total(&m.e, CIV_VAR_NEW_DEATHS);
         outside += civ_engine_total(&m.e, CIV_VAR_NEW_DEATHS_OUTSIDE_HOSPITAL);
+        in_care_home += civ_engine_total(&m.e, CIV_VAR_NEW_DEATHS_IN_CARE_HOME);
     }
+    /* the flows add up to the agents' final state: deaths outside hospital, and those of care-home residents */
+    int64_t dead_outside = 0, dead_in_care_home = 0;
+    for (uint32_t i = 0; i < m.e.a.n; i++)
+        if (m.e.a.stage[i] == CIV_D && (m.e.a.course[i] & CIV_COURSE_OUTSIDE)) {
+            dead_outside++;
+            dead_in_care_home += m.e.a.residence[i] == CIV_RES_CARE_HOME;
+        }
+    assert_int_equal(outside, dead_outside);
+    assert_int_equal(in_care_home, dead_in_care_home);
+    assert_true(in_care_home > 0 && in_care_home < outside);
     /* every course has ended by day 200 */
     assert_int_equal(civ_engine_total(&m.e, CIV_VAR_SEVERE) + civ_engine_total(&m.e, CIV_VAR_HOSPITALISED), 0);
     printf("severity: %lld infections, %lld admissions (%.3f), %lld deaths (%.4f), %.3f of them outside hospital\n",
