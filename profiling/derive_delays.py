@@ -2,14 +2,14 @@
 """Derives the time from hospital admission to death (hospital_to_death in models/covid/params.json)
 from New York City's own counts, so that anyone can check or redo it:
 
-  /usr/bin/python3 profiling/derive_delays.py [--source .] [--until 2020-05-31]
+  /usr/bin/python3 profiling/derive_delays.py [--source .] [--from 2020-03-01] [--until 2020-05-31]
 
 DOHMH counts hospital admissions by admission date and deaths by date of death
 (data/nyc_covid_daily_by_borough.csv). If a share f of the people admitted on day t die, k days later
 with probability g(k), then deaths(t) = f x sum_k admissions(t - k) g(k). The script fits g as a
 lognormal (mean and sd in days, each day's probability the mass within half a day of it, as the model
 samples durations) and f by least squares over the fitted window only (2020-03-01 to --until; June on is
-held out from calibration), city-wide and per borough, and prints the sum of squared errors with the
+held out from calibration; --from and --until change it), city-wide and per borough, and prints the sum of squared errors with the
 delay params.json had before (10.7 +- 4.8 days, Verity et al. 2020, from Chinese data) for comparison.
 
 What it does not separate: deaths without an admission (at home, in care homes; about a fifth of the
@@ -57,12 +57,13 @@ def fit(admissions, deaths):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", default=".", help="the civitas checkout (holds data/)")
+    ap.add_argument("--from", dest="start", default="2020-03-01", help="first day of the window fitted (ISO date)")
     ap.add_argument("--until", default="2020-05-31", help="last day of the window fitted (ISO date)")
     a = ap.parse_args()
     path = os.path.join(a.source, "data", "nyc_covid_daily_by_borough.csv")
     with open(path, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["date"] <= a.until]
-    print(f"admission-to-death delay fitted to {path}, {min(r['date'] for r in rows)} to {a.until}")
+        rows = [r for r in csv.DictReader(fh) if a.start <= r["date"] <= a.until]
+    print(f"admission-to-death delay fitted to {path}, {a.start} to {a.until}")
     print(f"{'area':5s} {'mean':>6s} {'sd':>5s} {'deaths/adm':>10s} {'SSE':>10s} {'SSE at %.1f+-%.1f' % PREVIOUS:>16s}")
     for b in BOROUGHS:
         days = sorted((r for r in rows if r["borough"] == b), key=lambda r: r["date"])

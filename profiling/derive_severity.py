@@ -153,11 +153,12 @@ def main():
     hosp = r.groupby("age_group").hosp_rate_per_100k.sum()
     death = r.groupby("age_group").death_rate_per_100k.sum()
 
-    population_ifr = curve(fit_ifr(pop, pop))
+    population_y = fit_ifr(pop, pop)
+    population_ifr = curve(population_y)
     if opts.no_care_homes:
-        y = fit_ifr(pop, pop)
+        y = population_y
         print("IFR band averages over the NYC population (target: Yang et al. 2021):")
-        check = [(lo, hi, target, band_mean(curve(y), pop, lo, hi)) for (lo, hi), target, _ in YANG_BANDS]
+        check = [(lo, hi, target, band_mean(population_ifr, pop, lo, hi)) for (lo, hi), target, _ in YANG_BANDS]
     else:
         care = care_home_residents(src, pop)
         attack = band_attack_rates(pop, death)
