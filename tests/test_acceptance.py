@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -378,6 +379,22 @@ class Acceptance(unittest.TestCase):
         p = self.check(self.ens, "--scale", "2")
         self.assertEqual(p.returncode, 3)
         self.assertIn("population scale = 2.0 is out of range (0, 1]", p.stderr)
+        # the care-home lines need New York State's report of 2020-07-02: without it, or without the file, an
+        # error naming the file (and the borough and date), not a figure
+        no_report = os.path.join(self.dir, "data_no_ltc_report")
+        shutil.copytree(self.data, no_report)
+        ltc = os.path.join(no_report, "ny_ltc_deaths_in_facility_by_borough_ctp.csv")
+        with open(ltc) as f:
+            kept = [line for line in f if not line.startswith("2020-07-02")]
+        with open(ltc, "w") as f:
+            f.writelines(kept)
+        p = self.check(self.ens, data=no_report)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertIn("ny_ltc_deaths_in_facility_by_borough_ctp.csv: no nursing_home row for NYC on 2020-07-02", p.stderr)
+        os.remove(ltc)
+        p = self.check(self.ens, data=no_report)
+        self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+        self.assertIn("ny_ltc_deaths_in_facility_by_borough_ctp.csv: cannot read", p.stderr)
 
     def test_real_run_file_is_read(self):
         # schema and layout of a file written by civitas itself (tiny and short: only the reading is checked)
