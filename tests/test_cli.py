@@ -74,6 +74,12 @@ class CliErrors(unittest.TestCase):
         self.expect_error(["run", self.variant(behavior={"mobility": {"older_adult_age": 200}})], 3,
                           "behavior.mobility.older_adult_age", "200", "out of range")
 
+    def test_access_window_must_be_odd(self):
+        self.expect_error(["run", self.variant(testing={"access_window_days": 14})], 3,
+                          "testing.access_window_days", "14", "odd")
+        self.expect_error(["run", self.variant(testing={"access_window_days": 0})], 3,
+                          "testing.access_window_days", "out of range")
+
     def test_wrong_type(self):
         self.expect_error(["run", self.variant(seed="abc")], 3, "'seed'", '"abc"', "integer")
 
@@ -193,6 +199,7 @@ class CliErrors(unittest.TestCase):
         variants = {
             "contacts.matrices.file": {"contacts": {"matrices": {"file": missing}}},
             "observed.file": {"observed": {"file": missing}},
+            "testing.access_file": {"testing": {"access_file": missing}},
             "model": {"model": missing},
             "behavior.llm.user_prompt": {"behavior": {"mode": "llm", "llm": {
                 "base_url": "http://127.0.0.1:9", "model": "m", "user_prompt": missing}}},

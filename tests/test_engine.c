@@ -315,6 +315,79 @@ static void test_daily_inputs(void **state)
     free(mob); free(tests);
 }
 
+/* Access to testing by borough (testing.access_file), against hand-computed shares: people tested negative
+ * on days t-half..t+half per borough over the city's, linear between snapshots; a window reaching before
+ * the first snapshot counts everything up to it, one reaching past the last is moved back to end there;
+ * a downward revision counts as nobody tested, and a window with no negatives at all takes the cumulative
+ * counts. Bad rows fail naming the file and line. */
+static void test_access_by_borough(void **state)
+{
+    (void)state;
+    /* negatives (tested - positive): 03-05 BX 80, BK 40, MN 40, QN 40, SI 0; 03-09 BX 160, BK 60, MN 40,
+       QN 40, SI 40; 03-10 BX 150 (revised down), the others flat after their last snapshot */
+    char *csv = temp_file(".csv", "snapshot_date,borough,cum_people_tested,cum_people_positive\n"
+                                  "2020-03-05,NYC,1000,100\n2020-03-05,BX,100,20\n2020-03-05,BK,50,10\n"
+                                  "2020-03-05,MN,40,0\n2020-03-05,QN,40,0\n2020-03-05,SI,0,0\n"
+                                  "2020-03-09,BX,180,20\n2020-03-09,BK,70,10\n2020-03-09,MN,40,0\n"
+                                  "2020-03-09,QN,40,0\n2020-03-09,SI,40,0\n2020-03-10,BX,170,20\n");
+    int start;
+    assert_true(civ_date_parse("2020-03-01", &start));
+    civ_error err = {0};
+    civ_test_access a = {.file = strdup(csv), .window_days = 3};
+    assert_int_equal(civ_test_access_load(&a, start, 12, "study.json", "testing.access_file", &err), CIV_OK);
+    const struct { int t; double neg[CIV_NBOROUGH]; } k[] = {
+        {0, {80, 40, 40, 40, 0}},     /* 02-29..03-02: before the first snapshot, everything up to it */
+        {4, {100, 45, 40, 40, 10}},   /* 03-04..03-06: up to 03-06 (BX 80 -> 160 over four days: 100) */
+        {6, {60, 15, 0, 0, 30}},      /* 03-06..03-08: N(03-08) - N(03-05) */
+        {9, {30, 10, 0, 0, 20}},      /* 03-09..03-11 moved back to 03-08..03-10: N(03-10) - N(03-07) */
+        {11, {30, 10, 0, 0, 20}},     /* and so on after the last snapshot */
+    };
+    for (size_t j = 0; j < sizeof k / sizeof k[0]; j++) {
+        double sum = 0;
+        for (int b = 0; b < CIV_NBOROUGH; b++) sum += k[j].neg[b];
+        for (int b = 0; b < CIV_NBOROUGH; b++)
+            if (fabs(a.share[k[j].t][b] - k[j].neg[b] / sum) > 1e-6)
+                fail_msg("day %d borough %d: share %g, expected %g", k[j].t, b, a.share[k[j].t][b], k[j].neg[b] / sum);
+    }
+    civ_test_access_free(&a);
+    /* a one-day window on 03-10: BX revised down (0), the others flat: no negatives, so the cumulative counts */
+    a = (civ_test_access){.file = strdup(csv), .window_days = 1};
+    assert_int_equal(civ_test_access_load(&a, start, 12, "study.json", "testing.access_file", &err), CIV_OK);
+    const double cum[CIV_NBOROUGH] = {150, 60, 40, 40, 40};
+    for (int b = 0; b < CIV_NBOROUGH; b++) assert_float_equal(a.share[9][b], cum[b] / 330, 1e-6);
+    civ_test_access_free(&a);
+    unlink(csv);
+    free(csv);
+
+    /* bad inputs: each names the file and what is wrong */
+    const char *head = "snapshot_date,borough,cum_people_tested,cum_people_positive\n";
+    const struct { const char *rows, *says; } bad[] = {
+        {"2020-03-05,BX,10,20\n", "line 2: cum_people_tested = 10, cum_people_positive = 20"},
+        {"2020-03-05,BX,-1,0\n", "line 2: cum_people_tested = -1"},
+        {"2020-03-05,BX,10,\n", "line 2: cum_people_tested = 10, cum_people_positive = nan"},
+        {"2020-03-32,BX,10,1\n", "line 2: snapshot_date '2020-03-32'"},
+        {"2020-03-05,NYC,10,1\n", "no rows for a borough"},
+        {"2020-03-05,BX,10,1\n2020-03-05,BK,10,1\n2020-03-05,MN,10,1\n2020-03-05,QN,10,1\n", "no rows for borough SI"},
+        {"2020-03-05,BX,1,1\n2020-03-05,BK,1,1\n2020-03-05,MN,1,1\n2020-03-05,QN,1,1\n2020-03-05,SI,1,1\n",
+         "nobody tested negative up to 2020-03-05"},
+    };
+    for (size_t j = 0; j <= sizeof bad / sizeof bad[0]; j++) {
+        char text[512];
+        if (j < sizeof bad / sizeof bad[0]) snprintf(text, sizeof text, "%s%s", head, bad[j].rows);
+        else snprintf(text, sizeof text, "snapshot_date,borough,cum_people_positive\n2020-03-05,BX,1\n");
+        const char *says = j < sizeof bad / sizeof bad[0] ? bad[j].says : "cum_people_tested";
+        char *f = temp_file(".csv", text);
+        a = (civ_test_access){.file = strdup(f), .window_days = 3};
+        memset(&err, 0, sizeof err);
+        assert_int_equal(civ_test_access_load(&a, start, 4, "study.json", "testing.access_file", &err), CIV_ERR_INPUT);
+        if (!strstr(err.msg, says) || !strstr(err.msg, f)) fail_msg("case %zu: '%s' does not say '%s' and the file", j, err.msg, says);
+        assert_null(a.share);
+        civ_test_access_free(&a);
+        unlink(f);
+        free(f);
+    }
+}
+
 /* Testing: a positive test is a case on the day it is taken (results take 10 days here); with limited
  * capacity, more people without COVID-19 seeking tests lower both the cases found and the positivity;
  * capacity left over finds infected people without symptoms by screening. */
@@ -438,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_severity),
         cmocka_unit_test(test_care_home_rules),
         cmocka_unit_test(test_daily_inputs),
+        cmocka_unit_test(test_access_by_borough),
         cmocka_unit_test(test_testing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

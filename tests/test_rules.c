@@ -833,6 +833,46 @@ static void test_screening(void **state)
     free_study(s);
 }
 
+/* Access to testing by borough: a resident's seek and screening probabilities are the day's times the
+ * access of the borough they live in (Bronx 0.5, Staten Island 2 here; the others 1). */
+static void test_access_by_borough(void **state)
+{
+    (void)state;
+    civ_study *s = load_study();
+    const civ_covid_params *m = &s->model;
+    civ_policy pol = s->base_policy;
+    for (int b = 0; b < CIV_NBOROUGH; b++) assert_float_equal(pol.test_access[b], 1.0, 0);   /* no file: 1 */
+    pol.test_access[CIV_BX] = 0.5f;
+    pol.test_access[CIV_SI] = 2.0f;
+    pol.test_capacity_ratio = 1;
+    pol.test_delay_days = 2;
+    float row[CIV_N_DECISION];
+    set_row(row, 0, 1, 1);
+    const struct { int stage; uint8_t course; float seek, screen; } k[] = {
+        {CIV_M, CIV_COURSE_SYMPTOMATIC, 0.2f, 0.0f},   /* symptomatic: seeks at 0.2 x access */
+        {CIV_A, 0, 0.0f, 0.15f},                       /* without symptoms: screened at 0.15 x access */
+    };
+    for (int j = 0; j < 2; j++) {
+        cohort *c = cohort_new(30, k[j].stage, k[j].course);
+        pol.test_seek_probability = k[j].seek;
+        pol.test_screen_probability = k[j].screen;
+        long tested[CIV_NBOROUGH] = {0}, n[CIV_NBOROUGH] = {0};
+        for (uint32_t i = 0; i < N; i++) {
+            const int b = (int)(i % CIV_NBOROUGH);
+            c->borough[i] = (uint8_t)b;
+            civ_progress(m, &pol, 5, row, &c->a, i, 8);
+            n[b]++;
+            tested[b] += (c->flags[i] & CIV_FLAG_TEST_PENDING) != 0;
+        }
+        const double p = k[j].seek + k[j].screen;
+        check_binomial("tested in the Bronx (access 0.5)", tested[CIV_BX], n[CIV_BX], 0.5 * p);
+        check_binomial("tested in Brooklyn (access 1)", tested[CIV_BK], n[CIV_BK], p);
+        check_binomial("tested on Staten Island (access 2)", tested[CIV_SI], n[CIV_SI], 2 * p);
+        free(c);
+    }
+    free_study(s);
+}
+
 static void test_admission_test(void **state)
 {
     (void)state;
@@ -1065,7 +1105,7 @@ static void test_policy_by_date(void **state)
  * people without COVID-19 seeking one (other_seekers_per_100k) get the same share, capacity / demand (at
  * most 1); capacity left over goes to screening with probability targeting x left / agents; the host counts
  * the other seekers' tests and the screening tests. Capacity is per 100k agents, or the city's count from
- * the capacity file times the population scale. */
+ * the capacity file times the population scale; with testing.access_file, each borough at its access. */
 static void test_testing_supply_shared_out(void **state)
 {
     (void)state;
@@ -1131,6 +1171,43 @@ static void test_testing_supply_shared_out(void **state)
     }
     sim_close(&m);
     unlink(path2);
+
+    /* access by borough: BX holds a third of the negative tests, the others a sixth each; each borough's
+       access is its share over its share of the agents, and the host's tests (others and screening; nobody
+       seeks here) go to the boroughs in proportion to agents x access, that is to their shares */
+    char acc[] = "/tmp/civitas_rules_access_XXXXXX.csv";
+    fd = mkstemps(acc, 4);
+    f = fdopen(fd, "w");
+    fprintf(f, "snapshot_date,borough,cum_people_tested,cum_people_positive\n2020-02-01,BX,300,100\n"
+               "2020-02-01,BK,150,50\n2020-02-01,MN,100,0\n2020-02-01,QN,100,0\n2020-02-01,SI,120,20\n");
+    fclose(f);
+    char path3[] = "/tmp/civitas_rules_study_XXXXXX.json";
+    fd = mkstemps(path3, 5);
+    f = fdopen(fd, "w");
+    fprintf(f, "{\"base\": \"%s\", \"behavior\": {\"mobility\": null}, \"testing\": {\"capacity_file\": null,"
+               "\"seek_probability\": 0, \"capacity_per_100k\": 30, \"other_seekers_per_100k\": 60, \"access_file\": \"%s\"}}\n",
+            SRC "/models/covid/nyc2020.json", acc);
+    fclose(f);
+    if (sim_load(&m, path3, 0.002, 10, -1, 1, CIV_BACKEND_CPU, &err)) fail_msg("%s", err.msg);
+    const double share[CIV_NBOROUGH] = {1.0 / 3, 1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6}, n3 = m.pop.n_agents;
+    m.e.seekers_yesterday = 0;
+    if (civ_engine_step(&m.e, &err)) fail_msg("%s", err.msg);
+    double mean = 0;
+    for (int b = 0; b < CIV_NBOROUGH; b++) {
+        const double nb = (double)m.e.borough_pop[b];
+        assert_float_equal(m.e.policy.test_access[b], share[b] * n3 / nb, 1e-5);
+        mean += nb * m.e.policy.test_access[b] / n3;
+        int64_t tests = 0;
+        for (int k = 0; k < m.e.n_out_bands; k++)
+            tests += m.e.series[(CIV_VAR_NEW_TESTS * CIV_NBOROUGH + b) * m.e.n_out_bands + k];
+        const double want = 30 * n3 / 1e5 * share[b];   /* capacity: half the others' demand, all of it taken */
+        if (fabs((double)tests - want) > m.e.n_out_bands)
+            fail_msg("borough %d: %lld tests, expected %.1f", b, (long long)tests, want);
+    }
+    assert_float_equal(mean, 1.0, 1e-5);   /* the residents' mean access is 1 */
+    sim_close(&m);
+    unlink(path3);
+    unlink(acc);
     unlink(csv);
 }
 
@@ -1229,6 +1306,7 @@ int main(void)
         cmocka_unit_test(test_isolation_decision_at_onset),
         cmocka_unit_test(test_testing_result_and_isolation),
         cmocka_unit_test(test_screening),
+        cmocka_unit_test(test_access_by_borough),
         cmocka_unit_test(test_admission_test),
         cmocka_unit_test(test_layoffs_and_rehires),
         cmocka_unit_test(test_policy_by_date),

@@ -235,11 +235,17 @@ int civ_engine_refreshes_on(const civ_engine *e, int day) { return day % e->stud
 
 /* The day's tests shared out: symptomatic seekers (as many as sought one yesterday) and people without
  * COVID-19 seeking one get the same share of the capacity; capacity left over goes to screening, which finds
- * infected agents without symptoms screening_targeting times as often as anyone else. Sets the policy's
- * capacity ratio and screening probability, and the host's share of the day's tests (e->host_tests). */
+ * infected agents without symptoms screening_targeting times as often as anyone else. A borough's residents
+ * seek and are screened at its access times those rates: its share of the city's negative tests over its
+ * share of residents (1 everywhere without testing.access_file; the residents' mean is 1, so the city's
+ * demand from people without COVID-19 and its screening tests are the same either way). Sets the policy's
+ * capacity ratio, screening probability and access, and the host's share of the day's tests (e->host_tests). */
 static void plan_testing(civ_engine *e, const civ_testing_supply *sup)
 {
     const double n = e->pop->n_agents, scale = e->pop->scale > 0 ? e->pop->scale : 1.0;
+    for (int b = 0; b < CIV_NBOROUGH; b++)
+        e->policy.test_access[b] = sup->access_share && e->borough_pop[b] > 0
+                                 ? (float)(sup->access_share[b] * n / (double)e->borough_pop[b]) : 1.0f;
     const double capacity = sup->tests >= 0 ? sup->tests * scale
                           : sup->capacity_per_100k > 0 ? sup->capacity_per_100k * n / 1e5 : -1;
     const double seekers = (double)e->seekers_yesterday, others = sup->other_per_100k * n / 1e5;
@@ -296,23 +302,24 @@ civ_status civ_engine_step(civ_engine *e, civ_error *err)
 }
 
 /* Adds `count` tests to the day's series, spread over boroughs and age bands in proportion to the living
- * agents (largest remainders; the same integers on every backend). */
+ * agents times their borough's access to testing (largest remainders; the same integers on every backend). */
 static void add_host_tests(civ_engine *e, double count)
 {
     const int nb = e->n_out_bands, cells = CIV_NBOROUGH * nb;
     const int64_t total = (int64_t)(count + 0.5);
     if (total <= 0) return;
-    int64_t alive[CIV_NBOROUGH * CIV_MAX_BANDS], n = 0, given = 0;
-    double rest[CIV_NBOROUGH * CIV_MAX_BANDS];
+    int64_t given = 0;
+    double weight[CIV_NBOROUGH * CIV_MAX_BANDS], n = 0, rest[CIV_NBOROUGH * CIV_MAX_BANDS];
     for (int c = 0; c < cells; c++) {
-        alive[c] = 0;
-        for (int v = CIV_VAR_SUSCEPTIBLE; v < CIV_VAR_DEAD; v++) alive[c] += e->series[v * cells + c];
-        n += alive[c];
+        int64_t alive = 0;
+        for (int v = CIV_VAR_SUSCEPTIBLE; v < CIV_VAR_DEAD; v++) alive += e->series[v * cells + c];
+        weight[c] = (double)alive * (double)e->policy.test_access[c / nb];
+        n += weight[c];
     }
-    if (n == 0) return;
+    if (n <= 0) return;
     int32_t *tests = e->series + CIV_VAR_NEW_TESTS * cells;
     for (int c = 0; c < cells; c++) {
-        const double x = (double)total * (double)alive[c] / (double)n;
+        const double x = (double)total * weight[c] / n;
         tests[c] += (int32_t)x;
         given += (int64_t)x;
         rest[c] = x - (int64_t)x;

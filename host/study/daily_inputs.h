@@ -1,8 +1,9 @@
 /* Daily series a study reads from data files instead of setting them by hand:
  *   mobility -> how much of their usual community contact (and, for non-essential workers, of their
  *               days at work) people kept, per borough and day, from the Descartes Labs m50 index
- *   testing  -> how many tests the city could run each day (DOHMH's daily molecular tests)
- * Both are read once at load for the simulated days. */
+ *   testing  -> how many tests the city could run each day (DOHMH's daily molecular tests), and how
+ *               they were shared between boroughs (DOHMH's people tested negative by borough)
+ * Each is read once at load for the simulated days. */
 #ifndef CIV_DAILY_INPUTS_H
 #define CIV_DAILY_INPUTS_H
 
@@ -44,7 +45,25 @@ typedef struct {
 civ_status civ_test_capacity_load(civ_test_capacity *c, int start_day, int steps, const char *study_file,
                                   const char *field, civ_error *err);
 
+/* Access to testing by borough. share[t][b] is borough b's share of the city's people tested negative
+ * (by borough of residence) over the days t - window_days/2 .. t + window_days/2, from cumulative
+ * snapshots (cum_people_tested - cum_people_positive per borough, linear between snapshot days). People
+ * without COVID-19 are who test negative, so the share measures how readily each borough's residents were
+ * tested, whatever their infections. The engine divides it by the borough's share of residents: access 1
+ * is the city's rate per resident. A window reaching before the first snapshot counts everything up to
+ * it (the file does not say when before it the tests were taken); one reaching past the last snapshot is
+ * moved back to end there. */
+typedef struct {
+    char *file;                 /* NULL: not used (every borough the city's access) */
+    int window_days;
+    float (*share)[CIV_NBOROUGH];  /* [step][borough], summing to 1 over boroughs */
+} civ_test_access;
+
+civ_status civ_test_access_load(civ_test_access *a, int start_day, int steps, const char *study_file,
+                                const char *field, civ_error *err);
+
 void civ_mobility_free(civ_mobility *m);
 void civ_test_capacity_free(civ_test_capacity *c);
+void civ_test_access_free(civ_test_access *a);
 
 #endif

@@ -86,6 +86,7 @@ typedef struct {
     civ_policy base_policy;
     double test_capacity_per_100k;   /* 0: unlimited (testing.capacity_file overrides it) */
     civ_test_capacity test_capacity; /* the city's tests per day (testing.capacity_file) */
+    civ_test_access test_access;     /* each borough's share of the negative tests (testing.access_file) */
     double other_seekers_per_100k;   /* people without COVID-19 seeking a test, per day */
     double screening_targeting;      /* how much likelier an infected person is screened than anyone */
     double seek_scale;               /* testing.seek_scale: multiplies every seek probability */
@@ -134,11 +135,12 @@ void civ_study_free(civ_study *s);
 
 /* Testing that day before it is shared out: the tests the city can run, either as a count (real-city
  * units, from testing.capacity_file) or per 100k (testing.capacity_per_100k; <= 0 unlimited), and people
- * without COVID-19 who seek one, per 100k. */
+ * without COVID-19 who seek one, per 100k; and how readily each borough's residents are tested. */
 typedef struct {
     double tests;             /* < 0: not given, capacity_per_100k applies */
     double capacity_per_100k;
     double other_per_100k;
+    const float *access_share; /* [borough]: the borough's share of the negative tests; NULL: by residents */
 } civ_testing_supply;
 
 /* Policy in force on simulation day `day` (the testing capacity ratio and screening are left to the

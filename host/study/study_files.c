@@ -108,6 +108,7 @@ static void fix_inputs(cJSON *j, const char *dir, char *(*fix)(const char *, con
     fix_path(child(child(j, "contacts"), "matrices"), "file", dir, fix);
     fix_path(child(j, "observed"), "file", dir, fix);
     fix_path(child(j, "testing"), "capacity_file", dir, fix);
+    fix_path(child(j, "testing"), "access_file", dir, fix);
     fix_path(child(child(j, "behavior"), "mobility"), "file", dir, fix);
     fix_path(j, "posterior", dir, fix);
     fix_path(child(child(j, "calibration"), "deaths_by_age"), "file", dir, fix);

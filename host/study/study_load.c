@@ -14,7 +14,7 @@
 
 static cJSON *child(cJSON *o, const char *k) { return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL; }
 
-/* behavior.mobility and testing.capacity_file: daily series read from data files for the simulated days. */
+/* behavior.mobility, testing.capacity_file and testing.access_file: daily series read from data files for the simulated days. */
 static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *te, civ_study *s)
 {
     const char *cap = NULL;
@@ -23,6 +23,21 @@ static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *
         if (civ_study_need_input(c, "testing.capacity_file", cap, false)) return c->err->status;
         s->test_capacity.file = strdup(cap);
         if (civ_test_capacity_load(&s->test_capacity, s->start_day, s->steps, c->file, "testing.capacity_file", c->err))
+            return c->err->status;
+    }
+    const char *access = NULL;
+    long window = 15;
+    if (civ_json_string(c, te, "testing", "access_file", false, &access) ||
+        civ_json_int(c, te, "testing", "access_window_days", 1, 91, false, &window))
+        return c->err->status;
+    if (window % 2 == 0)
+        return civ_fail(c->err, CIV_ERR_INPUT, "%s: field 'testing.access_window_days' = %ld must be odd (a centred window)",
+                        c->file, window);
+    if (access) {
+        if (civ_study_need_input(c, "testing.access_file", access, false)) return c->err->status;
+        s->test_access.file = strdup(access);
+        s->test_access.window_days = (int)window;
+        if (civ_test_access_load(&s->test_access, s->start_day, s->steps, c->file, "testing.access_file", c->err))
             return c->err->status;
     }
     const cJSON *mo = NULL;
@@ -498,8 +513,8 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     const cJSON *te = NULL;
     if (civ_json_object(&c, j, "", "testing", true, &te)) return err->status;
     static const char *const k_te[] = {"seek_probability", "seek_scale", "result_delay_days", "capacity_per_100k",
-                                       "capacity_file", "other_seekers_per_100k", "screening_targeting",
-                                       "isolation_days", "note", "source", NULL};
+                                       "capacity_file", "access_file", "access_window_days", "other_seekers_per_100k",
+                                       "screening_targeting", "isolation_days", "note", "source", NULL};
     double seek = 0;
     long delay = 2, iso_days = 10;
     s->seek_scale = 1.0;
@@ -541,6 +556,7 @@ civ_status civ_study_load(const char *path, const civ_study_overrides *ov, civ_s
     bp->schools_closed = 0; bp->work_closed = 0; bp->essential_share = 1.0f;
     bp->test_seek_probability = (float)seek;
     bp->test_capacity_ratio = 1.0f;
+    for (int b = 0; b < CIV_NBOROUGH; b++) bp->test_access[b] = 1.0f;
     bp->test_delay_days = (int)delay;
     bp->isolation_days = (int)iso_days;
     bp->layoff_probability = (float)layoff;
@@ -635,6 +651,7 @@ void civ_study_free(civ_study *s)
     free(s->iv); free(s->output_file); free(s->observed_file); free(s->posterior_file);
     civ_mobility_free(&s->mobility);
     civ_test_capacity_free(&s->test_capacity);
+    civ_test_access_free(&s->test_access);
     civ_llm_settings *L = &s->llm;
     free(L->base_url); free(L->model); free(L->api_key_env); free(L->system_prompt_file); free(L->user_prompt_file);
     free(L->cache_file); free(L->replay_file); free(L->system_prompt); free(L->user_prompt);

@@ -55,6 +55,7 @@ void civ_study_policy(const civ_study *s, int day, civ_policy *pol, double *comp
     pol->older_age = s->mobility.factor ? s->mobility.older_adult_age : CIV_MAX_AGE + 1;
     supply->tests = s->test_capacity.tests ? s->test_capacity.tests[t] : -1;
     supply->capacity_per_100k = capacity;
+    supply->access_share = s->test_access.share ? s->test_access.share[t] : NULL;
     pol->test_capacity_ratio = 1.0f;
     pol->test_screen_probability = 0.0f;
 }

@@ -111,6 +111,8 @@ typedef struct {
     float test_seek_probability; /* per symptomatic day */
     float test_capacity_ratio;   /* share of test seekers who get a test (capacity / demand, at most 1) */
     float test_screen_probability; /* per day, for an infected agent without symptoms: tested by screening */
+    float test_access[CIV_NBOROUGH]; /* by borough of residence: multiplies both probabilities above (1 = the
+                                        city's rate per resident; from testing.access_file) */
     int test_delay_days;
     int isolation_days;
     float layoff_probability;    /* per day, for workers whose workplace is closed */
@@ -373,7 +375,8 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
         }
         f &= (uint8_t)~CIV_FLAG_TEST_WILL_BE_POS;
     }
-    /* 3. testing: symptomatic agents seek a test and get one if capacity allows (the seekers are counted
+    /* 3. testing (probabilities times the access of the agent's borough): symptomatic agents seek a test
+       and get one if capacity allows (the seekers are counted
        either way: tomorrow's demand); infected agents without symptoms may be found by screening (those
        tests are counted on the host with the other screening tests). A positive test is a case on the day
        it is taken. */
@@ -381,13 +384,14 @@ CIV_INLINE uint32_t civ_progress(const civ_covid_params *m, const civ_policy *po
         const int symptomatic = s == CIV_M || s == CIV_V;
         if (symptomatic || ((s == CIV_P || s == CIV_A) && pol->test_screen_probability > 0.0f)) {
             civ_u32x4 t = civ_rng(seed, (uint32_t)day, i, CIV_RNG_TEST);
+            const float access = pol->test_access[a->borough[i]];
             int tested = 0;
-            if (symptomatic && civ_u01(t.v[0]) < pol->test_seek_probability) {
+            if (symptomatic && civ_u01(t.v[0]) < pol->test_seek_probability * access) {
                 ev |= 1u << CIV_FLOW_SOUGHT_TEST;
                 tested = civ_u01(t.v[1]) < pol->test_capacity_ratio;
                 if (tested) ev |= 1u << CIV_FLOW_TESTED;
             } else if (!symptomatic) {
-                tested = civ_u01(t.v[0]) < pol->test_screen_probability;
+                tested = civ_u01(t.v[0]) < pol->test_screen_probability * access;
             }
             if (tested) {
                 f |= CIV_FLAG_TEST_PENDING;
