@@ -472,6 +472,13 @@ def evaluate(sim, obs, allow_partial, fit_json=None, restarts=()):
              obs.count("NYC", "hospitalized", days), "within +-15%", within(0.15), count), inc)
     add(Line("reported cases, NYC", sim.total("new_reported_cases", idx) * s, obs.count("NYC", "cases", days),
              "within +-15%", within(0.15), count), inc)
+    # per borough (information: the criteria are citywide); reported cases also carry each borough's access
+    # to testing, admissions do not
+    for var, obs_var, what in (("new_hospitalisations", "hospitalized", "hospital admissions"),
+                               ("new_reported_cases", "cases", "reported cases")):
+        for b in BOROUGHS:
+            out.append((Line(f"{what}, {b}", sim.total(var, idx, b) * s, obs.count(b, obs_var, days), "(information)",
+                             lambda *_: True, count), "info"))
     # share ever infected
     sidx, _, _ = sim.rows(SERO_DAY, SERO_DAY)
     if sidx:
