@@ -1173,8 +1173,9 @@ static void test_testing_supply_shared_out(void **state)
     unlink(path2);
 
     /* access by borough: BX holds a third of the negative tests, the others a sixth each; each borough's
-       access is its share over its share of the agents, and the host's tests (others and screening; nobody
-       seeks here) go to the boroughs in proportion to agents x access, that is to their shares */
+       access is its share over its share of the agents, and the host's tests (others and screening, about 500
+       here; nobody seeks) go to the boroughs in proportion to agents x access, that is to their shares, not
+       to their agents (the Bronx has about 17% of them) */
     char acc[] = "/tmp/civitas_rules_access_XXXXXX.csv";
     fd = mkstemps(acc, 4);
     f = fdopen(fd, "w");
@@ -1185,7 +1186,7 @@ static void test_testing_supply_shared_out(void **state)
     fd = mkstemps(path3, 5);
     f = fdopen(fd, "w");
     fprintf(f, "{\"base\": \"%s\", \"behavior\": {\"mobility\": null}, \"testing\": {\"capacity_file\": null,"
-               "\"seek_probability\": 0, \"capacity_per_100k\": 30, \"other_seekers_per_100k\": 60, \"access_file\": \"%s\"}}\n",
+               "\"seek_probability\": 0, \"capacity_per_100k\": 3000, \"other_seekers_per_100k\": 60, \"access_file\": \"%s\"}}\n",
             SRC "/models/covid/nyc2020.json", acc);
     fclose(f);
     if (sim_load(&m, path3, 0.002, 10, -1, 1, CIV_BACKEND_CPU, &err)) fail_msg("%s", err.msg);
@@ -1200,7 +1201,7 @@ static void test_testing_supply_shared_out(void **state)
         int64_t tests = 0;
         for (int k = 0; k < m.e.n_out_bands; k++)
             tests += m.e.series[(CIV_VAR_NEW_TESTS * CIV_NBOROUGH + b) * m.e.n_out_bands + k];
-        const double want = 30 * n3 / 1e5 * share[b];   /* capacity: half the others' demand, all of it taken */
+        const double want = 3000 * n3 / 1e5 * share[b];   /* the others' tests and screening: the whole capacity */
         if (fabs((double)tests - want) > m.e.n_out_bands)
             fail_msg("borough %d: %lld tests, expected %.1f", b, (long long)tests, want);
     }
