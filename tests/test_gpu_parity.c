@@ -118,6 +118,8 @@ int main(void)
     fails += compare("nyc2020 seed 2", SRC "/models/covid/nyc2020.json", 0.02, 60, 2, 5000);
     /* the calibrated study: exposure outside the home by group and older adults' distancing, its own parameters */
     fails += compare("nyc2020_calibrated seed 7", SRC "/models/covid/nyc2020_calibrated.json", 0.02, 60, 7, 5000);
+    /* each borough's access to testing: seek and screening probabilities by borough of residence */
+    fails += compare("testing access seed 8", SRC "/tests/data/testing_access.json", 0.02, 60, 8, 5000);
     fails += compare("free epidemic", SRC "/tests/data/free.json", 0.02, 40, 3, 25000);
     fails += compare("sir limit", SRC "/tests/data/sir.json", 0.02, 80, 4, 30000);
     fails += compare("nyc2020 1M agents", SRC "/models/covid/nyc2020.json", 1e6 / 8443713.0, 30, 5, 15000);
