@@ -14,7 +14,8 @@
 
 static cJSON *child(cJSON *o, const char *k) { return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL; }
 
-/* behavior.mobility, testing.capacity_file and testing.access_file: daily series read from data files for the simulated days. */
+/* behavior.mobility, testing.capacity_file and testing.access_file: daily series read from data files for
+ * the simulated days. */
 static civ_status read_daily_inputs(civ_jctx *c, const cJSON *beh, const cJSON *te, civ_study *s)
 {
     const char *cap = NULL;
