@@ -360,23 +360,23 @@ static void test_access_by_borough(void **state)
     free(csv);
 
     /* bad inputs: each names the file and what is wrong */
-    const char *head = "snapshot_date,borough,cum_people_tested,cum_people_positive\n";
-    const struct { const char *rows, *says; } bad[] = {
-        {"2020-03-05,BX,10,20\n", "line 2: cum_people_tested = 10, cum_people_positive = 20"},
-        {"2020-03-05,BX,-1,0\n", "line 2: cum_people_tested = -1"},
-        {"2020-03-05,BX,10,\n", "line 2: cum_people_tested = 10, cum_people_positive = nan"},
-        {"2020-03-32,BX,10,1\n", "line 2: snapshot_date '2020-03-32'"},
-        {"2020-03-05,NYC,10,1\n", "no rows for a borough"},
-        {"2020-03-05,BX,10,1\n2020-03-05,BK,10,1\n2020-03-05,MN,10,1\n2020-03-05,QN,10,1\n", "no rows for borough SI"},
-        {"2020-03-05,BX,1,1\n2020-03-05,BK,1,1\n2020-03-05,MN,1,1\n2020-03-05,QN,1,1\n2020-03-05,SI,1,1\n",
+#define ACCESS_HEAD "snapshot_date,borough,cum_people_tested,cum_people_positive\n"
+    const struct { const char *text, *says; } bad[] = {
+        {ACCESS_HEAD "2020-03-05,BX,10,20\n", "line 2: cum_people_tested = 10, cum_people_positive = 20"},
+        {ACCESS_HEAD "2020-03-05,BX,-1,0\n", "line 2: cum_people_tested = -1"},
+        {ACCESS_HEAD "2020-03-05,BX,10,\n", "line 2: cum_people_tested = 10, cum_people_positive = nan"},
+        {ACCESS_HEAD "2020-03-32,BX,10,1\n", "line 2: snapshot_date '2020-03-32'"},
+        {ACCESS_HEAD "2020-03-05,NYC,10,1\n", "no rows for a borough"},
+        {ACCESS_HEAD "2020-03-05,BX,10,1\n2020-03-05,BK,10,1\n2020-03-05,MN,10,1\n2020-03-05,QN,10,1\n",
+         "no rows for borough SI"},
+        {ACCESS_HEAD "2020-03-05,BX,1,1\n2020-03-05,BK,1,1\n2020-03-05,MN,1,1\n2020-03-05,QN,1,1\n2020-03-05,SI,1,1\n",
          "nobody tested negative up to 2020-03-05"},
+        {"snapshot_date,borough,cum_people_positive\n2020-03-05,BX,1\n", "cum_people_tested"},
     };
-    for (size_t j = 0; j <= sizeof bad / sizeof bad[0]; j++) {
-        char text[512];
-        if (j < sizeof bad / sizeof bad[0]) snprintf(text, sizeof text, "%s%s", head, bad[j].rows);
-        else snprintf(text, sizeof text, "snapshot_date,borough,cum_people_positive\n2020-03-05,BX,1\n");
-        const char *says = j < sizeof bad / sizeof bad[0] ? bad[j].says : "cum_people_tested";
-        char *f = temp_file(".csv", text);
+#undef ACCESS_HEAD
+    for (size_t j = 0; j < sizeof bad / sizeof bad[0]; j++) {
+        const char *says = bad[j].says;
+        char *f = temp_file(".csv", bad[j].text);
         a = (civ_test_access){.file = strdup(f), .window_days = 3};
         memset(&err, 0, sizeof err);
         assert_int_equal(civ_test_access_load(&a, start, 4, "study.json", "testing.access_file", &err), CIV_ERR_INPUT);

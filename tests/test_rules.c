@@ -106,16 +106,21 @@ static cohort *cohort_new(int age, int stage, uint8_t course)
     return c;
 }
 
+/* Writes a study that overrides nyc2020.json with `body` (JSON members) to path, a mkstemps template
+ * ending in ".json". */
+static void write_variant(char *path, const char *body)
+{
+    int fd = mkstemps(path, 5);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "{\"base\": \"%s\", %s}\n", SRC "/models/covid/nyc2020.json", body);
+    fclose(f);
+}
+
 /* Writes a study that overrides nyc2020.json with `body` (JSON members) and loads it; NULL body: nyc2020.json. */
 static civ_study *load_variant(const char *body)
 {
     char path[] = "/tmp/civitas_rules_study_XXXXXX.json";
-    if (body) {
-        int fd = mkstemps(path, 5);
-        FILE *f = fdopen(fd, "w");
-        fprintf(f, "{\"base\": \"%s\", %s}\n", SRC "/models/covid/nyc2020.json", body);
-        fclose(f);
-    }
+    if (body) write_variant(path, body);
     civ_study *s = calloc(1, sizeof *s);
     civ_study_overrides ov = {-1, -1, -1, NULL, NULL, NULL, NULL, true, NULL};
     civ_error err = {0};
@@ -1114,13 +1119,9 @@ static void test_testing_supply_shared_out(void **state)
     FILE *f = fdopen(fd, "w");
     fprintf(f, "date,borough,people_tested_molecular,people_positive_molecular\n2020-03-01,NYC,20000,100\n2020-03-02,NYC,50000,100\n");
     fclose(f);
-    char path[] = "/tmp/civitas_rules_study_XXXXXX.json";
-    fd = mkstemps(path, 5);
-    f = fdopen(fd, "w");
-    fprintf(f, "{\"base\": \"%s\", \"behavior\": {\"mobility\": null}, \"testing\": {\"capacity_file\": null,"
-               "\"capacity_per_100k\": 30, \"other_seekers_per_100k\": 60, \"screening_targeting\": 3}}\n",
-            SRC "/models/covid/nyc2020.json");
-    fclose(f);
+    char path[] = "/tmp/civitas_rules_study_XXXXXX.json", body[512];
+    write_variant(path, "\"behavior\": {\"mobility\": null}, \"testing\": {\"capacity_file\": null,"
+                        "\"capacity_per_100k\": 30, \"other_seekers_per_100k\": 60, \"screening_targeting\": 3}");
     sim m;
     civ_error err = {0};
     if (sim_load(&m, path, 0.002, 10, -1, 1, CIV_BACKEND_CPU, &err)) fail_msg("%s", err.msg);
@@ -1153,11 +1154,9 @@ static void test_testing_supply_shared_out(void **state)
 
     /* the city's count, scaled: 20,000 tests on 2020-03-01, 50,000 on 2020-03-02, at scale 0.002 */
     char path2[] = "/tmp/civitas_rules_study_XXXXXX.json";
-    fd = mkstemps(path2, 5);
-    f = fdopen(fd, "w");
-    fprintf(f, "{\"base\": \"%s\", \"behavior\": {\"mobility\": null}, \"testing\": {\"capacity_file\": \"%s\","
-               "\"other_seekers_per_100k\": 0, \"screening_targeting\": 1}}\n", SRC "/models/covid/nyc2020.json", csv);
-    fclose(f);
+    snprintf(body, sizeof body, "\"behavior\": {\"mobility\": null}, \"testing\": {\"capacity_file\": \"%s\","
+                                "\"other_seekers_per_100k\": 0, \"screening_targeting\": 1}", csv);
+    write_variant(path2, body);
     if (sim_load(&m, path2, 0.002, 10, -1, 1, CIV_BACKEND_CPU, &err)) fail_msg("%s", err.msg);
     const double scale = m.pop.scale, tests[2] = {20000 * scale, 50000 * scale};
     assert_true(fabs(scale - 0.002) < 1e-4);
@@ -1183,12 +1182,10 @@ static void test_testing_supply_shared_out(void **state)
                "2020-02-01,BK,150,50\n2020-02-01,MN,100,0\n2020-02-01,QN,100,0\n2020-02-01,SI,120,20\n");
     fclose(f);
     char path3[] = "/tmp/civitas_rules_study_XXXXXX.json";
-    fd = mkstemps(path3, 5);
-    f = fdopen(fd, "w");
-    fprintf(f, "{\"base\": \"%s\", \"behavior\": {\"mobility\": null}, \"testing\": {\"capacity_file\": null,"
-               "\"seek_probability\": 0, \"capacity_per_100k\": 3000, \"other_seekers_per_100k\": 60, \"access_file\": \"%s\"}}\n",
-            SRC "/models/covid/nyc2020.json", acc);
-    fclose(f);
+    snprintf(body, sizeof body, "\"behavior\": {\"mobility\": null}, \"testing\": {\"capacity_file\": null,"
+                                "\"seek_probability\": 0, \"capacity_per_100k\": 3000, \"other_seekers_per_100k\": 60,"
+                                "\"access_file\": \"%s\"}", acc);
+    write_variant(path3, body);
     if (sim_load(&m, path3, 0.002, 10, -1, 1, CIV_BACKEND_CPU, &err)) fail_msg("%s", err.msg);
     const double share[CIV_NBOROUGH] = {1.0 / 3, 1.0 / 6, 1.0 / 6, 1.0 / 6, 1.0 / 6}, n3 = m.pop.n_agents;
     m.e.seekers_yesterday = 0;
