@@ -97,11 +97,12 @@ class InputError(Exception):
 # observed
 
 # series shown for information when the file has them
-OPTIONAL = ["new_deaths_outside_hospital", "new_deaths_in_care_home"]
+OPTIONAL = ["new_deaths_outside_hospital", "new_deaths_in_care_home", "new_tests"]
 PLACE_OF_DEATH_SNAPSHOT = "2020-06-30"
 CARE_HOME_DEATHS_REPORT = "2020-07-02"   # the first NYS DOH nursing-home report after the window
 ANTIBODY_SNAPSHOT = "2020-08-18"   # the first DOHMH antibody-by-borough file
 ANTIBODY_DAY = dt.date(2020, 8, 4)   # infected two weeks before (antibody delay)
+POSITIVITY_MONTH = (dt.date(2020, 4, 1), dt.date(2020, 4, 30))   # tests rationed: positivity shows who got them
 
 
 class Observed:
@@ -202,6 +203,22 @@ class Observed:
         if len(d) != 1:
             raise InputError(f"{path}: no row for {borough} on {ANTIBODY_SNAPSHOT}")
         return 100 * float(d.fraction_positive.iloc[0])
+
+    def positivity(self, days):
+        """Percent of the people tested (molecular) on these days who were positive, city-wide."""
+        path = os.path.join(self.data_dir, "nyc_tests_daily.csv")
+        try:
+            d = pd.read_csv(path)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{path}: cannot read ({e})", 4)
+        if not {"date", "borough", "people_tested_molecular", "people_positive_molecular"} <= set(d.columns):
+            raise InputError(f"{path}: missing column(s): needs date, borough, people_tested_molecular, "
+                             "people_positive_molecular")
+        d = d[(d.borough == "NYC") & pd.to_datetime(d.date).dt.date.isin(set(days))]
+        tested = d.people_tested_molecular.sum()
+        if len(d) != len(days) or tested <= 0:
+            raise InputError(f"{path}: no NYC tests on every day of {days[0]}..{days[-1]}")
+        return 100 * float(d.people_positive_molecular.sum() / tested)
 
     def count(self, geo, var, days):
         s = self.daily[geo][var]
@@ -479,6 +496,15 @@ def evaluate(sim, obs, allow_partial, fit_json=None, restarts=()):
         for b in BOROUGHS:
             out.append((Line(f"{what}, {b}", sim.total(var, idx, b) * s, obs.count(b, obs_var, days), "(information)",
                              lambda *_: True, count), "info"))
+    # test positivity in the month tests were rationed (information: with too few people without COVID-19
+    # seeking tests, positivity and reported cases run high at a given epidemic)
+    pidx, pdays, pfull = sim.rows(*POSITIVITY_MONTH)
+    if "new_tests" in sim.series and pfull:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = 100 * sim.total("new_reported_cases", pidx) / sim.total("new_tests", pidx)
+        out.append((Line("test positivity, April 2020 (reported cases / tests)", share, obs.positivity(pdays),
+                         "(information)", lambda *_: True, pct, "observed: DOHMH molecular tests, people positive / tested"),
+                    "info"))
     # share ever infected
     sidx, _, _ = sim.rows(SERO_DAY, SERO_DAY)
     if sidx:

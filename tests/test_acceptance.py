@@ -79,6 +79,14 @@ def write_observed(folder):
                 conf = 2000 + extra if g == "NYC" else 400 + extra // 5
                 f.write(f"{date},{g},,nursing_home,10,{conf},500\n")
                 f.write(f"{date},{g},,assisted_living,1,7,7\n")
+    with open(os.path.join(folder, "nyc_tests_daily.csv"), "w") as f:     # April: 31,000 tested, 11,710 positive
+        f.write("date,borough,people_tested_molecular,people_positive_molecular,fraction_positive_molecular,"
+                "people_tested_antigen\n")
+        for k in range(STEPS):
+            d = START + dt.timedelta(days=k)
+            tested, positive = (2000, 400) if d == dt.date(2020, 4, 10) else (1000, 390)
+            f.write(f"{d},NYC,{tested},{positive},{positive / tested:.4f},0\n")
+            f.write(f"{d},BX,5,5,1.0,0\n")                            # not counted: the city's row is
     with open(os.path.join(folder, "nyc_covid_weekly_rates_by_age.csv"), "w") as f:
         f.write("week_ending,age_group,case_rate_per_100k,hosp_rate_per_100k,death_rate_per_100k\n")
         for w in range(18):                                   # weeks ending 2020-03-07 .. 2020-07-04
@@ -94,7 +102,7 @@ def sim_arrays(factors):
     n = len(factors)
     z = lambda: np.zeros((n, STEPS, 5, 8), np.int32)
     v = {name: z() for name in STAGES + ["new_deaths", "new_hospitalisations", "new_reported_cases",
-                                         "new_deaths_in_care_home"]}
+                                         "new_deaths_in_care_home", "new_tests"]}
     for b in range(5):
         v["susceptible"][:, :, b, :] = AGENTS_PER_BAND[b]
     # 15,000 of 69,000 agents infected by 2020-04-14 (21.74%): 1,000 per BK cell, 875 per QN cell
@@ -110,6 +118,9 @@ def sim_arrays(factors):
     v["new_deaths_in_care_home"][:, t, 1, 7] = 30               # 3,000 real, all in BK
     v["new_hospitalisations"][:, t, 0, 0] = 190                 # 19,000 real
     v["new_reported_cases"][:, t, 0, 0] = 1100                  # 110,000 real
+    v["new_tests"][:, t, 0, 0] = 2000                           # April's positivity 1,100 / 2,200
+    v["new_tests"][:, day(dt.date(2020, 4, 30)), 4, 7] = 200
+    v["new_tests"][:, day(dt.date(2020, 5, 1)), 4, 7] = 999     # not April
     for d, c in ((dt.date(2020, 6, 15), 150), (dt.date(2020, 7, 15), 90), (dt.date(2020, 8, 15), 70)):
         v["new_reported_cases"][:, day(d), 2, 3] = c            # 15,000 / 9,000 / 7,000 real
     return v
@@ -218,6 +229,10 @@ class Acceptance(unittest.TestCase):
             "care-home residents' deaths in the home, NYC"][3:], ("3,000 [3,000, 3,000]", "2,600", "info"))
         self.assertEqual(rows["care-home residents' deaths in the home, BK"][:2], ("3,000 [3,000, 3,000]", "920"))
         self.assertEqual(rows["care-home residents' deaths in the home, SI"][:2], ("0 [0, 0]", "920"))
+        # April's test positivity: 1,100 cases / 2,200 tests against the city's 11,710 / 31,000 (37.8%)
+        self.assertEqual(rows["test positivity, April 2020 (reported cases / tests)"][:2] +
+                         rows["test positivity, April 2020 (reported cases / tests)"][3:],
+                         ("50.0% [50.0%, 50.0%]", "37.8%", "info"))
         self.assertIn("18 of 18 criteria pass", p.stdout)
 
     def test_scale_override_fails_counts_not_rates(self):
@@ -395,6 +410,17 @@ class Acceptance(unittest.TestCase):
         p = self.check(self.ens, data=no_report)
         self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
         self.assertIn("ny_ltc_deaths_in_facility_by_borough_ctp.csv: cannot read", p.stderr)
+        # the positivity line needs the city's tests on every day of April
+        no_tests = os.path.join(self.dir, "data_short_tests")
+        shutil.copytree(self.data, no_tests)
+        tests = os.path.join(no_tests, "nyc_tests_daily.csv")
+        with open(tests) as f:
+            kept = [line for line in f if not line.startswith("2020-04-20,NYC")]
+        with open(tests, "w") as f:
+            f.writelines(kept)
+        p = self.check(self.ens, data=no_tests)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertIn("nyc_tests_daily.csv: no NYC tests on every day of 2020-04-01..2020-04-30", p.stderr)
 
     def test_real_run_file_is_read(self):
         # schema and layout of a file written by civitas itself (tiny and short: only the reading is checked)
