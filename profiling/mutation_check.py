@@ -52,6 +52,7 @@ FILES = {
     "ensemble_stats": "host/output/ensemble_stats.c",
     "ensemble_report": "host/output/ensemble_report.c",
     "sampler": "host/workflows/calibrate_sampler.c",
+    "posterior": "host/study/posterior.c",
     "likelihood": "host/workflows/calibrate_likelihood.c",
     "trajectory": "host/output/trajectory.c",
     "info": "host/output/info.c",
@@ -576,6 +577,10 @@ MUTATIONS = [
     M("abc-weighted-quantile-ignores-weights", "sampler",
       "        below += p[i].w;\n", "        below += p[0].w;\n",
       ("test_calibration",), "posterior intervals would treat particles as equally weighted"),
+    M("posterior-draws-not-stratified", "posterior",
+      "    if (runs > 1 && run < runs) u = (run + u) / runs;\n", "",
+      ("test_calibration",), "an ensemble's runs would draw posterior sets independently, some sets far more often "
+      "than their weight says"),
     M("prompt-week-number", "bridge",
       "v->week = sit->day / 7 + 1;", "v->week = sit->day / 7;",
       ("test_llm",), "prompts would count weeks from 0"),

@@ -368,12 +368,20 @@ static void test_posterior_file_and_draws(void **state)
     assert_int_equal(p.n_params, 2);
     assert_string_equal(p.paths[1], "testing.seek_scale");
     assert_float_equal(p.weights[1], 0.75, 1e-12);
-    /* draws follow the weights (set 2 has none), and a run's draw is fixed by (seed, run) */
-    int count[3] = {0, 0, 0};
-    for (uint32_t run = 0; run < 8000; run++) count[civ_posterior_draw(&p, 42, run)]++;
-    assert_int_equal(count[2], 0);
-    assert_float_equal(count[1] / 8000.0, 0.75, 0.02);
-    assert_int_equal(civ_posterior_draw(&p, 42, 5), civ_posterior_draw(&p, 42, 5));
+    /* stratified draws follow the weights within two runs whatever the number of runs (independent draws
+     * would be off by about 39 in 8,000); set 2 has no weight; a run's draw is fixed by (seed, run, runs) */
+    const uint32_t runs[] = {1, 8, 9, 32, 8000};
+    for (int k = 0; k < 5; k++) {
+        int count[3] = {0, 0, 0};
+        for (uint32_t run = 0; run < runs[k]; run++) count[civ_posterior_draw(&p, 42, run, runs[k])]++;
+        assert_int_equal(count[2], 0);
+        assert_true(fabs(count[0] - 0.25 * runs[k]) < 2 && fabs(count[1] - 0.75 * runs[k]) < 2);
+    }
+    assert_int_equal(civ_posterior_draw(&p, 42, 5, 8), civ_posterior_draw(&p, 42, 5, 8));
+    /* with 9 runs, run 2's stratum [2/9, 3/9) straddles the sets' boundary at 1/4: the seed decides */
+    int first = 0;
+    for (uint64_t seed = 0; seed < 64; seed++) first += civ_posterior_draw(&p, seed, 2, 9) == 0;
+    assert_true(first > 4 && first < 32);   /* set 0 with probability (1/4 - 2/9) x 9 = 1/4 */
     civ_posterior_free(&p);
     /* bad files: no weight column, a negative weight, a bad path */
     const char *bad[] = {"particle,parameters.beta\n0,1\n", "parameters.beta,weight\n1,-1\n", "a..b,weight\n1,1\n"};

@@ -65,11 +65,14 @@ civ_status civ_posterior_load(const char *path, civ_posterior *p, civ_error *err
     return st;
 }
 
-int civ_posterior_draw(const civ_posterior *p, uint64_t seed, uint32_t run)
+int civ_posterior_draw(const civ_posterior *p, uint64_t seed, uint32_t run, uint32_t runs)
 {
     civ_u32x4 r = civ_rng(seed, 0, run, CIV_RNG_POSTERIOR_DRAW);
-    /* 53-bit uniform in [0, 1) times the total (the last cumulative weight, 1 up to rounding) */
+    /* 53-bit uniform in [0, 1), moved into the run's stratum [run, run + 1) / runs, times the total (the
+     * last cumulative weight, 1 up to rounding): a set of weight w is drawn by w x runs runs, give or take
+     * one, where independent draws would scatter by the square root of that */
     double u = ((double)(r.v[0] >> 5) * 67108864.0 + (double)(r.v[1] >> 6)) * (1.0 / 9007199254740992.0);
+    if (runs > 1 && run < runs) u = (run + u) / runs;
     u *= p->cumulative[p->n - 1];
     int lo = 0, hi = p->n - 1;   /* the first set whose cumulative weight exceeds u */
     while (lo < hi) {

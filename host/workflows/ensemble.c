@@ -78,13 +78,14 @@ static civ_status run_one(const civ_ensemble_options *o, civ_study *s, int study
     return CIV_OK;
 }
 
-/* The posterior set run r uses (-1: its study has no posterior): keyed by the study's seed and the run's
- * index within its study, so every rank computes the same draws, and a counterfactual sharing the
- * calibrated study's posterior and seed gets the same set for the same run (paired outcomes). */
+/* The posterior set run r uses (-1: its study has no posterior): keyed by the study's seed, the run's
+ * index within its study and the runs per study, so every rank computes the same draws, and a
+ * counterfactual sharing the calibrated study's posterior and seed gets the same set for the same run
+ * (paired outcomes). */
 static int posterior_set(const civ_posterior *post, const civ_study *st, int seeds, int r)
 {
     int i = r / seeds;
-    return post[i].n ? civ_posterior_draw(&post[i], st[i].seed, (uint32_t)(r % seeds)) : -1;
+    return post[i].n ? civ_posterior_draw(&post[i], st[i].seed, (uint32_t)(r % seeds), (uint32_t)seeds) : -1;
 }
 
 /* /runs/posterior_set[run] and /runs/posterior/<path>[run] (NaN where the run's study has no such parameter) */
