@@ -102,8 +102,8 @@ static int write_posterior_draws(const civ_ensemble_options *o, hid_t g, hid_t r
     hid_t ds = H5Dopen2(g, "posterior_set", H5P_DEFAULT);
     H5DSattach_scale(ds, run, 0);
     civ_h5_attr_string(ds, "description", "row (0-based) of the study's posterior sample drawn for the run, -1 when the "
-                       "study names no posterior; drawn by weight, keyed by the study's seed and the run's index within "
-                       "its study");
+                       "study names no posterior; drawn by weight, stratified (run k of N from the k-th N-th of the "
+                       "cumulative weights), keyed by the study's seed, the run's index within its study and N");
     H5Dclose(ds);
     for (int i = 0; i < o->n_studies; i++)
         for (int k = 0; k < post[i].n_params; k++) {
