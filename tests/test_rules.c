@@ -1027,14 +1027,14 @@ static void test_policy_by_date(void **state)
     civ_testing_supply sup;
     double comply;
     /* seek probabilities are the study's times testing.seek_scale 0.15 */
-    /* 2020-03-01 (day 0): baseline testing (seek 0.1, delay 4, other seekers 60 per 100k), nothing closed */
+    /* 2020-03-01 (day 0): baseline testing (seek 0.1, delay 4, other seekers 120 per 100k), nothing closed */
     policy_on(s, 0, &p, &comply, &sup);
     assert_true(fabsf(p.test_seek_probability - 0.015f) < 1e-7f && p.test_delay_days == 4 && p.isolation_days == 10);
     assert_true(!p.schools_closed && !p.work_closed && comply < 0 && p.community_order == 1.0f);
     for (int b = 0; b < CIV_NBOROUGH; b++) assert_true(p.community_factor[b] == 1.0f && p.work_attendance[b] == 1.0f);
     assert_true(fabsf(p.beta - 2.0f) < 1e-6f);   /* nyc2020.json's beta */
     assert_true(p.test_capacity_ratio == 1.0f && p.test_screen_probability == 0.0f);   /* left to the engine */
-    assert_true(sup.tests < 0 && sup.capacity_per_100k == 30 && sup.other_per_100k == 60);
+    assert_true(sup.tests < 0 && sup.capacity_per_100k == 30 && sup.other_per_100k == 120);
     assert_true(fabsf(p.layoff_probability - 0.006f) < 1e-7f && fabsf(p.rehire_probability - 0.01f) < 1e-7f);
     /* 2020-03-15 (day 14): still the baseline; 2020-03-16 (day 15): schools close, testing expands (seek 0.2, delay 3) */
     policy_on(s, 14, &p, &comply, &sup);
@@ -1054,7 +1054,7 @@ static void test_policy_by_date(void **state)
     assert_true(p.test_delay_days == 2 && fabsf(p.test_seek_probability - 0.0525f) < 1e-7f);
     /* 2020-05-15 (day 75): seek 0.5, other seekers 150 per 100k */
     policy_on(s, 74, &p, &comply, &sup);
-    assert_true(sup.other_per_100k == 60);
+    assert_true(sup.other_per_100k == 120);
     policy_on(s, 75, &p, &comply, &sup);
     assert_true(fabsf(p.test_seek_probability - 0.075f) < 1e-7f && sup.other_per_100k == 150 && sup.capacity_per_100k == 30);
     /* 2020-06-08 (day 99): workplaces reopen, schools stay closed */
