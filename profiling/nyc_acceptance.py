@@ -42,6 +42,8 @@ Observed figures (DIR defaults to the repository's data/ folder):
 - Share ever infected by 2020-04-14: simulated 1 - susceptible / agents at the end of 2020-04-14
   (initial infections included); target 19-26.5% (NY State serosurvey, Apr 19-28: 22.7%, 95% CI
   21.5-24.0, read about two weeks of antibody delay earlier).
+- Information only, city-wide: test positivity in April 2020 (tests were rationed), simulated reported
+  cases / new_tests against DOHMH's people positive / people tested (molecular, nyc_tests_daily.csv).
 - Information only, per borough: the share of adults ever infected by 2020-08-04 against the share positive
   among people who had an antibody test by 2020-08-18 (DOHMH, nyc_antibody_tests_by_borough_2020_snapshots.csv;
   the tested chose or were sent to be tested, so the levels are biased and the borough order is what counts).
