@@ -578,7 +578,7 @@ MUTATIONS = [
       "        below += p[i].w;\n", "        below += p[0].w;\n",
       ("test_calibration",), "posterior intervals would treat particles as equally weighted"),
     M("posterior-draws-not-stratified", "posterior",
-      "    if (runs > 1 && run < runs) u = (run + u) / runs;\n", "",
+      "    if (run < runs) u = (run + u) / runs;\n", "",
       ("test_calibration",), "an ensemble's runs would draw posterior sets independently, some sets far more often "
       "than their weight says"),
     M("prompt-week-number", "bridge",

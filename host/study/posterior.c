@@ -72,7 +72,7 @@ int civ_posterior_draw(const civ_posterior *p, uint64_t seed, uint32_t run, uint
      * last cumulative weight, 1 up to rounding): a set of weight w is drawn by w x runs runs, give or take
      * one, where independent draws would scatter by the square root of that */
     double u = ((double)(r.v[0] >> 5) * 67108864.0 + (double)(r.v[1] >> 6)) * (1.0 / 9007199254740992.0);
-    if (runs > 1 && run < runs) u = (run + u) / runs;
+    if (run < runs) u = (run + u) / runs;
     u *= p->cumulative[p->n - 1];
     int lo = 0, hi = p->n - 1;   /* the first set whose cumulative weight exceeds u */
     while (lo < hi) {
