@@ -168,13 +168,17 @@ class Observed:
                     per_day[we - dt.timedelta(days=k)] = r / 7
             self.daily_death_rate[g] = per_day
 
-    def outside_hospital_share(self):
-        """Percent of NYC deaths (confirmed + probable, place known) not in a hospital or emergency room."""
-        path = os.path.join(self.data_dir, "nyc_deaths_by_location_2020_snapshots.csv")
+    def _read_table(self, name):
+        """A data file read on demand (for information lines): its path and its rows."""
+        path = os.path.join(self.data_dir, name)
         try:
-            d = pd.read_csv(path)
+            return path, pd.read_csv(path)
         except (OSError, ValueError) as e:
             raise InputError(f"{path}: cannot read ({e})", 4)
+
+    def outside_hospital_share(self):
+        """Percent of NYC deaths (confirmed + probable, place known) not in a hospital or emergency room."""
+        path, d = self._read_table("nyc_deaths_by_location_2020_snapshots.csv")
         d = d[(d.snapshot_date == PLACE_OF_DEATH_SNAPSHOT) & (d.borough == "NYC") &
               (d.location_of_death != "Data pending")]
         n = d.confirmed_deaths_cum + d.probable_deaths_cum
@@ -184,11 +188,7 @@ class Observed:
     def care_home_deaths(self, borough):
         """COVID-19 deaths in the borough's nursing homes, in the facility (confirmed + presumed), as New York
         State reported them on CARE_HOME_DEATHS_REPORT."""
-        path = os.path.join(self.data_dir, "ny_ltc_deaths_in_facility_by_borough_ctp.csv")
-        try:
-            d = pd.read_csv(path)
-        except (OSError, ValueError) as e:
-            raise InputError(f"{path}: cannot read ({e})", 4)
+        path, d = self._read_table("ny_ltc_deaths_in_facility_by_borough_ctp.csv")
         d = d[(d.date == CARE_HOME_DEATHS_REPORT) & (d.geo == borough) & (d.facility_category == "nursing_home")]
         if len(d) != 1:
             raise InputError(f"{path}: no nursing_home row for {borough} on {CARE_HOME_DEATHS_REPORT}")
@@ -196,11 +196,7 @@ class Observed:
 
     def antibody_positive(self, borough):
         """Percent positive among people who had an antibody test, by borough, at ANTIBODY_SNAPSHOT."""
-        path = os.path.join(self.data_dir, "nyc_antibody_tests_by_borough_2020_snapshots.csv")
-        try:
-            d = pd.read_csv(path)
-        except (OSError, ValueError) as e:
-            raise InputError(f"{path}: cannot read ({e})", 4)
+        path, d = self._read_table("nyc_antibody_tests_by_borough_2020_snapshots.csv")
         d = d[(d.snapshot_date == ANTIBODY_SNAPSHOT) & (d.borough == borough)]
         if len(d) != 1:
             raise InputError(f"{path}: no row for {borough} on {ANTIBODY_SNAPSHOT}")
@@ -208,11 +204,7 @@ class Observed:
 
     def positivity(self, days):
         """Percent of the people tested (molecular) on these days who were positive, city-wide."""
-        path = os.path.join(self.data_dir, "nyc_tests_daily.csv")
-        try:
-            d = pd.read_csv(path)
-        except (OSError, ValueError) as e:
-            raise InputError(f"{path}: cannot read ({e})", 4)
+        path, d = self._read_table("nyc_tests_daily.csv")
         if not {"date", "borough", "people_tested_molecular", "people_positive_molecular"} <= set(d.columns):
             raise InputError(f"{path}: missing column(s): needs date, borough, people_tested_molecular, "
                              "people_positive_molecular")

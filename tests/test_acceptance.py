@@ -185,6 +185,17 @@ class Acceptance(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
+    def data_without(self, folder, name, prefix):
+        """A copy of the observed data in `folder` whose file `name` lacks the lines starting with `prefix`."""
+        copy = os.path.join(self.dir, folder)
+        shutil.copytree(self.data, copy)
+        path = os.path.join(copy, name)
+        with open(path) as f:
+            kept = [line for line in f if not line.startswith(prefix)]
+        with open(path, "w") as f:
+            f.writelines(kept)
+        return copy
+
     def check(self, *args, data=None):
         return subprocess.run([sys.executable, self.script, *args, "--data-dir", data or self.data],
                               capture_output=True, text=True, timeout=120)
@@ -396,13 +407,8 @@ class Acceptance(unittest.TestCase):
         self.assertIn("population scale = 2.0 is out of range (0, 1]", p.stderr)
         # the care-home lines need New York State's report of 2020-07-02: without it, or without the file, an
         # error naming the file (and the borough and date), not a figure
-        no_report = os.path.join(self.dir, "data_no_ltc_report")
-        shutil.copytree(self.data, no_report)
+        no_report = self.data_without("data_no_ltc_report", "ny_ltc_deaths_in_facility_by_borough_ctp.csv", "2020-07-02")
         ltc = os.path.join(no_report, "ny_ltc_deaths_in_facility_by_borough_ctp.csv")
-        with open(ltc) as f:
-            kept = [line for line in f if not line.startswith("2020-07-02")]
-        with open(ltc, "w") as f:
-            f.writelines(kept)
         p = self.check(self.ens, data=no_report)
         self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
         self.assertIn("ny_ltc_deaths_in_facility_by_borough_ctp.csv: no nursing_home row for NYC on 2020-07-02", p.stderr)
@@ -411,13 +417,7 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
         self.assertIn("ny_ltc_deaths_in_facility_by_borough_ctp.csv: cannot read", p.stderr)
         # the positivity line needs the city's tests on every day of April
-        no_tests = os.path.join(self.dir, "data_short_tests")
-        shutil.copytree(self.data, no_tests)
-        tests = os.path.join(no_tests, "nyc_tests_daily.csv")
-        with open(tests) as f:
-            kept = [line for line in f if not line.startswith("2020-04-20,NYC")]
-        with open(tests, "w") as f:
-            f.writelines(kept)
+        no_tests = self.data_without("data_short_tests", "nyc_tests_daily.csv", "2020-04-20,NYC")
         p = self.check(self.ens, data=no_tests)
         self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
         self.assertIn("nyc_tests_daily.csv: no NYC tests on every day of 2020-04-01..2020-04-30", p.stderr)
